@@ -1,0 +1,339 @@
+"""The ``s3op`` command line: options -> requests -> engine -> result lines.
+
+Thin by design: options are validated in callbacks, the manifest is parsed
+once, the engine does the work, and only this process writes stdout (one
+JSON line per result; see docs/cli.md for the format and exit codes).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import uuid
+from typing import Any, Callable, List, Optional, Sequence
+
+import click
+
+from s3op import jobs
+from s3op.protocol import (
+    ExitCode,
+    GetRequest,
+    InfoRequest,
+    ListRequest,
+    ProtocolError,
+    PutRequest,
+    Request,
+    Result,
+    read_manifest,
+)
+
+#: Batches this small run in-process (threads only): forking is not worth it.
+IN_PROCESS_MAX = 32
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: Optional[int]) -> Optional[int]:
+    if value is not None and value < 0:
+        raise click.BadParameter("must be >= 0")
+    return value
+
+
+def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every subcommand takes."""
+    options = [
+        click.option(
+            "--inputs",
+            type=click.File("r", encoding="utf-8"),
+            help="JSONL manifest, one request a line ('-' for stdin).",
+        ),
+        click.option(
+            "--num-workers",
+            type=int,
+            default=None,
+            callback=_positive,
+            help="Worker processes (0 = in-process threads; default: CPUs, "
+            f"or in-process for batches of at most {IN_PROCESS_MAX}).",
+        ),
+        click.option(
+            "--threads",
+            type=click.IntRange(1, 256),
+            default=16,
+            show_default=True,
+            help="Threads per worker.",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(1, 100),
+            default=6,
+            show_default=True,
+            help="Attempts per request, the first included.",
+        ),
+        click.option(
+            "--deadline",
+            type=click.FloatRange(0.1),
+            default=300.0,
+            show_default=True,
+            help="Seconds allowed per request, all attempts included.",
+        ),
+        click.option(
+            "--role",
+            default=None,
+            help="IAM role ARN to assume once, in the parent. Session variables and "
+            "client parameters come from $S3OP_SESSION_VARS / $S3OP_CLIENT_PARAMS (JSON).",
+        ),
+        click.option(
+            "--part-size",
+            type=click.IntRange(5 * 1024 * 1024),
+            default=16 * 1024 * 1024,
+            show_default=True,
+            help="Bytes per ranged GET / multipart-upload part.",
+        ),
+        click.option(
+            "--multipart-threshold",
+            type=click.IntRange(1),
+            default=32 * 1024 * 1024,
+            show_default=True,
+            help="Objects at least this big move in parts.",
+        ),
+        click.option(
+            "--allow-missing",
+            is_flag=True,
+            help="not_found results do not make the exit code non-zero.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Batch S3 operations; one JSON result line per request on stdout.
+
+    Exit codes: 0 all ok, 1 some requests failed, 2 usage error or bad
+    manifest, 3 failures remained after retries, 4 local disk full,
+    130 interrupted.
+    """
+
+
+@main.command()
+@click.argument("urls", nargs=-1)
+@common_options
+@click.option(
+    "--destination",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Directory for downloads that give no 'local' path.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["keys", "hashed"]),
+    default="keys",
+    show_default=True,
+    help="keys: DEST/<key> (refusing keys that would escape DEST); hashed: DEST/<hash of URL>.",
+)
+@click.option("--recursive", is_flag=True, help="Each URL is a prefix: get every object under it.")
+@click.option(
+    "--info/--no-info",
+    default=True,
+    show_default=True,
+    help="Report content type, metadata, encryption and modification time.",
+)
+@click.option(
+    "--verify/--no-verify",
+    default=True,
+    show_default=True,
+    help="Check sizes and MD5/ETags (and server checksums where given).",
+)
+def get(
+    urls: Sequence[str],
+    destination: str,
+    layout: str,
+    recursive: bool,
+    info: bool,
+    verify: bool,
+    **opts: Any,
+) -> None:
+    """Download objects (URLs, or a manifest of {url, range, local})."""
+    requests = _requests("get", urls, opts["inputs"], lambda i, u: GetRequest(i, u))
+    settings = _settings(opts, info=info, verify=verify)
+
+    def plan(engine: Any) -> None:
+        for req in requests:
+            if recursive:
+                engine.add(
+                    jobs.ListJob(ListRequest(req.idx, req.url), recursive=True, for_get=True)
+                )
+            else:
+                engine.add_get(req)
+
+    _run(
+        plan,
+        settings,
+        opts,
+        len(requests) * (1000 if recursive else 1),
+        destination=destination,
+        layout=layout,
+    )
+
+
+@main.command()
+@click.argument("pairs", nargs=-1)
+@common_options
+@click.option(
+    "--overwrite/--no-overwrite",
+    default=True,
+    show_default=True,
+    help="--no-overwrite: never replace an existing object (conditional write).",
+)
+def put(pairs: Sequence[str], overwrite: bool, **opts: Any) -> None:
+    """Upload files (LOCAL URL pairs, or a manifest of {url, local, ...})."""
+    if len(pairs) % 2:
+        raise click.BadParameter("give LOCAL URL pairs", param_hint="PAIRS")
+    urls = [f"{pairs[i]}\0{pairs[i + 1]}" for i in range(0, len(pairs), 2)]
+
+    def from_pair(idx: int, pair: str) -> PutRequest:
+        local, url = pair.split("\0")
+        return PutRequest(idx, url, local)
+
+    requests = _requests("put", urls, opts["inputs"], from_pair)
+    _refuse_duplicates(requests)
+    settings = _settings(opts, no_overwrite=not overwrite)
+    _run(
+        lambda engine: [engine.add(jobs.PutJob(r)) for r in requests], settings, opts, len(requests)
+    )
+
+
+@main.command()
+@click.argument("urls", nargs=-1)
+@common_options
+def info(urls: Sequence[str], **opts: Any) -> None:
+    """HEAD objects: size, content type, metadata, encryption, modification time."""
+    requests = _requests("info", urls, opts["inputs"], lambda i, u: InfoRequest(i, u))
+    _run(
+        lambda engine: [engine.add(jobs.InfoJob(r)) for r in requests],
+        _settings(opts),
+        opts,
+        len(requests),
+    )
+
+
+@main.command(name="list")
+@click.argument("urls", nargs=-1)
+@common_options
+@click.option("--recursive", is_flag=True, help="Every object under each prefix (else one level).")
+def list_(urls: Sequence[str], recursive: bool, **opts: Any) -> None:
+    """List prefixes: objects, and (without --recursive) common prefixes."""
+    requests = _requests("list", urls, opts["inputs"], lambda i, u: ListRequest(i, u))
+    _run(
+        lambda engine: [engine.add(jobs.ListJob(r, recursive)) for r in requests],
+        _settings(opts),
+        opts,
+        len(requests),
+    )
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _requests(
+    op: str, args: Sequence[str], inputs: Any, make: Callable[[int, str], Any]
+) -> List[Any]:
+    if args and inputs is not None:
+        raise click.UsageError("give URLs or --inputs, not both")
+    try:
+        requests: List[Request] = (
+            read_manifest(op, inputs)
+            if inputs is not None
+            else [make(i, a) for i, a in enumerate(args)]
+        )
+    except ProtocolError as exc:
+        raise click.BadParameter(str(exc), param_hint="--inputs") from None
+    if not requests:
+        raise click.UsageError("empty batch: give URLs or a non-empty --inputs manifest")
+    seen = set()
+    for req in requests:
+        if req.idx in seen:
+            raise click.BadParameter(f"duplicate idx {req.idx}", param_hint="--inputs")
+        seen.add(req.idx)
+    return requests
+
+
+def _refuse_duplicates(requests: Sequence[Any]) -> None:
+    seen = set()
+    for req in requests:
+        if req.url in seen:
+            raise click.BadParameter(
+                f"duplicate key in one batch: {req.url}", param_hint="--inputs"
+            )
+        seen.add(req.url)
+
+
+def _settings(opts: Any, **flags: Any) -> jobs.Settings:
+    return jobs.Settings(
+        part_size=opts["part_size"],
+        multipart_threshold=max(opts["multipart_threshold"], 1),
+        tmp_tag=uuid.uuid4().hex[:12],
+        **flags,
+    )
+
+
+def _run(
+    plan: Callable[[Any], Any],
+    settings: jobs.Settings,
+    opts: Any,
+    size_hint: int,
+    destination: str = ".",
+    layout: str = "keys",
+) -> None:
+    from s3op.client import config_from_env, resolve_credentials
+    from s3op.engine import Engine
+    from s3op.pool import Pool, WorkerSpec
+    from s3op.retry import RetryPolicy
+
+    try:
+        config = resolve_credentials(config_from_env(opts["role"], opts["threads"] * 2))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    policy = RetryPolicy(max_attempts=opts["retries"], deadline=opts["deadline"])
+    spec = WorkerSpec(config, policy, settings, opts["threads"])
+    pool = Pool(spec, _processes(opts["num_workers"], size_hint))
+    engine = Engine(pool, settings, _write, opts["allow_missing"], destination, layout)
+    plan(engine)
+    code = _run_engine(engine, pool)
+    sys.stdout.flush()
+    sys.exit(int(code))
+
+
+def _processes(num_workers: Optional[int], size_hint: int) -> int:
+    if num_workers is not None:
+        return num_workers
+    if size_hint <= IN_PROCESS_MAX:
+        return 0
+    return os.cpu_count() or 1
+
+
+def _run_engine(engine: Any, pool: Any) -> ExitCode:
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        pool.start()
+        code: ExitCode = engine.run()
+        pool.shutdown()
+        return code
+    except KeyboardInterrupt:
+        pool.shutdown(kill=True)
+        engine.sweep()
+        click.echo("s3op: interrupted; workers stopped, temp files removed", err=True)
+        return ExitCode.INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _write(result: Result) -> None:
+    sys.stdout.write(result.to_json() + "\n")
+    sys.stdout.flush()

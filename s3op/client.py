@@ -1,0 +1,125 @@
+"""Building botocore clients: once per worker, never across a fork.
+
+``ClientConfig`` is resolved once in the parent (credentials included, so
+N workers do not each ask the metadata service or STS) and handed to the
+workers, which build their own client with ``make_client`` after they start.
+Secrets arrive through the environment (``S3OP_SESSION_VARS``,
+``S3OP_CLIENT_PARAMS``), never through argv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+SESSION_VARS_ENV = "S3OP_SESSION_VARS"
+CLIENT_PARAMS_ENV = "S3OP_CLIENT_PARAMS"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Frozen credentials resolved in the parent (picklable)."""
+
+    access_key: str
+    secret_key: str
+    token: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Everything a worker needs to build its client (picklable)."""
+
+    session_vars: Dict[str, Any] = field(default_factory=dict)
+    client_params: Dict[str, Any] = field(default_factory=dict)
+    role: Optional[str] = None
+    credentials: Optional[Credentials] = None
+    max_pool_connections: int = 64
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+
+
+def _json_env(name: str) -> Dict[str, Any]:
+    text = os.environ.get(name)
+    if not text:
+        return {}
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must hold a JSON object")
+    return value
+
+
+def config_from_env(role: Optional[str] = None, max_pool_connections: int = 64) -> ClientConfig:
+    """Read session vars and client params from the environment."""
+    return ClientConfig(
+        session_vars=_json_env(SESSION_VARS_ENV),
+        client_params=_json_env(CLIENT_PARAMS_ENV),
+        role=role,
+        max_pool_connections=max_pool_connections,
+    )
+
+
+def resolve_credentials(config: ClientConfig) -> ClientConfig:
+    """Resolve credentials once (assuming ``role`` if set); return a new config.
+
+    When no credentials can be found the config is returned unchanged and
+    each request fails with ``access_denied`` naming the cause.
+    """
+    import boto3
+
+    session = boto3.Session(**config.session_vars)
+    if config.role:
+        sts = session.client("sts", **_sts_params(config.client_params))
+        resp = sts.assume_role(RoleArn=config.role, RoleSessionName="s3op")
+        c = resp["Credentials"]
+        creds = Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+        return _replace(config, credentials=creds)
+    found = session.get_credentials()
+    if found is None:
+        return config
+    frozen = found.get_frozen_credentials()
+    if not frozen.access_key or not frozen.secret_key:
+        return config
+    creds = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+    return _replace(config, credentials=creds)
+
+
+def _sts_params(client_params: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in client_params.items() if k in ("region_name", "verify")}
+
+
+def _replace(config: ClientConfig, **changes: Any) -> ClientConfig:
+    import dataclasses
+
+    return dataclasses.replace(config, **changes)
+
+
+def make_client(config: ClientConfig) -> Any:
+    """Build a botocore S3 client; call it inside the worker that uses it."""
+    import boto3
+    from botocore.config import Config
+
+    session_vars = dict(config.session_vars)
+    if config.credentials is not None:
+        session_vars.update(
+            aws_access_key_id=config.credentials.access_key,
+            aws_secret_access_key=config.credentials.secret_key,
+            aws_session_token=config.credentials.token,
+        )
+        session_vars.pop("profile_name", None)
+    session = boto3.Session(**session_vars)
+    params = dict(config.client_params)
+    user_config = params.pop("config", None)
+    ours = Config(
+        retries={"total_max_attempts": 1},  # s3op.retry is the one retry loop
+        max_pool_connections=config.max_pool_connections,
+        connect_timeout=config.connect_timeout,
+        read_timeout=config.read_timeout,
+        tcp_keepalive=True,
+    )
+    if isinstance(user_config, dict):
+        ours = ours.merge(Config(**user_config))
+    elif user_config is not None:
+        ours = ours.merge(user_config)
+    return session.client("s3", config=ours, **params)

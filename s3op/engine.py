@@ -1,0 +1,333 @@
+"""The parent's scheduler: requests in, one result line per request out.
+
+It turns requests into jobs, feeds them to the pool (parts of objects
+already started go first, so objects finish early and memory stays
+bounded), fans large objects out into parts, re-queues the jobs of a
+worker that died (a job that has seen ``max_deaths`` deaths fails as
+``worker_died``), and sweeps this run's temp files when it ends.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Deque, Dict, Iterable, Optional, Set, Union
+
+from s3op import jobs
+from s3op.errors import ERRNO_KINDS
+from s3op.ops.get import TEMP_GLOB, temp_path
+from s3op.paths import local_path
+from s3op.pool import Died, Done, Pool
+from s3op.protocol import (
+    ErrorKind,
+    ExitCode,
+    GetRequest,
+    RangeServed,
+    Result,
+    exit_code_of,
+    worst_exit,
+)
+
+
+@dataclass
+class BigGet:
+    """A large download in progress: parts land in ``tmp``."""
+
+    head: Result
+    tmp: str
+    local: str
+    left: int
+    failed: bool = False
+
+
+@dataclass
+class BigPut:
+    """A multipart upload in progress."""
+
+    job: jobs.PutJob
+    upload_id: str
+    size: int
+    left: int
+    etags: Dict[int, str] = field(default_factory=dict)
+    failed: bool = False
+
+
+Owner = Union[BigGet, BigPut, None]
+
+
+@dataclass
+class Entry:
+    """A job the engine has handed out or will."""
+
+    job: jobs.Job
+    owner: Owner = None
+    deaths: int = 0
+
+
+class Engine:
+    """Runs one batch of jobs on a pool and emits results as they finish."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        settings: jobs.Settings,
+        emit: Callable[[Result], None],
+        allow_missing: bool = False,
+        destination: str = ".",
+        layout: str = "keys",
+        max_deaths: int = 3,
+        max_upload_parts: int = 8,
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        self._emit = emit
+        self.allow_missing = allow_missing
+        self.destination = destination
+        self.layout = layout
+        self.max_deaths = max_deaths
+        self.max_upload_parts = max_upload_parts  # bounds memory: parts are read whole
+        self.exit_code = ExitCode.OK
+        self.entries: Dict[int, Entry] = {}
+        self.queue: Deque[int] = deque()
+        self.parts: Deque[int] = deque()
+        self.upload_parts_inflight = 0
+        self.local_dirs: Set[str] = set()
+        self._next_id = 0
+
+    # ------------------------------------------------------------ intake
+
+    def add(self, job: jobs.Job, owner: Owner = None) -> None:
+        """Queue a job (parts of started objects go in the priority queue)."""
+        job_id = self._next_id
+        self._next_id += 1
+        self.entries[job_id] = Entry(job, owner)
+        (self.parts if owner is not None else self.queue).append(job_id)
+
+    def add_get(self, req: GetRequest) -> None:
+        """Queue a download, deriving its local path when the request has none."""
+        try:
+            local = req.local or local_path(self.destination, self.layout, req.url)
+        except ValueError as exc:
+            self.emit(Result.failure(req.idx, req.url, ErrorKind.LOCAL_FILE_ERROR, str(exc), 0))
+            return
+        self.local_dirs.add(os.path.dirname(os.path.abspath(local)))
+        self.add(jobs.GetJob(req, local))
+
+    def emit(self, result: Result) -> None:
+        """Write one result and fold it into the exit code."""
+        self.exit_code = worst_exit(self.exit_code, exit_code_of(result, self.allow_missing))
+        self._emit(result)
+
+    # ------------------------------------------------------------- loop
+
+    def run(self) -> ExitCode:
+        """Run until every job has answered; always sweep temp files."""
+        try:
+            while self.queue or self.parts or self.pool.busy():
+                self._dispatch()
+                for event in self.pool.poll(timeout=1.0):
+                    self._handle(event)
+        finally:
+            self.sweep()
+        return self.exit_code
+
+    def _dispatch(self) -> None:
+        while self.pool.free_slots() > 0:
+            job_id = self._next_job()
+            if job_id is None:
+                return
+            job = self.entries[job_id].job
+            if isinstance(job, jobs.UploadPartJob):
+                self.upload_parts_inflight += 1
+            self.pool.submit(job_id, job)
+
+    def _next_job(self) -> Optional[int]:
+        while self.parts:
+            job_id = self.parts[0]
+            entry = self.entries[job_id]
+            if entry.owner is not None and entry.owner.failed:
+                self.parts.popleft()
+                del self.entries[job_id]
+                continue
+            if isinstance(entry.job, jobs.UploadPartJob) and (
+                self.upload_parts_inflight >= self.max_upload_parts
+            ):
+                break
+            return self.parts.popleft()
+        return self.queue.popleft() if self.queue else None
+
+    def _handle(self, event: Any) -> None:
+        if isinstance(event, Done):
+            entry = self.entries.pop(event.job_id)
+            self._settle(entry, event.outcome)
+        elif isinstance(event, Died):
+            for job_id, _ in event.jobs:
+                self._orphaned(job_id, event.exitcode)
+
+    def _orphaned(self, job_id: int, exitcode: Optional[int]) -> None:
+        entry = self.entries[job_id]
+        entry.deaths += 1
+        if entry.deaths < self.max_deaths:
+            if isinstance(entry.job, jobs.UploadPartJob):
+                self.upload_parts_inflight -= 1
+            (self.parts if entry.owner is not None else self.queue).appendleft(job_id)
+            return
+        del self.entries[job_id]
+        idx, url = jobs.job_ident(entry.job)
+        message = f"a worker died (exit code {exitcode}) {entry.deaths} times running this"
+        self._settle(entry, Result.failure(idx, url, ErrorKind.WORKER_DIED, message))
+
+    # -------------------------------------------------------- outcomes
+
+    def _settle(self, entry: Entry, outcome: jobs.Outcome) -> None:
+        if isinstance(entry.job, jobs.UploadPartJob):
+            self.upload_parts_inflight -= 1
+        if isinstance(outcome, Result) and entry.owner is not None:
+            outcome = jobs.PartFailed(outcome) if not outcome.ok else jobs.PartDone()
+        if isinstance(outcome, Result):
+            self._finish(entry, outcome)
+        elif isinstance(outcome, list):
+            for res in outcome:
+                self.emit(res)
+        elif isinstance(outcome, jobs.SplitGet):
+            self._split_get(outcome)
+        elif isinstance(outcome, jobs.SplitPut):
+            assert isinstance(entry.job, jobs.PutJob)
+            self._split_put(entry.job, outcome)
+        elif isinstance(outcome, jobs.Listed):
+            self._listed(outcome)
+        elif isinstance(outcome, jobs.PartDone):
+            self._part_done(entry.owner, outcome)
+        elif isinstance(outcome, jobs.PartFailed):
+            self._part_failed(entry.owner, outcome.result)
+
+    def _finish(self, entry: Entry, result: Result) -> None:
+        if isinstance(entry.job, jobs.AbortUploadJob):
+            return  # an abort's own failure is not the request's result
+        self.emit(result)
+
+    def _listed(self, listed: jobs.Listed) -> None:
+        for url, _size in listed.found:
+            self.add_get(GetRequest(idx=listed.idx, url=url))
+
+    # --------------------------------------------------- large downloads
+
+    def _split_get(self, split: jobs.SplitGet) -> None:
+        head = split.head
+        assert head.local is not None and head.size is not None
+        tmp = temp_path(head.local, self.settings.tmp_tag)
+        try:
+            _preallocate(tmp, head.size)
+        except OSError as exc:
+            kind = ERRNO_KINDS.get(exc.errno or 0, ErrorKind.LOCAL_FILE_ERROR)
+            _unlink(tmp)
+            self.emit(Result.failure(head.idx, head.url, kind, f"{exc.strerror}: {head.local}", 1))
+            return
+        ranges = _spans(head.size, self.settings.part_size)
+        state = BigGet(head, tmp, head.local, len(ranges))
+        for start, length in ranges:
+            part = jobs.GetPartJob(head.idx, head.url, split.etag, start, start + length - 1, tmp)
+            self.add(part, owner=state)
+
+    def _big_get_done(self, state: BigGet) -> None:
+        head = state.head
+        size = os.path.getsize(state.tmp)
+        if size != head.size:
+            _unlink(state.tmp)
+            message = f"assembled {size} of {head.size} bytes"
+            self.emit(Result.failure(head.idx, head.url, ErrorKind.CORRUPT, message))
+            return
+        os.replace(state.tmp, state.local)
+        served = RangeServed(0, size - 1, size)
+        if self.settings.info:
+            self.emit(_replace(head, range=served, etag=None))
+        else:
+            self.emit(Result(idx=head.idx, url=head.url, local=head.local, size=size, range=served))
+
+    # ----------------------------------------------------- large uploads
+
+    def _split_put(self, job: jobs.PutJob, split: jobs.SplitPut) -> None:
+        part_size = max(self.settings.part_size, -(-split.size // 10_000))  # S3: <= 10,000 parts
+        ranges = _spans(split.size, part_size)
+        state = BigPut(job, split.upload_id, split.size, len(ranges))
+        for number, (offset, length) in enumerate(ranges, start=1):
+            part = jobs.UploadPartJob(
+                job.req.idx, job.req.url, split.upload_id, number, job.req.local, offset, length
+            )
+            self.add(part, owner=state)
+
+    def _part_done(self, owner: Owner, done: jobs.PartDone) -> None:
+        if owner is None or owner.failed:
+            return
+        owner.left -= 1
+        if isinstance(owner, BigPut):
+            assert done.etag is not None
+            owner.etags[done.number] = done.etag
+        if owner.left > 0:
+            return
+        if isinstance(owner, BigGet):
+            self._big_get_done(owner)
+        else:
+            parts = tuple(sorted(owner.etags.items()))
+            self.add(jobs.CompleteUploadJob(owner.job.req, owner.upload_id, parts, owner.size))
+
+    def _part_failed(self, owner: Owner, result: Result) -> None:
+        if owner is None or owner.failed:
+            return
+        owner.failed = True
+        if isinstance(owner, BigGet):
+            _unlink(owner.tmp)
+        else:
+            req = owner.job.req
+            self.add(jobs.AbortUploadJob(req.idx, req.url, owner.upload_id))
+        self.emit(result)
+
+    # ----------------------------------------------------------- cleanup
+
+    def sweep(self) -> None:
+        """Remove every temp file this run may have left (dead workers, Ctrl-C)."""
+        for entry in self.entries.values():
+            if isinstance(entry.owner, BigGet):
+                _unlink(entry.owner.tmp)
+        if not self.settings.tmp_tag:
+            return
+        pattern = TEMP_GLOB.format(tag=self.settings.tmp_tag)
+        for directory in self.local_dirs:
+            for path in glob.glob(os.path.join(glob.escape(directory), pattern)):
+                _unlink(path)
+
+
+def _spans(size: int, part: int) -> list:
+    return [(start, min(part, size - start)) for start in range(0, size, part)]
+
+
+def _preallocate(path: str, size: int) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        if size:
+            os.posix_fallocate(fd, 0, size)
+    finally:
+        os.close(fd)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _replace(result: Result, **changes: Any) -> Result:
+    import dataclasses
+
+    return dataclasses.replace(result, **changes)
+
+
+def run_all(engine: Engine, requests: Iterable[jobs.Job]) -> ExitCode:
+    """Queue ``requests`` and run the engine to the end."""
+    for job in requests:
+        engine.add(job)
+    return engine.run()

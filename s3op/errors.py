@@ -1,0 +1,157 @@
+"""One table from failures to ``ErrorKind``s, applied at the boto boundary.
+
+Every failure an operation can meet ends here: botocore ``ClientError``s
+(mapped by error code first, then by HTTP status), botocore/urllib3
+transport errors, local ``OSError``s, and our own ``OpError``.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Dict, Optional, Tuple
+
+from s3op.protocol import ErrorKind
+
+
+class OpError(Exception):
+    """An operation's own verdict on a request (e.g. a short body)."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+#: S3 error codes -> kinds. Checked before the HTTP status.
+CODE_KINDS: Dict[str, ErrorKind] = {
+    "NoSuchKey": ErrorKind.NOT_FOUND,
+    "NoSuchBucket": ErrorKind.NOT_FOUND,
+    "NotFound": ErrorKind.NOT_FOUND,
+    "NoSuchUpload": ErrorKind.NOT_FOUND,
+    "AccessDenied": ErrorKind.ACCESS_DENIED,
+    "AllAccessDisabled": ErrorKind.ACCESS_DENIED,
+    "InvalidAccessKeyId": ErrorKind.ACCESS_DENIED,
+    "SignatureDoesNotMatch": ErrorKind.ACCESS_DENIED,
+    "ExpiredToken": ErrorKind.ACCESS_DENIED,
+    "InvalidRange": ErrorKind.INVALID_RANGE,
+    "PreconditionFailed": ErrorKind.PRECONDITION_FAILED,
+    "BadDigest": ErrorKind.CORRUPT,
+    "InvalidDigest": ErrorKind.CORRUPT,
+    "XAmzContentSHA256Mismatch": ErrorKind.CORRUPT,
+    "IncompleteBody": ErrorKind.TRANSIENT,
+    "SlowDown": ErrorKind.TRANSIENT,
+    "Throttling": ErrorKind.TRANSIENT,
+    "ThrottlingException": ErrorKind.TRANSIENT,
+    "RequestTimeout": ErrorKind.TRANSIENT,
+    "RequestTimeTooSkewed": ErrorKind.TRANSIENT,
+    "InternalError": ErrorKind.TRANSIENT,
+    "ServiceUnavailable": ErrorKind.TRANSIENT,
+    "ConditionalRequestConflict": ErrorKind.TRANSIENT,
+    "OperationAborted": ErrorKind.TRANSIENT,
+    "KeyTooLongError": ErrorKind.INVALID_REQUEST,
+    "MetadataTooLarge": ErrorKind.INVALID_METADATA,
+    "InvalidArgument": ErrorKind.INVALID_REQUEST,
+    "InvalidBucketName": ErrorKind.INVALID_URL,
+    "EntityTooLarge": ErrorKind.INVALID_REQUEST,
+    "EntityTooSmall": ErrorKind.INVALID_REQUEST,
+    "InvalidPart": ErrorKind.INVALID_REQUEST,
+    "InvalidPartOrder": ErrorKind.INVALID_REQUEST,
+}
+
+#: HTTP status -> kind, for codes not in CODE_KINDS.
+STATUS_KINDS: Dict[int, ErrorKind] = {
+    400: ErrorKind.INVALID_REQUEST,
+    403: ErrorKind.ACCESS_DENIED,
+    404: ErrorKind.NOT_FOUND,
+    408: ErrorKind.TRANSIENT,
+    409: ErrorKind.TRANSIENT,
+    412: ErrorKind.PRECONDITION_FAILED,
+    416: ErrorKind.INVALID_RANGE,
+    429: ErrorKind.TRANSIENT,
+}
+
+#: Local errnos -> kinds.
+ERRNO_KINDS: Dict[int, ErrorKind] = {
+    errno.ENOSPC: ErrorKind.OUT_OF_DISK,
+    errno.EDQUOT: ErrorKind.OUT_OF_DISK,
+    errno.EFBIG: ErrorKind.OUT_OF_DISK,
+    errno.ENOENT: ErrorKind.LOCAL_FILE_MISSING,
+}
+
+#: Error codes that mean "slow down": they also shrink concurrency.
+THROTTLE_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException", "503"})
+
+
+def classify(exc: BaseException) -> Tuple[ErrorKind, str]:
+    """Map any failure of one attempt to (kind, message)."""
+    if isinstance(exc, OpError):
+        return exc.kind, str(exc)
+    client = _classify_client_error(exc)
+    if client is not None:
+        return client
+    if isinstance(exc, OSError) and not _is_transport(exc):
+        kind = ERRNO_KINDS.get(exc.errno or 0, ErrorKind.LOCAL_FILE_ERROR)
+        return kind, f"{exc.strerror or exc} ({exc.filename or 'local file'})"
+    return _classify_botocore(exc)
+
+
+def error_code(exc: BaseException) -> Optional[str]:
+    """The S3 error code of a ClientError ("SlowDown", "404", ...) or None."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    return str(response.get("Error", {}).get("Code", "")) or None
+
+
+def _classify_client_error(exc: BaseException) -> Optional[Tuple[ErrorKind, str]]:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict) or "Error" not in response:
+        return None
+    code = str(response["Error"].get("Code", ""))
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    message = str(response["Error"].get("Message") or code or status)
+    kind = CODE_KINDS.get(code) or STATUS_KINDS.get(status)
+    if kind is None:
+        kind = ErrorKind.TRANSIENT if status >= 500 or status == 0 else ErrorKind.INVALID_REQUEST
+    return kind, f"{code or status}: {message}"
+
+
+def _is_transport(exc: OSError) -> bool:
+    """Socket-level OSErrors (resets, timeouts) are transport, not local files."""
+    return isinstance(exc, (ConnectionError, TimeoutError)) or exc.errno in (
+        errno.ECONNRESET,
+        errno.EPIPE,
+        errno.ETIMEDOUT,
+        errno.ECONNREFUSED,
+    )
+
+
+def _classify_botocore(exc: BaseException) -> Tuple[ErrorKind, str]:
+    from botocore import exceptions as bexc
+
+    name = type(exc).__name__
+    if isinstance(exc, bexc.FlexibleChecksumError):
+        return ErrorKind.CORRUPT, f"checksum mismatch: {exc}"
+    if isinstance(exc, (bexc.NoCredentialsError, bexc.PartialCredentialsError)):
+        return ErrorKind.ACCESS_DENIED, f"no usable credentials: {exc}"
+    if isinstance(exc, bexc.ParamValidationError):
+        return ErrorKind.INVALID_REQUEST, str(exc)
+    if isinstance(exc, _transport_errors()):
+        return ErrorKind.TRANSIENT, f"{name}: {exc}"
+    # A bug or an error nobody planned for: permanent, never guessed transient.
+    return ErrorKind.INTERNAL, f"unexpected {name}: {exc}"
+
+
+def _transport_errors() -> Tuple[type, ...]:
+    from botocore import exceptions as bexc
+    from urllib3 import exceptions as uexc
+
+    return (
+        bexc.HTTPClientError,  # connection closed/reset, read/connect timeouts
+        bexc.EndpointConnectionError,
+        bexc.ResponseStreamingError,
+        bexc.IncompleteReadError,
+        uexc.HTTPError,
+        ConnectionError,
+        TimeoutError,
+        OSError,
+    )

@@ -1,0 +1,162 @@
+"""Units of work the parent hands to workers, and what workers hand back.
+
+Requests (``s3op.protocol``) are what users ask for; jobs are how the engine
+does it. A large get becomes one ``GetJob`` that answers ``SplitGet`` and
+then many ``GetPartJob``s; a large put becomes ``PutJob`` -> ``SplitPut`` ->
+``UploadPartJob``s -> ``CompleteUploadJob`` (or ``AbortUploadJob``). All
+types are small frozen dataclasses, cheap to pickle across the worker pipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple, Union
+
+from s3op.protocol import GetRequest, InfoRequest, ListRequest, PutRequest, Result
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Batch-wide options every op reads (picklable, set once per run)."""
+
+    info: bool = True  # return content type / metadata with gets
+    verify: bool = True  # check sizes and MD5/ETag, checksums where given
+    no_overwrite: bool = False  # puts never replace an existing object
+    part_size: int = 16 * 1024 * 1024  # bytes per ranged GET / upload part
+    multipart_threshold: int = 32 * 1024 * 1024  # objects this big move in parts
+    tmp_tag: str = ""  # marks this run's temp files so leftovers can be swept
+
+
+# ---------------------------------------------------------------- jobs
+
+
+@dataclass(frozen=True)
+class GetJob:
+    """Download one object to ``local`` (final path; a temp file is used)."""
+
+    req: GetRequest
+    local: str
+
+
+@dataclass(frozen=True)
+class GetPartJob:
+    """Download bytes ``start..end`` (inclusive) of ``etag`` into ``tmp``."""
+
+    idx: int
+    url: str
+    etag: str
+    start: int
+    end: int
+    tmp: str  # preallocated temp file shared by all parts of the object
+
+
+@dataclass(frozen=True)
+class PutJob:
+    """Upload one local file (or start its multipart upload)."""
+
+    req: PutRequest
+
+
+@dataclass(frozen=True)
+class UploadPartJob:
+    """Upload ``length`` bytes at ``offset`` of ``local`` as part ``number``."""
+
+    idx: int
+    url: str
+    upload_id: str
+    number: int
+    local: str
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True)
+class CompleteUploadJob:
+    """Finish a multipart upload from its parts' (number, etag) pairs."""
+
+    req: PutRequest
+    upload_id: str
+    parts: Tuple[Tuple[int, str], ...]
+    size: int
+
+
+@dataclass(frozen=True)
+class AbortUploadJob:
+    """Abort a multipart upload after a failure (best effort, retried)."""
+
+    idx: int
+    url: str
+    upload_id: str
+
+
+@dataclass(frozen=True)
+class InfoJob:
+    """HEAD one object."""
+
+    req: InfoRequest
+
+
+@dataclass(frozen=True)
+class ListJob:
+    """List a prefix; ``for_get`` answers ``Listed`` so the parent can fetch them."""
+
+    req: ListRequest
+    recursive: bool
+    for_get: bool = False
+
+
+Job = Union[
+    GetJob, GetPartJob, PutJob, UploadPartJob, CompleteUploadJob, AbortUploadJob, InfoJob, ListJob
+]
+
+
+# ------------------------------------------------------------ outcomes
+
+
+@dataclass(frozen=True)
+class SplitGet:
+    """The object is large: fetch it in parts. ``head`` has its info fields."""
+
+    head: Result
+    etag: str
+
+
+@dataclass(frozen=True)
+class PartDone:
+    """A part job finished (download or upload). ``etag`` for uploads."""
+
+    number: int = 0
+    etag: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class PartFailed:
+    """A part job failed for good; the whole object fails with this."""
+
+    result: Result
+
+
+@dataclass(frozen=True)
+class SplitPut:
+    """A multipart upload was created; upload its parts."""
+
+    upload_id: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Listed:
+    """Objects found under a prefix, for a recursive get: (url, size) pairs."""
+
+    idx: int
+    found: Tuple[Tuple[str, int], ...] = field(default_factory=tuple)
+
+
+Outcome = Union[Result, List[Result], SplitGet, PartDone, PartFailed, SplitPut, Listed]
+
+
+def job_ident(job: Job) -> Tuple[int, str]:
+    """The (request idx, url) a job works for."""
+    if isinstance(job, (GetPartJob, UploadPartJob, AbortUploadJob)):
+        return job.idx, job.url
+    return job.req.idx, job.req.url

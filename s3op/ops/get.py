@@ -1,0 +1,183 @@
+"""Download one object, or one part of a large one.
+
+Bodies stream in chunks to a temp file beside the target (never one big
+``read()``), and the temp file is renamed into place only when complete and
+verified: the byte count always; the MD5 against a plain-MD5 ETag when the
+whole object was fetched; a server checksum (``ChecksumMode``) where given.
+Large whole-object gets answer ``SplitGet``; the parent then fans out
+``GetPartJob``s (``If-Match`` the first ETag, so a replaced object is an
+error, never a file mixing two versions) into one preallocated file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from typing import Any, Dict, Optional, Union
+
+from s3op.errors import OpError
+from s3op.jobs import GetJob, GetPartJob, PartDone, PartFailed, SplitGet
+from s3op.ops import OpContext, failed, invalid
+from s3op.ops.info import describe
+from s3op.protocol import ErrorKind, RangeServed, Result, parse_range, parse_url
+from s3op.retry import Deadline, Failure, run_with_retries
+
+CHUNK = 1024 * 1024
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+_PLAIN_MD5 = re.compile(r'^"?([0-9a-f]{32})"?$')
+
+
+def run_get(ctx: OpContext, job: GetJob) -> Union[Result, SplitGet]:
+    """GET ``job.req`` into ``job.local``."""
+    req = job.req
+    try:
+        loc = parse_url(req.url)
+        rng = parse_range(req.range) if req.range else None
+    except ValueError as exc:
+        kind = ErrorKind.INVALID_RANGE if "range" in str(exc) else ErrorKind.INVALID_URL
+        return invalid(req.idx, req.url, kind, str(exc))
+    kwargs: Dict[str, Any] = {"Bucket": loc.bucket, "Key": loc.key}
+    if rng is not None:
+        kwargs["Range"] = rng.header()
+
+    def attempt(deadline: Deadline) -> Union[Result, SplitGet]:
+        resp = ctx.client.get_object(**kwargs)
+        size = int(resp["ContentLength"])
+        if rng is None and size >= ctx.settings.multipart_threshold:
+            resp["Body"].close()
+            return SplitGet(describe(req.idx, req.url, resp, local=job.local), resp["ETag"])
+        served = _served(resp, size) if rng is not None else RangeServed(0, size - 1, size)
+        md5 = _expected_md5(resp) if rng is None and ctx.settings.verify else None
+        save_body(resp["Body"], size, job.local, deadline, md5, ctx.settings.tmp_tag)
+        return _result(ctx, req.idx, req.url, resp, job.local, served)
+
+    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    if isinstance(out, Failure):
+        return failed(req.idx, req.url, out)
+    return out
+
+
+def _result(
+    ctx: OpContext, idx: int, url: str, resp: Dict[str, Any], local: str, served: RangeServed
+) -> Result:
+    if ctx.settings.info:
+        return describe(idx, url, resp, local=local, range=served)
+    return Result(idx=idx, url=url, local=local, size=served.total, range=served)
+
+
+def _served(resp: Dict[str, Any], size: int) -> RangeServed:
+    match = _CONTENT_RANGE.match(resp.get("ContentRange") or "")
+    if match is None:  # server ignored the Range header: it sent everything
+        return RangeServed(0, size - 1, size)
+    start, end, total = (int(g) for g in match.groups())
+    return RangeServed(start, end, total)
+
+
+def _expected_md5(resp: Dict[str, Any]) -> Optional[str]:
+    """The MD5 a whole-object body must have, when the ETag tells it."""
+    if resp.get("SSECustomerAlgorithm") or str(resp.get("ServerSideEncryption", "")).startswith(
+        "aws:kms"
+    ):
+        return None  # ETag is not the MD5 of the content then
+    match = _PLAIN_MD5.match(resp.get("ETag") or "")
+    return match.group(1) if match else None
+
+
+def save_body(
+    body: Any, size: int, local: str, deadline: Deadline, md5: Optional[str], tag: str
+) -> None:
+    """Stream ``body`` to a temp file beside ``local``; rename when verified."""
+    directory = os.path.dirname(local) or "."
+    os.makedirs(directory, exist_ok=True)
+    tmp = temp_path(local, tag)
+    try:
+        digest = hashlib.md5() if md5 else None
+        with open(tmp, "wb") as out:
+            got = _copy(body, out, deadline, digest)
+        _verify(got, size, digest, md5)
+        os.replace(tmp, local)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    finally:
+        body.close()
+
+
+def temp_path(local: str, tag: str) -> str:
+    """A private temp name beside ``local`` (same filesystem, so rename is atomic).
+
+    ``tag`` is the run's: ``TEMP_GLOB`` finds every leftover of one run.
+    """
+    head, tail = os.path.split(local)
+    return os.path.join(head, f".{tail[:100]}.s3op-{tag}-{os.urandom(6).hex()}.part")
+
+
+#: glob pattern (format with tag=...) matching a run's temp files in a directory
+TEMP_GLOB = ".*.s3op-{tag}-*.part"
+
+
+def _copy(body: Any, out: Any, deadline: Deadline, digest: Any) -> int:
+    got = 0
+    while True:
+        chunk = body.read(CHUNK)
+        if not chunk:
+            return got
+        out.write(chunk)
+        got += len(chunk)
+        if digest is not None:
+            digest.update(chunk)
+        if deadline.passed():
+            raise OpError(ErrorKind.TRANSIENT, f"deadline passed after {got} bytes")
+
+
+def _verify(got: int, size: int, digest: Any, md5: Optional[str]) -> None:
+    if got != size:
+        raise OpError(ErrorKind.CORRUPT, f"short body: got {got} of {size} bytes")
+    if digest is not None and digest.hexdigest() != md5:
+        raise OpError(ErrorKind.CORRUPT, f"MD5 mismatch: body {digest.hexdigest()}, ETag {md5}")
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]:
+    """GET one byte range of a large object into its place in ``job.tmp``."""
+    loc = parse_url(job.url)
+    header = f"bytes={job.start}-{job.end}"
+
+    def attempt(deadline: Deadline) -> PartDone:
+        resp = ctx.client.get_object(Bucket=loc.bucket, Key=loc.key, Range=header, IfMatch=job.etag)
+        want = job.end - job.start + 1
+        got = _write_at(resp["Body"], job.tmp, job.start, deadline)
+        if got != want:
+            raise OpError(ErrorKind.CORRUPT, f"short part {header}: got {got} of {want} bytes")
+        return PartDone()
+
+    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    if isinstance(out, Failure):
+        if out.kind is ErrorKind.PRECONDITION_FAILED:
+            out = Failure(ErrorKind.OBJECT_CHANGED, "object replaced during download", out.attempts)
+        return PartFailed(failed(job.idx, job.url, out))
+    return out
+
+
+def _write_at(body: Any, path: str, offset: int, deadline: Deadline) -> int:
+    fd = os.open(path, os.O_WRONLY)
+    got = 0
+    try:
+        while True:
+            chunk = body.read(CHUNK)
+            if not chunk:
+                return got
+            os.pwrite(fd, chunk, offset + got)
+            got += len(chunk)
+            if deadline.passed():
+                raise OpError(ErrorKind.TRANSIENT, f"deadline passed after {got} bytes")
+    finally:
+        os.close(fd)
+        body.close()

@@ -1,0 +1,239 @@
+"""Upload one file: a single PUT, or a multipart upload driven by the parent.
+
+Every body goes with ``Content-MD5`` so the server rejects a body damaged
+on the way, and the returned ETag is checked against our MD5 as well.
+With no-overwrite the write is conditional (``If-None-Match: *``); a 412
+after a retry may be our own earlier attempt that landed, so it is resolved
+by a HEAD that compares ETags before anything is reported as "exists".
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from typing import Any, Dict, Tuple, Union
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from s3op.errors import OpError
+from s3op.jobs import (
+    AbortUploadJob,
+    CompleteUploadJob,
+    PartDone,
+    PartFailed,
+    PutJob,
+    SplitPut,
+    UploadPartJob,
+)
+from s3op.ops import OpContext, failed, invalid
+from s3op.protocol import ErrorKind, PutRequest, Result, encode_metadata, parse_url
+from s3op.retry import Deadline, Failure, run_with_retries
+
+READ_BLOCK = 1024 * 1024
+
+
+def run_put(ctx: OpContext, job: PutJob) -> Union[Result, SplitPut]:
+    """PUT ``job.req.local`` to ``job.req.url`` (or start its multipart upload)."""
+    req = job.req
+    try:
+        loc = parse_url(req.url)
+        extra = put_args(req)
+    except ValueError as exc:
+        kind = ErrorKind.INVALID_METADATA if "metadata" in str(exc) else ErrorKind.INVALID_URL
+        return invalid(req.idx, req.url, kind, str(exc))
+    try:
+        size = os.stat(req.local).st_size
+    except OSError as exc:
+        kind = (
+            ErrorKind.LOCAL_FILE_MISSING
+            if isinstance(exc, FileNotFoundError)
+            else (ErrorKind.LOCAL_FILE_ERROR)
+        )
+        return invalid(req.idx, req.url, kind, f"{exc.strerror}: {req.local}")
+    if size >= ctx.settings.multipart_threshold:
+        return _create_upload(ctx, req, loc.bucket, loc.key, extra, size)
+    return _put_single(ctx, req, loc.bucket, loc.key, extra)
+
+
+def put_args(req: PutRequest) -> Dict[str, Any]:
+    """ContentType / Metadata / ServerSideEncryption for a put."""
+    extra: Dict[str, Any] = {}
+    if req.content_type:
+        extra["ContentType"] = req.content_type
+    metadata = encode_metadata(req.metadata)
+    if metadata:
+        extra["Metadata"] = metadata
+    if req.encryption:
+        extra["ServerSideEncryption"] = req.encryption
+    return extra
+
+
+def _put_single(
+    ctx: OpContext, req: PutRequest, bucket: str, key: str, extra: Dict[str, Any]
+) -> Result:
+    conditional = {"IfNoneMatch": "*"} if ctx.settings.no_overwrite else {}
+
+    def attempt(deadline: Deadline) -> Result:
+        # Streamed from the file (memory stays bounded); MD5 taken first.
+        size = os.path.getsize(req.local)
+        md5 = file_md5(req.local, 0, size)
+        with open(req.local, "rb") as f:
+            resp = ctx.client.put_object(
+                Bucket=bucket, Key=key, Body=f, ContentMD5=_b64(md5), **extra, **conditional
+            )
+        _check_etag(resp.get("ETag"), md5.hexdigest(), req.encryption)
+        return Result(idx=req.idx, url=req.url, size=size, etag=resp.get("ETag"))
+
+    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    if isinstance(out, Failure):
+        if out.kind is ErrorKind.PRECONDITION_FAILED and ctx.settings.no_overwrite:
+            return _resolve_exists(ctx, req, bucket, key, out)
+        return failed(req.idx, req.url, out)
+    return out
+
+
+def _resolve_exists(
+    ctx: OpContext, req: PutRequest, bucket: str, key: str, failure: Failure
+) -> Result:
+    """A 412 on a no-overwrite put: was it our own earlier attempt?"""
+    if failure.attempts > 1:
+        try:
+            head = ctx.client.head_object(Bucket=bucket, Key=key)
+        except (BotoCoreError, ClientError):  # not provably ours: report "exists"
+            head = {}
+        if head and _same_content(req.local, head):
+            return Result(
+                idx=req.idx,
+                url=req.url,
+                size=head.get("ContentLength"),
+                etag=head.get("ETag"),
+                attempts=failure.attempts,
+            )
+    return Result(idx=req.idx, url=req.url, skipped="exists", attempts=failure.attempts)
+
+
+def _same_content(local: str, head: Dict[str, Any]) -> bool:
+    etag = str(head.get("ETag", "")).strip('"')
+    if int(head.get("ContentLength", -1)) != os.path.getsize(local):
+        return False
+    if "-" in etag:
+        return True  # multipart: same size and it appeared on our retry
+    return etag == file_md5(local, 0, os.path.getsize(local)).hexdigest()
+
+
+def file_md5(path: str, offset: int, length: int) -> Any:
+    """MD5 of ``length`` bytes of ``path`` from ``offset``, read in blocks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        f.seek(offset)
+        left = length
+        while left > 0:
+            block = f.read(min(READ_BLOCK, left))
+            if not block:
+                break
+            digest.update(block)
+            left -= len(block)
+    return digest
+
+
+def _b64(digest: Any) -> str:
+    return base64.b64encode(digest.digest()).decode("ascii")
+
+
+def _check_etag(etag: Any, md5_hex: str, encryption: Any) -> None:
+    """A plain-MD5 ETag that differs from our MD5 means the body was damaged."""
+    if encryption and str(encryption).startswith("aws:kms"):
+        return
+    value = str(etag or "").strip('"')
+    if len(value) == 32 and "-" not in value and value != md5_hex:
+        raise OpError(ErrorKind.CORRUPT, f"server stored MD5 {value}, we sent {md5_hex}")
+
+
+def _create_upload(
+    ctx: OpContext, req: PutRequest, bucket: str, key: str, extra: Dict[str, Any], size: int
+) -> Union[Result, SplitPut]:
+    def attempt(deadline: Deadline) -> SplitPut:
+        resp = ctx.client.create_multipart_upload(Bucket=bucket, Key=key, **extra)
+        return SplitPut(resp["UploadId"], size)
+
+    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    if isinstance(out, Failure):
+        return failed(req.idx, req.url, out)
+    return out
+
+
+def run_upload_part(ctx: OpContext, job: UploadPartJob) -> Union[PartDone, PartFailed]:
+    """Upload one part, checked by Content-MD5 and the returned ETag."""
+    loc = parse_url(job.url)
+
+    def attempt(deadline: Deadline) -> PartDone:
+        with open(job.local, "rb") as f:
+            f.seek(job.offset)
+            data = f.read(job.length)
+        if len(data) != job.length:
+            raise OpError(ErrorKind.LOCAL_FILE_ERROR, f"{job.local} changed while uploading")
+        md5 = hashlib.md5(data)
+        resp = ctx.client.upload_part(
+            Bucket=loc.bucket,
+            Key=loc.key,
+            UploadId=job.upload_id,
+            PartNumber=job.number,
+            Body=data,
+            ContentMD5=_b64(md5),
+        )
+        _check_etag(resp.get("ETag"), md5.hexdigest(), None)
+        return PartDone(job.number, resp["ETag"])
+
+    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    if isinstance(out, Failure):
+        return PartFailed(failed(job.idx, job.url, out))
+    return out
+
+
+def run_complete(ctx: OpContext, job: CompleteUploadJob) -> Result:
+    """Complete a multipart upload (conditionally with no-overwrite)."""
+    req = job.req
+    loc = parse_url(req.url)
+    parts = [{"PartNumber": n, "ETag": etag} for n, etag in sorted(job.parts)]
+    conditional = {"IfNoneMatch": "*"} if ctx.settings.no_overwrite else {}
+
+    def attempt(deadline: Deadline) -> Result:
+        resp = ctx.client.complete_multipart_upload(
+            Bucket=loc.bucket,
+            Key=loc.key,
+            UploadId=job.upload_id,
+            MultipartUpload={"Parts": parts},
+            **conditional,
+        )
+        _check_multipart_etag(resp.get("ETag"), job.parts)
+        return Result(idx=req.idx, url=req.url, size=job.size, etag=resp.get("ETag"))
+
+    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    if isinstance(out, Failure):
+        if out.kind is ErrorKind.PRECONDITION_FAILED and ctx.settings.no_overwrite:
+            return _resolve_exists(ctx, req, loc.bucket, loc.key, out)
+        return failed(req.idx, req.url, out)
+    return out
+
+
+def _check_multipart_etag(etag: Any, parts: Tuple[Tuple[int, str], ...]) -> None:
+    value = str(etag or "").strip('"')
+    if not value.endswith(f"-{len(parts)}"):
+        return  # not the md5-of-md5s form: nothing to compare
+    joined = b"".join(bytes.fromhex(e.strip('"')) for _, e in sorted(parts))
+    want = f"{hashlib.md5(joined).hexdigest()}-{len(parts)}"
+    if value != want:
+        raise OpError(ErrorKind.CORRUPT, f"multipart ETag {value}, expected {want}")
+
+
+def run_abort(ctx: OpContext, job: AbortUploadJob) -> PartDone:
+    """Abort a multipart upload so no parts linger (failures are ignored)."""
+    loc = parse_url(job.url)
+
+    def attempt(deadline: Deadline) -> PartDone:
+        ctx.client.abort_multipart_upload(Bucket=loc.bucket, Key=loc.key, UploadId=job.upload_id)
+        return PartDone()
+
+    run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    return PartDone()

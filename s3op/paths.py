@@ -1,0 +1,34 @@
+"""Where downloads land: safe local paths derived from keys.
+
+A key is data, never a path to trust: with the ``keys`` layout it is split
+on ``/`` and refused if any part is empty, ``.`` or ``..``, or holds a NUL,
+so no key can write outside the destination directory. The ``hashed``
+layout names files by a hash of the URL (what ``s3client`` uses).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from s3op.protocol import parse_url
+
+LAYOUTS = ("keys", "hashed")
+
+
+def local_path(destination: str, layout: str, url: str) -> str:
+    """The file a download of ``url`` is written to. ValueError if unsafe."""
+    if layout == "hashed":
+        name = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+        return os.path.join(destination, name)
+    key = parse_url(url).key
+    parts = key.split("/")
+    if not key or any(p in ("", ".", "..") or "\0" in p for p in parts):
+        raise ValueError(f"key {key!r} cannot be a file name under {destination}")
+    if any(len(p.encode("utf-8", "surrogatepass")) > 255 for p in parts):
+        raise ValueError(f"key {key[:60]!r}... has a path part longer than 255 bytes")
+    path = os.path.join(destination, *parts)
+    root = os.path.realpath(destination)
+    if not os.path.realpath(path).startswith(root + os.sep):
+        raise ValueError(f"key {key!r} leads outside {destination}")
+    return path

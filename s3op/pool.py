@@ -1,0 +1,245 @@
+"""Workers: N processes (or one in-process worker) x M threads, over pipes.
+
+Each worker owns one end of a ``multiprocessing`` Pipe. The parent sends
+``(job_id, job)``; the worker's M threads run jobs and send back
+``(job_id, outcome)``. A worker builds its own botocore client after it
+starts (clients never cross a fork). The parent waits on every pipe and
+every process sentinel at once, so a worker that dies, even by SIGKILL,
+is noticed at once and its unanswered jobs are handed back to the caller.
+
+Workers are forked (cheap: boto3 is already imported) and close the pipe
+ends of their siblings, ignore SIGINT (the parent decides), and die with
+the parent (``PR_SET_PDEATHSIG``) so nothing is left orphaned.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, Dict, List, Optional, Tuple
+
+from s3op.client import ClientConfig
+from s3op.jobs import Job, Outcome, Settings, job_ident
+from s3op.protocol import ErrorKind, Result
+from s3op.retry import RetryPolicy
+
+#: Sent to a worker to make it finish its jobs and exit.
+SHUTDOWN_SIGNAL = None
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker needs, fixed for a run (picklable)."""
+
+    config: ClientConfig
+    policy: RetryPolicy
+    settings: Settings
+    threads: int
+
+
+@dataclass
+class Worker:
+    """The parent's handle on one worker."""
+
+    conn: Connection
+    process: Optional[Any]  # multiprocessing.Process, or None for in-process
+    inflight: Dict[int, Job]
+
+
+@dataclass(frozen=True)
+class Done:
+    """A job finished with ``outcome``."""
+
+    job_id: int
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class Died:
+    """A worker died; ``jobs`` were in flight on it and got no answer."""
+
+    jobs: Tuple[Tuple[int, Job], ...]
+    exitcode: Optional[int]
+
+
+def worker_main(conn: Connection, spec: WorkerSpec) -> None:
+    """Body of a worker: build a client, run jobs on M threads until shutdown."""
+    from s3op.client import make_client
+    from s3op.ops import OpContext
+    from s3op.throttle import Throttle
+
+    throttle = Throttle(spec.threads)
+    ctx = OpContext(make_client(spec.config), spec.policy, spec.settings, throttle.slow_down)
+    inbox: "queue.Queue[Any]" = queue.Queue()
+    lock = threading.Lock()
+    threads = [
+        threading.Thread(target=_serve, args=(ctx, inbox, conn, lock, throttle), daemon=True)
+        for _ in range(spec.threads)
+    ]
+    for t in threads:
+        t.start()
+    _pump(conn, inbox)
+    for _ in threads:
+        inbox.put(SHUTDOWN_SIGNAL)
+    for t in threads:
+        t.join()
+
+
+def _pump(conn: Connection, inbox: "queue.Queue[Any]") -> None:
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is SHUTDOWN_SIGNAL:
+            return
+        inbox.put(msg)
+
+
+def _serve(ctx: Any, inbox: "queue.Queue[Any]", conn: Connection, lock: Any, throttle: Any) -> None:
+    from s3op.ops import run_job
+
+    while True:
+        msg = inbox.get()
+        if msg is SHUTDOWN_SIGNAL:
+            return
+        job_id, job = msg
+        with throttle.slot():
+            try:
+                outcome = run_job(ctx, job)
+            except Exception as exc:  # a bug in an op: answer, never leave the job hanging
+                idx, url = job_ident(job)
+                outcome = Result.failure(
+                    idx, url, ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}"
+                )
+        with lock:
+            try:
+                conn.send((job_id, outcome))
+            except (BrokenPipeError, OSError):
+                return
+
+
+def _process_entry(conn: Connection, spec: WorkerSpec, close: List[Connection]) -> None:
+    for other in close:
+        other.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
+    worker_main(conn, spec)
+    os._exit(0)  # skip atexit handlers inherited from the parent
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the EOF on our pipe still ends us
+
+
+class Pool:
+    """A set of workers plus the bookkeeping of which job runs where."""
+
+    def __init__(self, spec: WorkerSpec, processes: int) -> None:
+        self.spec = spec
+        self.processes = processes  # 0 = one in-process worker (threads only)
+        self.workers: List[Worker] = []
+        self.capacity = max(1, spec.threads) * 2
+
+    def start(self) -> None:
+        """Start the workers."""
+        for _ in range(max(1, self.processes)):
+            self.workers.append(self._spawn())
+
+    def _spawn(self) -> Worker:
+        parent_end, child_end = multiprocessing.Pipe(duplex=True)
+        if self.processes == 0:
+            thread = threading.Thread(target=worker_main, args=(child_end, self.spec), daemon=True)
+            thread.start()
+            return Worker(parent_end, None, {})
+        siblings = [w.conn for w in self.workers]
+        ctx = multiprocessing.get_context("fork")
+        proc = ctx.Process(
+            target=_process_entry, args=(child_end, self.spec, siblings + [parent_end])
+        )
+        proc.daemon = True
+        proc.start()
+        child_end.close()
+        return Worker(parent_end, proc, {})
+
+    def free_slots(self) -> int:
+        """How many more jobs can be handed out now."""
+        return sum(self.capacity - len(w.inflight) for w in self.workers)
+
+    def submit(self, job_id: int, job: Job) -> None:
+        """Hand a job to the least busy worker (call only when free_slots() > 0)."""
+        worker = min(self.workers, key=lambda w: len(w.inflight))
+        worker.inflight[job_id] = job
+        worker.conn.send((job_id, job))
+
+    def busy(self) -> bool:
+        """True while any job is in flight."""
+        return any(w.inflight for w in self.workers)
+
+    def poll(self, timeout: Optional[float]) -> List[Any]:
+        """Wait for answers or deaths; return ``Done`` and ``Died`` events."""
+        handles: Dict[Any, Worker] = {w.conn: w for w in self.workers}
+        handles.update({w.process.sentinel: w for w in self.workers if w.process is not None})
+        events: List[Any] = []
+        for ready in wait(list(handles), timeout):
+            worker = handles[ready]
+            if ready is worker.conn:
+                events.extend(self._drain(worker))
+            elif worker in self.workers:
+                events.extend(self._drain(worker))
+                events.append(self._replace(worker))
+        return events
+
+    def _drain(self, worker: Worker) -> List[Done]:
+        done: List[Done] = []
+        try:
+            while worker.conn.poll():
+                job_id, outcome = worker.conn.recv()
+                worker.inflight.pop(job_id, None)
+                done.append(Done(job_id, outcome))
+        except (EOFError, OSError):
+            pass
+        return done
+
+    def _replace(self, dead: Worker) -> Died:
+        assert dead.process is not None
+        dead.process.join(timeout=1)
+        self.workers.remove(dead)
+        dead.conn.close()
+        self.workers.append(self._spawn())
+        return Died(tuple(dead.inflight.items()), dead.process.exitcode)
+
+    def shutdown(self, kill: bool = False, grace: float = 5.0) -> None:
+        """Stop every worker: politely, or with SIGTERM then SIGKILL."""
+        for w in self.workers:
+            try:
+                if kill and w.process is not None:
+                    w.process.terminate()
+                else:
+                    w.conn.send(SHUTDOWN_SIGNAL)
+            except (BrokenPipeError, OSError):
+                pass
+        for w in self.workers:
+            if w.process is not None:
+                w.process.join(timeout=grace)
+                if w.process.is_alive():
+                    w.process.kill()
+                    w.process.join(timeout=grace)
+            w.conn.close()
+        self.workers = []
+
+    def pids(self) -> List[int]:
+        """PIDs of worker processes (for tests and diagnostics)."""
+        return [w.process.pid for w in self.workers if w.process is not None]

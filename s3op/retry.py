@@ -1,0 +1,81 @@
+"""The one retry policy: exponential backoff with full jitter, a cap, a deadline.
+
+Transient kinds (``ErrorKind.retryable``) are retried; permanent kinds are
+returned at once. botocore's own retries are switched off (see
+``s3op.client``) so sleeps never multiply across nested loops.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional, TypeVar
+
+from s3op.errors import classify, error_code
+from s3op.protocol import ErrorKind
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try one operation."""
+
+    max_attempts: int = 6  # attempts in all, the first included
+    base: float = 0.1  # seconds; the n-th backoff is up to base * 2**n
+    cap: float = 5.0  # no single sleep is longer than this
+    deadline: float = 300.0  # seconds for all attempts of one operation
+
+    def backoff(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        """Sleep before attempt ``attempt + 1`` (full jitter)."""
+        return rng() * min(self.cap, self.base * (2**attempt))
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An operation that gave up: why, and after how many attempts."""
+
+    kind: ErrorKind
+    message: str
+    attempts: int
+
+
+class Deadline:
+    """The time left for one operation (monotonic clock)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expires = time.monotonic() + seconds
+
+    def left(self) -> float:
+        """Seconds left (may be negative)."""
+        return self.expires - time.monotonic()
+
+    def passed(self) -> bool:
+        """True once the deadline has passed."""
+        return self.left() <= 0
+
+
+def run_with_retries(
+    attempt: Callable[[Deadline], T],
+    policy: RetryPolicy,
+    on_throttle: Optional[Callable[[], None]] = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> "T | Failure":
+    """Call ``attempt(deadline)`` until it returns, fails permanently or time is up."""
+    deadline = Deadline(policy.deadline)
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            return attempt(deadline)
+        except Exception as exc:  # classified right below; nothing is swallowed
+            kind, message = classify(exc)
+            if on_throttle is not None and error_code(exc) in ("SlowDown", "Throttling", "503"):
+                on_throttle()
+        if not kind.retryable or tries >= policy.max_attempts:
+            return Failure(kind, message, tries)
+        pause = policy.backoff(tries)
+        if deadline.left() < pause:
+            return Failure(kind, f"{message} (deadline of {policy.deadline:g}s reached)", tries)
+        sleep(pause)
