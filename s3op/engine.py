@@ -13,9 +13,10 @@ import glob
 import os
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, Iterable, Optional, Set, Union
+from typing import Any, Callable, Deque, Dict, Iterable, Optional, Set, Tuple, Union
 
 from s3op import jobs
+from s3op.checksum import crc32_of_parts, spans
 from s3op.errors import ERRNO_KINDS
 from s3op.ops.get import TEMP_GLOB, temp_path
 from s3op.paths import local_path
@@ -35,11 +36,18 @@ from s3op.protocol import (
 class BigGet:
     """A large download in progress: parts land in ``tmp``."""
 
-    head: Result
+    split: jobs.SplitGet
     tmp: str
-    local: str
     left: int
+    tries: int  # whole-object attempts so far (a checksum mismatch starts over)
+    crcs: Dict[int, Tuple[int, int]] = field(default_factory=dict)  # part -> (crc32, length)
+    verifying: bool = False
     failed: bool = False
+
+    @property
+    def head(self) -> Result:
+        """The object's info, from the first GET."""
+        return self.split.head
 
 
 @dataclass
@@ -47,10 +55,9 @@ class BigPut:
     """A multipart upload in progress."""
 
     job: jobs.PutJob
-    upload_id: str
-    size: int
+    split: jobs.SplitPut
     left: int
-    etags: Dict[int, str] = field(default_factory=dict)
+    parts: Dict[int, jobs.PartDone] = field(default_factory=dict)
     failed: bool = False
 
 
@@ -79,6 +86,7 @@ class Engine:
         layout: str = "keys",
         max_deaths: int = 3,
         max_upload_parts: int = 8,
+        max_object_tries: int = 3,
     ) -> None:
         self.pool = pool
         self.settings = settings
@@ -88,6 +96,8 @@ class Engine:
         self.layout = layout
         self.max_deaths = max_deaths
         self.max_upload_parts = max_upload_parts  # bounds memory: parts are read whole
+        self.max_object_tries = max_object_tries  # whole-object restarts on checksum mismatch
+        self.object_tries: Dict[Tuple[int, str], int] = {}
         self.exit_code = ExitCode.OK
         self.entries: Dict[int, Entry] = {}
         self.queue: Deque[int] = deque()
@@ -108,7 +118,7 @@ class Engine:
     def add_get(self, req: GetRequest) -> None:
         """Queue a download, deriving its local path when the request has none."""
         try:
-            local = req.local or local_path(self.destination, self.layout, req.url)
+            local = req.local or local_path(self.destination, self.layout, req.url, req.range)
         except ValueError as exc:
             self.emit(Result.failure(req.idx, req.url, ErrorKind.LOCAL_FILE_ERROR, str(exc), 0))
             return
@@ -225,36 +235,69 @@ class Engine:
             _unlink(tmp)
             self.emit(Result.failure(head.idx, head.url, kind, f"{exc.strerror}: {head.local}", 1))
             return
-        ranges = _spans(head.size, self.settings.part_size)
-        state = BigGet(head, tmp, head.local, len(ranges))
-        for start, length in ranges:
-            part = jobs.GetPartJob(head.idx, head.url, split.etag, start, start + length - 1, tmp)
+        ranges = spans(head.size, self.settings.part_size)
+        key = (head.idx, head.url)
+        self.object_tries[key] = self.object_tries.get(key, 0) + 1
+        state = BigGet(split, tmp, len(ranges), self.object_tries[key])
+        for number, (start, length) in enumerate(ranges):
+            end = start + length - 1
+            part = jobs.GetPartJob(head.idx, head.url, split.etag, number, start, end, tmp)
             self.add(part, owner=state)
 
     def _big_get_done(self, state: BigGet) -> None:
+        """All parts are in: check size and checksum, then rename into place."""
         head = state.head
         size = os.path.getsize(state.tmp)
         if size != head.size:
-            _unlink(state.tmp)
-            message = f"assembled {size} of {head.size} bytes"
-            self.emit(Result.failure(head.idx, head.url, ErrorKind.CORRUPT, message))
-            return
-        os.replace(state.tmp, state.local)
-        served = RangeServed(0, size - 1, size)
-        if self.settings.info:
-            self.emit(_replace(head, range=served, etag=None))
+            self._big_get_retry(state, f"assembled {size} of {head.size} bytes")
+        elif self.settings.verify and state.split.crc32 is not None:
+            got = crc32_of_parts(state.crcs[n] for n in sorted(state.crcs))
+            if got != state.split.crc32:
+                self._big_get_retry(state, f"CRC32 {got:08x}, object has {state.split.crc32:08x}")
+            else:
+                self._big_get_commit(state)
+        elif self.settings.verify and state.split.md5 is not None and not state.verifying:
+            state.verifying = True
+            state.left = 1
+            self.add(jobs.VerifyJob(head.idx, head.url, state.tmp, state.split.md5), owner=state)
         else:
-            self.emit(Result(idx=head.idx, url=head.url, local=head.local, size=size, range=served))
+            self._big_get_commit(state)
+
+    def _big_get_retry(self, state: BigGet, why: str) -> None:
+        """Start the object over (a part was damaged), or give up as corrupt."""
+        state.failed = True
+        _unlink(state.tmp)
+        head = state.head
+        if state.tries < self.max_object_tries:
+            req = GetRequest(idx=head.idx, url=head.url)
+            assert head.local is not None
+            self.add(jobs.GetJob(req, head.local))
+            return
+        message = f"{why}, after {state.tries} whole-object attempts"
+        self.emit(Result.failure(head.idx, head.url, ErrorKind.CORRUPT, message, state.tries))
+
+    def _big_get_commit(self, state: BigGet) -> None:
+        head = state.head
+        assert head.local is not None and head.size is not None
+        os.replace(state.tmp, head.local)
+        served = RangeServed(0, head.size - 1, head.size)
+        if self.settings.info:
+            self.emit(_replace(head, range=served))
+        else:
+            self.emit(
+                Result(idx=head.idx, url=head.url, local=head.local, size=head.size, range=served)
+            )
 
     # ----------------------------------------------------- large uploads
 
     def _split_put(self, job: jobs.PutJob, split: jobs.SplitPut) -> None:
         part_size = max(self.settings.part_size, -(-split.size // 10_000))  # S3: <= 10,000 parts
-        ranges = _spans(split.size, part_size)
-        state = BigPut(job, split.upload_id, split.size, len(ranges))
+        ranges = spans(split.size, part_size)
+        state = BigPut(job, split, len(ranges))
+        req = job.req
         for number, (offset, length) in enumerate(ranges, start=1):
             part = jobs.UploadPartJob(
-                job.req.idx, job.req.url, split.upload_id, number, job.req.local, offset, length
+                req.idx, req.url, split.upload_id, number, req.local, offset, length
             )
             self.add(part, owner=state)
 
@@ -263,25 +306,40 @@ class Engine:
             return
         owner.left -= 1
         if isinstance(owner, BigPut):
-            assert done.etag is not None
-            owner.etags[done.number] = done.etag
+            owner.parts[done.number] = done
+        elif done.crc32 is not None:
+            owner.crcs[done.number] = (done.crc32, done.length)
         if owner.left > 0:
             return
         if isinstance(owner, BigGet):
-            self._big_get_done(owner)
+            if owner.verifying:
+                self._big_get_commit(owner)
+            else:
+                self._big_get_done(owner)
         else:
-            parts = tuple(sorted(owner.etags.items()))
-            self.add(jobs.CompleteUploadJob(owner.job.req, owner.upload_id, parts, owner.size))
+            self._complete_put(owner)
+
+    def _complete_put(self, state: BigPut) -> None:
+        done = [state.parts[n] for n in sorted(state.parts)]
+        parts = tuple((d.number, d.etag or "", d.crc32) for d in done)
+        crc = None
+        if state.split.checksum and all(d.crc32 is not None for d in done):
+            crc = crc32_of_parts((d.crc32 or 0, d.length) for d in done)
+        req = state.job.req
+        self.add(jobs.CompleteUploadJob(req, state.split.upload_id, parts, state.split.size, crc))
 
     def _part_failed(self, owner: Owner, result: Result) -> None:
         if owner is None or owner.failed:
+            return
+        if isinstance(owner, BigGet) and owner.verifying:
+            self._big_get_retry(owner, result.error.message if result.error else "corrupt")
             return
         owner.failed = True
         if isinstance(owner, BigGet):
             _unlink(owner.tmp)
         else:
             req = owner.job.req
-            self.add(jobs.AbortUploadJob(req.idx, req.url, owner.upload_id))
+            self.add(jobs.AbortUploadJob(req.idx, req.url, owner.split.upload_id))
         self.emit(result)
 
     # ----------------------------------------------------------- cleanup
@@ -297,10 +355,6 @@ class Engine:
         for directory in self.local_dirs:
             for path in glob.glob(os.path.join(glob.escape(directory), pattern)):
                 _unlink(path)
-
-
-def _spans(size: int, part: int) -> list:
-    return [(start, min(part, size - start)) for start in range(0, size, part)]
 
 
 def _preallocate(path: str, size: int) -> None:

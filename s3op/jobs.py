@@ -45,9 +45,20 @@ class GetPartJob:
     idx: int
     url: str
     etag: str
+    number: int  # 0-based part index
     start: int
     end: int
     tmp: str  # preallocated temp file shared by all parts of the object
+
+
+@dataclass(frozen=True)
+class VerifyJob:
+    """Check the MD5 of an assembled download (when no CRC32 is known)."""
+
+    idx: int
+    url: str
+    path: str
+    md5: str
 
 
 @dataclass(frozen=True)
@@ -76,8 +87,9 @@ class CompleteUploadJob:
 
     req: PutRequest
     upload_id: str
-    parts: Tuple[Tuple[int, str], ...]
+    parts: Tuple[Tuple[int, str, Optional[int]], ...]  # (number, etag, crc32 or None)
     size: int
+    crc32: Optional[int] = None  # whole-object CRC32 (FULL_OBJECT) when parts carry CRCs
 
 
 @dataclass(frozen=True)
@@ -106,7 +118,15 @@ class ListJob:
 
 
 Job = Union[
-    GetJob, GetPartJob, PutJob, UploadPartJob, CompleteUploadJob, AbortUploadJob, InfoJob, ListJob
+    GetJob,
+    GetPartJob,
+    VerifyJob,
+    PutJob,
+    UploadPartJob,
+    CompleteUploadJob,
+    AbortUploadJob,
+    InfoJob,
+    ListJob,
 ]
 
 
@@ -119,6 +139,8 @@ class SplitGet:
 
     head: Result
     etag: str
+    crc32: Optional[int] = None  # the object's full CRC32, when the server has one
+    md5: Optional[str] = None  # the object's MD5, when its ETag is one
 
 
 @dataclass(frozen=True)
@@ -127,6 +149,8 @@ class PartDone:
 
     number: int = 0
     etag: Optional[str] = None
+    crc32: Optional[int] = None  # CRC32 of the bytes moved
+    length: int = 0
 
 
 @dataclass(frozen=True)
@@ -142,6 +166,7 @@ class SplitPut:
 
     upload_id: str
     size: int
+    checksum: bool = False  # created with a FULL_OBJECT CRC32: parts must send CRCs
 
 
 @dataclass(frozen=True)
@@ -157,6 +182,6 @@ Outcome = Union[Result, List[Result], SplitGet, PartDone, PartFailed, SplitPut, 
 
 def job_ident(job: Job) -> Tuple[int, str]:
     """The (request idx, url) a job works for."""
-    if isinstance(job, (GetPartJob, UploadPartJob, AbortUploadJob)):
+    if isinstance(job, (GetPartJob, VerifyJob, UploadPartJob, AbortUploadJob)):
         return job.idx, job.url
     return job.req.idx, job.req.url

@@ -10,24 +10,30 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import Optional
 
 from s3op.protocol import parse_url
 
 LAYOUTS = ("keys", "hashed")
 
 
-def local_path(destination: str, layout: str, url: str) -> str:
-    """The file a download of ``url`` is written to. ValueError if unsafe."""
+def local_path(destination: str, layout: str, url: str, byte_range: Optional[str] = None) -> str:
+    """The file a download of ``url`` is written to. ValueError if unsafe.
+
+    A ranged download gets the range as a suffix (``k.bytes=0-99``), so two
+    ranges of one key in one batch never land on the same file.
+    """
+    suffix = "." + byte_range.replace(" ", "") if byte_range else ""
     if layout == "hashed":
         name = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:40]
-        return os.path.join(destination, name)
+        return os.path.join(destination, name + suffix)
     key = parse_url(url).key
     parts = key.split("/")
     if not key or any(p in ("", ".", "..") or "\0" in p for p in parts):
         raise ValueError(f"key {key!r} cannot be a file name under {destination}")
     if any(len(p.encode("utf-8", "surrogatepass")) > 255 for p in parts):
         raise ValueError(f"key {key[:60]!r}... has a path part longer than 255 bytes")
-    path = os.path.join(destination, *parts)
+    path = os.path.join(destination, *parts) + suffix
     root = os.path.realpath(destination)
     if not os.path.realpath(path).startswith(root + os.sep):
         raise ValueError(f"key {key!r} leads outside {destination}")

@@ -41,6 +41,7 @@ def run_job(ctx: OpContext, job: jobs.Job) -> jobs.Outcome:
     table: Dict[type, Callable[[OpContext, Any], jobs.Outcome]] = {
         jobs.GetJob: get.run_get,
         jobs.GetPartJob: get.run_get_part,
+        jobs.VerifyJob: get.run_verify,
         jobs.PutJob: put.run_put,
         jobs.UploadPartJob: put.run_upload_part,
         jobs.CompleteUploadJob: put.run_complete,

@@ -12,12 +12,15 @@ error, never a file mixing two versions) into one preallocated file.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
-from typing import Any, Dict, Optional, Union
+import zlib
+from typing import Any, Dict, Optional, Tuple, Union
 
+from s3op.checksum import crc32_from_b64
 from s3op.errors import OpError
-from s3op.jobs import GetJob, GetPartJob, PartDone, PartFailed, SplitGet
+from s3op.jobs import GetJob, GetPartJob, PartDone, PartFailed, SplitGet, VerifyJob
 from s3op.ops import OpContext, failed, invalid
 from s3op.ops.info import describe
 from s3op.protocol import ErrorKind, RangeServed, Result, parse_range, parse_url
@@ -46,7 +49,8 @@ def run_get(ctx: OpContext, job: GetJob) -> Union[Result, SplitGet]:
         size = int(resp["ContentLength"])
         if rng is None and size >= ctx.settings.multipart_threshold:
             resp["Body"].close()
-            return SplitGet(describe(req.idx, req.url, resp, local=job.local), resp["ETag"])
+            head = describe(req.idx, req.url, resp, local=job.local)
+            return SplitGet(head, resp["ETag"], _full_crc32(resp), _expected_md5(resp))
         served = _served(resp, size) if rng is not None else RangeServed(0, size - 1, size)
         md5 = _expected_md5(resp) if rng is None and ctx.settings.verify else None
         save_body(resp["Body"], size, job.local, deadline, md5, ctx.settings.tmp_tag)
@@ -54,8 +58,24 @@ def run_get(ctx: OpContext, job: GetJob) -> Union[Result, SplitGet]:
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     if isinstance(out, Failure):
+        if out.kind is ErrorKind.INVALID_RANGE and rng is not None and not rng.start:
+            return _empty_object(ctx, req.idx, req.url, job.local, out)
         return failed(req.idx, req.url, out)
     return out
+
+
+def _empty_object(ctx: OpContext, idx: int, url: str, local: str, failure: Failure) -> Result:
+    """S3 answers 416 to any range of a 0-byte object; what exists there is b""."""
+    loc = parse_url(url)
+    head = run_with_retries(
+        lambda d: ctx.client.head_object(Bucket=loc.bucket, Key=loc.key),
+        ctx.policy,
+        ctx.on_throttle,
+    )
+    if isinstance(head, Failure) or int(head.get("ContentLength", -1)) != 0:
+        return failed(idx, url, failure)
+    save_body(io.BytesIO(b""), 0, local, Deadline(ctx.policy.deadline), None, ctx.settings.tmp_tag)
+    return _result(ctx, idx, url, head, local, RangeServed(0, -1, 0))
 
 
 def _result(
@@ -72,6 +92,13 @@ def _served(resp: Dict[str, Any], size: int) -> RangeServed:
         return RangeServed(0, size - 1, size)
     start, end, total = (int(g) for g in match.groups())
     return RangeServed(start, end, total)
+
+
+def _full_crc32(resp: Dict[str, Any]) -> Optional[int]:
+    """The whole-object CRC32 the server keeps, if any (composite ones don't count)."""
+    if resp.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+        return None
+    return crc32_from_b64(resp.get("ChecksumCRC32"))
 
 
 def _expected_md5(resp: Dict[str, Any]) -> Optional[str]:
@@ -146,17 +173,21 @@ def _unlink(path: str) -> None:
 
 
 def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]:
-    """GET one byte range of a large object into its place in ``job.tmp``."""
+    """GET one byte range of a large object into its place in ``job.tmp``.
+
+    ``If-Match`` pins the version seen by the first GET: a replaced object
+    fails as ``object_changed`` instead of mixing two versions in one file.
+    """
     loc = parse_url(job.url)
     header = f"bytes={job.start}-{job.end}"
 
     def attempt(deadline: Deadline) -> PartDone:
         resp = ctx.client.get_object(Bucket=loc.bucket, Key=loc.key, Range=header, IfMatch=job.etag)
         want = job.end - job.start + 1
-        got = _write_at(resp["Body"], job.tmp, job.start, deadline)
+        got, crc = _write_at(resp["Body"], job.tmp, job.start, deadline)
         if got != want:
             raise OpError(ErrorKind.CORRUPT, f"short part {header}: got {got} of {want} bytes")
-        return PartDone()
+        return PartDone(job.number, crc32=crc, length=got)
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     if isinstance(out, Failure):
@@ -166,18 +197,33 @@ def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]
     return out
 
 
-def _write_at(body: Any, path: str, offset: int, deadline: Deadline) -> int:
+def _write_at(body: Any, path: str, offset: int, deadline: Deadline) -> Tuple[int, int]:
+    """Stream ``body`` into ``path`` at ``offset``; return (bytes, crc32)."""
     fd = os.open(path, os.O_WRONLY)
     got = 0
+    crc = 0
     try:
         while True:
             chunk = body.read(CHUNK)
             if not chunk:
-                return got
+                return got, crc
             os.pwrite(fd, chunk, offset + got)
             got += len(chunk)
+            crc = zlib.crc32(chunk, crc)
             if deadline.passed():
                 raise OpError(ErrorKind.TRANSIENT, f"deadline passed after {got} bytes")
     finally:
         os.close(fd)
         body.close()
+
+
+def run_verify(ctx: OpContext, job: VerifyJob) -> Union[PartDone, PartFailed]:
+    """MD5 an assembled file against the object's ETag (in a worker, not the parent)."""
+    digest = hashlib.md5()
+    with open(job.path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            digest.update(block)
+    if digest.hexdigest() == job.md5:
+        return PartDone()
+    message = f"MD5 mismatch: assembled {digest.hexdigest()}, ETag {job.md5}"
+    return PartFailed(Result.failure(job.idx, job.url, ErrorKind.CORRUPT, message))

@@ -12,10 +12,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from typing import Any, Dict, Tuple, Union
+import zlib
+from typing import Any, Dict, List, Optional, Union
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from s3op.checksum import crc32_b64
 from s3op.errors import OpError
 from s3op.jobs import (
     AbortUploadJob,
@@ -153,18 +155,24 @@ def _check_etag(etag: Any, md5_hex: str, encryption: Any) -> None:
 def _create_upload(
     ctx: OpContext, req: PutRequest, bucket: str, key: str, extra: Dict[str, Any], size: int
 ) -> Union[Result, SplitPut]:
+    """Start a multipart upload with a FULL_OBJECT CRC32 (plain, where refused)."""
+    checksum = {"ChecksumAlgorithm": "CRC32", "ChecksumType": "FULL_OBJECT"}
+
     def attempt(deadline: Deadline) -> SplitPut:
-        resp = ctx.client.create_multipart_upload(Bucket=bucket, Key=key, **extra)
-        return SplitPut(resp["UploadId"], size)
+        resp = ctx.client.create_multipart_upload(Bucket=bucket, Key=key, **extra, **checksum)
+        return SplitPut(resp["UploadId"], size, checksum=bool(checksum))
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    if isinstance(out, Failure) and out.kind is ErrorKind.INVALID_REQUEST:
+        checksum = {}  # a store without full-object checksums: ETags still verify parts
+        out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     if isinstance(out, Failure):
         return failed(req.idx, req.url, out)
     return out
 
 
 def run_upload_part(ctx: OpContext, job: UploadPartJob) -> Union[PartDone, PartFailed]:
-    """Upload one part, checked by Content-MD5 and the returned ETag."""
+    """Upload one part, checked by Content-MD5, CRC32 and the returned ETag."""
     loc = parse_url(job.url)
 
     def attempt(deadline: Deadline) -> PartDone:
@@ -174,6 +182,7 @@ def run_upload_part(ctx: OpContext, job: UploadPartJob) -> Union[PartDone, PartF
         if len(data) != job.length:
             raise OpError(ErrorKind.LOCAL_FILE_ERROR, f"{job.local} changed while uploading")
         md5 = hashlib.md5(data)
+        crc = zlib.crc32(data)
         resp = ctx.client.upload_part(
             Bucket=loc.bucket,
             Key=loc.key,
@@ -181,9 +190,10 @@ def run_upload_part(ctx: OpContext, job: UploadPartJob) -> Union[PartDone, PartF
             PartNumber=job.number,
             Body=data,
             ContentMD5=_b64(md5),
+            ChecksumCRC32=crc32_b64(crc),
         )
         _check_etag(resp.get("ETag"), md5.hexdigest(), None)
-        return PartDone(job.number, resp["ETag"])
+        return PartDone(job.number, resp["ETag"], crc, len(data))
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     if isinstance(out, Failure):
@@ -195,8 +205,10 @@ def run_complete(ctx: OpContext, job: CompleteUploadJob) -> Result:
     """Complete a multipart upload (conditionally with no-overwrite)."""
     req = job.req
     loc = parse_url(req.url)
-    parts = [{"PartNumber": n, "ETag": etag} for n, etag in sorted(job.parts)]
-    conditional = {"IfNoneMatch": "*"} if ctx.settings.no_overwrite else {}
+    parts = [_part_entry(n, etag, crc, job.crc32) for n, etag, crc in sorted(job.parts)]
+    extra: Dict[str, Any] = {"IfNoneMatch": "*"} if ctx.settings.no_overwrite else {}
+    if job.crc32 is not None:
+        extra.update(ChecksumCRC32=crc32_b64(job.crc32), ChecksumType="FULL_OBJECT")
 
     def attempt(deadline: Deadline) -> Result:
         resp = ctx.client.complete_multipart_upload(
@@ -204,9 +216,9 @@ def run_complete(ctx: OpContext, job: CompleteUploadJob) -> Result:
             Key=loc.key,
             UploadId=job.upload_id,
             MultipartUpload={"Parts": parts},
-            **conditional,
+            **extra,
         )
-        _check_multipart_etag(resp.get("ETag"), job.parts)
+        _check_multipart_etag(resp.get("ETag"), [etag for _, etag, _ in sorted(job.parts)])
         return Result(idx=req.idx, url=req.url, size=job.size, etag=resp.get("ETag"))
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
@@ -217,12 +229,19 @@ def run_complete(ctx: OpContext, job: CompleteUploadJob) -> Result:
     return out
 
 
-def _check_multipart_etag(etag: Any, parts: Tuple[Tuple[int, str], ...]) -> None:
+def _part_entry(number: int, etag: str, crc: Optional[int], full: Optional[int]) -> Dict[str, Any]:
+    entry: Dict[str, Any] = {"PartNumber": number, "ETag": etag}
+    if full is not None and crc is not None:
+        entry["ChecksumCRC32"] = crc32_b64(crc)
+    return entry
+
+
+def _check_multipart_etag(etag: Any, part_etags: List[str]) -> None:
     value = str(etag or "").strip('"')
-    if not value.endswith(f"-{len(parts)}"):
+    if not value.endswith(f"-{len(part_etags)}"):
         return  # not the md5-of-md5s form: nothing to compare
-    joined = b"".join(bytes.fromhex(e.strip('"')) for _, e in sorted(parts))
-    want = f"{hashlib.md5(joined).hexdigest()}-{len(parts)}"
+    joined = b"".join(bytes.fromhex(e.strip('"')) for e in part_etags)
+    want = f"{hashlib.md5(joined).hexdigest()}-{len(part_etags)}"
     if value != want:
         raise OpError(ErrorKind.CORRUPT, f"multipart ETag {value}, expected {want}")
 
