@@ -54,6 +54,10 @@ def run_put(ctx: OpContext, job: PutJob) -> Union[Result, SplitPut]:
         )
         return invalid(req.idx, req.url, kind, f"{exc.strerror}: {req.local}")
     if size >= ctx.settings.multipart_threshold:
+        if ctx.settings.no_overwrite and _exists(ctx, loc.bucket, loc.key):
+            # Saves uploading every part just to be refused; the conditional
+            # complete below still settles any race.
+            return Result(idx=req.idx, url=req.url, skipped="exists", attempts=1)
         return _create_upload(ctx, req, loc.bucket, loc.key, extra, size)
     return _put_single(ctx, req, loc.bucket, loc.key, extra)
 
@@ -223,10 +227,27 @@ def run_complete(ctx: OpContext, job: CompleteUploadJob) -> Result:
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     if isinstance(out, Failure):
+        _abort(ctx, loc.bucket, loc.key, job.upload_id)
         if out.kind is ErrorKind.PRECONDITION_FAILED and ctx.settings.no_overwrite:
             return _resolve_exists(ctx, req, loc.bucket, loc.key, out)
         return failed(req.idx, req.url, out)
     return out
+
+
+def _exists(ctx: OpContext, bucket: str, key: str) -> bool:
+    out = run_with_retries(
+        lambda d: ctx.client.head_object(Bucket=bucket, Key=key), ctx.policy, ctx.on_throttle
+    )
+    return not isinstance(out, Failure)
+
+
+def _abort(ctx: OpContext, bucket: str, key: str, upload_id: str) -> None:
+    """Abort an upload so no parts linger (best effort: a failure changes nothing)."""
+
+    def attempt(deadline: Deadline) -> None:
+        ctx.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+
+    run_with_retries(attempt, ctx.policy, ctx.on_throttle)
 
 
 def _part_entry(number: int, etag: str, crc: Optional[int], full: Optional[int]) -> Dict[str, Any]:
@@ -247,12 +268,7 @@ def _check_multipart_etag(etag: Any, part_etags: List[str]) -> None:
 
 
 def run_abort(ctx: OpContext, job: AbortUploadJob) -> PartDone:
-    """Abort a multipart upload so no parts linger (failures are ignored)."""
+    """Abort a multipart upload after a part failed."""
     loc = parse_url(job.url)
-
-    def attempt(deadline: Deadline) -> PartDone:
-        ctx.client.abort_multipart_upload(Bucket=loc.bucket, Key=loc.key, UploadId=job.upload_id)
-        return PartDone()
-
-    run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    _abort(ctx, loc.bucket, loc.key, job.upload_id)
     return PartDone()
