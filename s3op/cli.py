@@ -287,13 +287,13 @@ def _run(
     destination: str = ".",
     layout: str = "keys",
 ) -> None:
-    from s3op.client import config_from_env, resolve_credentials
+    from s3op.client import config_from_env, resolve
     from s3op.engine import Engine
     from s3op.pool import Pool, WorkerSpec
     from s3op.retry import RetryPolicy
 
     try:
-        config = resolve_credentials(config_from_env(opts["role"], opts["threads"] * 2))
+        config = resolve(config_from_env(opts["role"], opts["threads"] * 2))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     policy = RetryPolicy(max_attempts=opts["retries"], deadline=opts["deadline"])

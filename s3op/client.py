@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 SESSION_VARS_ENV = "S3OP_SESSION_VARS"
 CLIENT_PARAMS_ENV = "S3OP_CLIENT_PARAMS"
@@ -38,6 +38,7 @@ class ClientConfig:
     max_pool_connections: int = 64
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    fast: Optional[Tuple[str, str, bool]] = None  # (endpoint, region, path style) or None
 
 
 def _json_env(name: str) -> Dict[str, Any]:
@@ -58,6 +59,44 @@ def config_from_env(role: Optional[str] = None, max_pool_connections: int = 64) 
         role=role,
         max_pool_connections=max_pool_connections,
     )
+
+
+FAST_ENV = "S3OP_FAST"  # "0" turns the lean HTTP path off
+_FAST_PARAMS = {"endpoint_url", "region_name", "config"}
+_FAST_CONFIG = {"retries", "connect_timeout", "read_timeout", "max_pool_connections", "s3"}
+
+
+def resolve(config: ClientConfig) -> ClientConfig:
+    """Resolve credentials and the fast-path endpoint, once, in the parent."""
+    config = resolve_credentials(config)
+    return _replace(config, fast=_fast_endpoint(config))
+
+
+def _fast_endpoint(config: ClientConfig) -> Optional[Tuple[str, str, bool]]:
+    """Where the lean HTTP path may send requests; None when only botocore should."""
+    import boto3
+
+    if os.environ.get(FAST_ENV) == "0" or config.credentials is None:
+        return None
+    params = config.client_params
+    user_config = params.get("config") or {}
+    if set(params) - _FAST_PARAMS or not isinstance(user_config, dict):
+        return None  # proxies, custom TLS, a Config object...: botocore knows best
+    if set(user_config) - _FAST_CONFIG:
+        return None
+    session = boto3.Session(**config.session_vars)
+    region = params.get("region_name") or session.region_name or "us-east-1"
+    style = (user_config.get("s3") or {}).get("addressing_style")
+    endpoint = (
+        params.get("endpoint_url")
+        or os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
+    )
+    if endpoint:
+        return endpoint, region, style != "virtual"
+    if session._session.get_config_variable("endpoint_url") or style == "path":
+        return None  # an endpoint from a config file: leave it to botocore
+    return f"https://s3.{region}.amazonaws.com", region, False
 
 
 def resolve_credentials(config: ClientConfig) -> ClientConfig:
@@ -96,7 +135,28 @@ def _replace(config: ClientConfig, **changes: Any) -> ClientConfig:
 
 
 def make_client(config: ClientConfig) -> Any:
-    """Build a botocore S3 client; call it inside the worker that uses it."""
+    """The client a worker uses: the lean fast path where possible, else botocore.
+
+    Call it inside the worker that uses it (never across a fork).
+    """
+    if config.fast is None or config.credentials is None:
+        return make_botocore_client(config)
+    from botocore.credentials import Credentials as BotoCredentials
+
+    from s3op.fastpath import Endpoint, FastClient
+
+    creds = config.credentials
+    endpoint = Endpoint(*config.fast)
+    return FastClient(
+        endpoint,
+        BotoCredentials(creds.access_key, creds.secret_key, creds.token),
+        lambda: make_botocore_client(config),
+        config.max_pool_connections,
+    )
+
+
+def make_botocore_client(config: ClientConfig) -> Any:
+    """Build a botocore S3 client."""
     import boto3
     from botocore.config import Config
 
