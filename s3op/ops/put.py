@@ -13,7 +13,7 @@ import base64
 import hashlib
 import os
 import zlib
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -83,10 +83,16 @@ def _put_single(
     def attempt(deadline: Deadline) -> Result:
         # Streamed from the file (memory stays bounded); MD5 taken first.
         size = os.path.getsize(req.local)
-        md5 = file_md5(req.local, 0, size)
+        md5, crc = file_digests(req.local, 0, size)
         with open(req.local, "rb") as f:
             resp = ctx.client.put_object(
-                Bucket=bucket, Key=key, Body=f, ContentMD5=_b64(md5), **extra, **conditional
+                Bucket=bucket,
+                Key=key,
+                Body=f,
+                ContentMD5=_b64(md5),
+                ChecksumCRC32=crc32_b64(crc),
+                **extra,
+                **conditional,
             )
         _check_etag(resp.get("ETag"), md5.hexdigest(), req.encryption)
         return Result(idx=req.idx, url=req.url, size=size, etag=resp.get("ETag"))
@@ -125,12 +131,13 @@ def _same_content(local: str, head: Dict[str, Any]) -> bool:
         return False
     if "-" in etag:
         return True  # multipart: same size and it appeared on our retry
-    return etag == file_md5(local, 0, os.path.getsize(local)).hexdigest()
+    return etag == file_digests(local, 0, os.path.getsize(local))[0].hexdigest()
 
 
-def file_md5(path: str, offset: int, length: int) -> Any:
-    """MD5 of ``length`` bytes of ``path`` from ``offset``, read in blocks."""
+def file_digests(path: str, offset: int, length: int) -> Tuple[Any, int]:
+    """(MD5, CRC32) of ``length`` bytes of ``path`` from ``offset``, in one pass."""
     digest = hashlib.md5()
+    crc = 0
     with open(path, "rb") as f:
         f.seek(offset)
         left = length
@@ -139,8 +146,9 @@ def file_md5(path: str, offset: int, length: int) -> Any:
             if not block:
                 break
             digest.update(block)
+            crc = zlib.crc32(block, crc)
             left -= len(block)
-    return digest
+    return digest, crc
 
 
 def _b64(digest: Any) -> str:
