@@ -30,6 +30,8 @@ from s3op.protocol import (
 
 #: Batches this small run in-process (threads only): forking is not worth it.
 IN_PROCESS_MAX = 32
+#: Set by ``s3op serve``: credentials are resolved once and clients reused.
+SERVE_MODE = False
 
 
 def _positive(ctx: click.Context, param: click.Parameter, value: Optional[int]) -> Optional[int]:
@@ -287,13 +289,12 @@ def _run(
     destination: str = ".",
     layout: str = "keys",
 ) -> None:
-    from s3op.client import config_from_env, resolve
     from s3op.engine import Engine
     from s3op.pool import Pool, WorkerSpec
     from s3op.retry import RetryPolicy
 
     try:
-        config = resolve(config_from_env(opts["role"], opts["threads"] * 2))
+        config = _config(opts["role"], opts["threads"] * 2)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     policy = RetryPolicy(max_attempts=opts["retries"], deadline=opts["deadline"])
@@ -304,6 +305,22 @@ def _run(
     code = _run_engine(engine, pool)
     sys.stdout.flush()
     sys.exit(int(code))
+
+
+_RESOLVED: dict = {}
+
+
+def _config(role: Optional[str], connections: int) -> Any:
+    """Resolve credentials once per process in serve mode (per call otherwise)."""
+    from s3op.client import config_from_env, resolve
+
+    raw = config_from_env(role, connections)
+    if not SERVE_MODE:
+        return resolve(raw)
+    key = repr(raw) + repr(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    if key not in _RESOLVED:
+        _RESOLVED[key] = resolve(raw)
+    return _RESOLVED[key]
 
 
 def _processes(num_workers: Optional[int], size_hint: int) -> int:
@@ -328,6 +345,26 @@ def _run_engine(engine: Any, pool: Any) -> ExitCode:
         return ExitCode.INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@main.command()
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(1),
+    default=300.0,
+    show_default=True,
+    help="Exit after this many seconds without a command.",
+)
+def serve(idle_timeout: float) -> None:
+    """Run batch after batch from stdin: {"argv": [...]} per line.
+
+    Each command's result lines are followed by one line
+    {"end": true, "exit_code": N, "stderr": "..."}. Used by s3client so
+    that small batches do not pay Python start-up and imports each time.
+    """
+    from s3op.serve import serve_forever
+
+    serve_forever(idle_timeout)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

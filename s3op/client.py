@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
@@ -132,6 +133,25 @@ def _replace(config: ClientConfig, **changes: Any) -> ClientConfig:
     import dataclasses
 
     return dataclasses.replace(config, **changes)
+
+
+_CLIENTS: Dict[str, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def cached_client(config: ClientConfig) -> Any:
+    """One client per config for this process (thread-safe; never used after a fork)."""
+    key = repr(config)
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = make_client(config)
+        return _CLIENTS[key]
+
+
+def forget_clients() -> None:
+    """Drop cached clients (a forked child must build its own)."""
+    with _CLIENTS_LOCK:
+        _CLIENTS.clear()
 
 
 def make_client(config: ClientConfig) -> Any:

@@ -67,14 +67,19 @@ class Died:
     exitcode: Optional[int]
 
 
-def worker_main(conn: Connection, spec: WorkerSpec) -> None:
-    """Body of a worker: build a client, run jobs on M threads until shutdown."""
-    from s3op.client import make_client
+def worker_main(conn: Connection, spec: WorkerSpec, in_process: bool = False) -> None:
+    """Body of a worker: build a client, run jobs on M threads until shutdown.
+
+    An in-process worker reuses this process's cached client, so a
+    long-lived engine (``s3op serve``) keeps its connections warm.
+    """
+    from s3op.client import cached_client, make_client
     from s3op.ops import OpContext
     from s3op.throttle import Throttle
 
     throttle = Throttle(spec.threads)
-    ctx = OpContext(make_client(spec.config), spec.policy, spec.settings, throttle.slow_down)
+    client = cached_client(spec.config) if in_process else make_client(spec.config)
+    ctx = OpContext(client, spec.policy, spec.settings, throttle.slow_down)
     inbox: "queue.Queue[Any]" = queue.Queue()
     lock = threading.Lock()
     threads = [
@@ -161,7 +166,9 @@ class Pool:
     def _spawn(self) -> Worker:
         parent_end, child_end = multiprocessing.Pipe(duplex=True)
         if self.processes == 0:
-            thread = threading.Thread(target=worker_main, args=(child_end, self.spec), daemon=True)
+            thread = threading.Thread(
+                target=worker_main, args=(child_end, self.spec, True), daemon=True
+            )
             thread.start()
             return Worker(parent_end, None, {})
         siblings = [w.conn for w in self.workers]
