@@ -80,7 +80,7 @@ def worker_main(conn: Connection, spec: WorkerSpec, in_process: bool = False) ->
     throttle = Throttle(spec.threads)
     client = cached_client(spec.config) if in_process else make_client(spec.config)
     ctx = OpContext(client, spec.policy, spec.settings, throttle.slow_down)
-    inbox: "queue.Queue[Any]" = queue.Queue()
+    inbox: queue.Queue[Any] = queue.Queue()
     lock = threading.Lock()
     threads = [
         threading.Thread(target=_serve, args=(ctx, inbox, conn, lock, throttle), daemon=True)
@@ -95,7 +95,7 @@ def worker_main(conn: Connection, spec: WorkerSpec, in_process: bool = False) ->
         t.join()
 
 
-def _pump(conn: Connection, inbox: "queue.Queue[Any]") -> None:
+def _pump(conn: Connection, inbox: queue.Queue[Any]) -> None:
     while True:
         try:
             msg = conn.recv()
@@ -106,7 +106,7 @@ def _pump(conn: Connection, inbox: "queue.Queue[Any]") -> None:
         inbox.put(msg)
 
 
-def _serve(ctx: Any, inbox: "queue.Queue[Any]", conn: Connection, lock: Any, throttle: Any) -> None:
+def _serve(ctx: Any, inbox: queue.Queue[Any], conn: Connection, lock: Any, throttle: Any) -> None:
     from s3op.ops import run_job
 
     while True:

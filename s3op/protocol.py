@@ -315,7 +315,7 @@ class Result:
     @classmethod
     def failure(
         cls, idx: int, url: str, kind: ErrorKind, message: str, attempts: Optional[int] = None
-    ) -> "Result":
+    ) -> Result:
         """A failed result."""
         return cls(idx=idx, url=url, ok=False, error=Error(kind, message), attempts=attempts)
 
@@ -334,7 +334,7 @@ class Result:
         return json.dumps(body, ensure_ascii=True, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, line: str) -> "Result":
+    def from_json(cls, line: str) -> Result:
         """Parse one result line."""
         body = json.loads(line)
         if body.get("range") is not None:

@@ -61,7 +61,7 @@ def run_with_retries(
     policy: RetryPolicy,
     on_throttle: Optional[Callable[[], None]] = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> "T | Failure":
+) -> T | Failure:
     """Call ``attempt(deadline)`` until it returns, fails permanently or time is up."""
     deadline = Deadline(policy.deadline)
     tries = 0

@@ -1,0 +1,49 @@
+# Build, check and test s3client / s3op. Everything runs from the local .venv.
+
+PY ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+PIP := $(VPY) -m pip
+# Reinstall when the packaging changes or a package appears (editable installs map packages).
+INSTALL_DEPS := setup.py pyproject.toml $(wildcard s3client/__init__.py s3op/__init__.py)
+
+.PHONY: install check test test-fast demo bench bench-quick clean
+
+install: $(VENV)/.installed-test
+
+$(VPY):
+	$(PY) -m venv $(VENV)
+
+$(VENV)/.installed-test: $(INSTALL_DEPS) | $(VPY)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+$(VENV)/.installed-bench: $(INSTALL_DEPS) | $(VPY)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test,bench]'
+	touch $@
+
+check: install
+	$(VENV)/bin/ruff check s3client s3op tests scripts
+	$(VENV)/bin/mypy s3client s3op
+
+test: install
+	$(VPY) -m pytest -q -ra tests
+
+test-fast: install
+	$(VPY) -m pytest -q -ra tests/unit tests/functional
+
+demo: install
+	$(VPY) scripts/local_s3.py run -- $(VPY) scripts/demo.py
+
+bench: $(VENV)/.installed-bench
+	$(VPY) scripts/bench.py
+
+bench-quick: $(VENV)/.installed-bench
+	$(VPY) scripts/bench.py --quick
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -f $(VENV)/.installed-test $(VENV)/.installed-bench
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
