@@ -1,0 +1,55 @@
+"""s3client: a high-level S3 client running batches through the s3op engine.
+
+::
+
+    from s3client import S3
+
+    with S3(s3root="s3://bucket/data") as s3:
+        s3.put("hello.txt", "hello")
+        print(s3.get("hello.txt").text)
+
+``S3`` (``client.py``) resolves keys and owns a temp dir; ``runner.py`` runs
+``python -m s3op`` on a manifest per batch; ``objects.py`` holds the value
+types; ``errors.py`` the exception tree (``except S3Error`` catches all).
+Importing this package is cheap: boto3 is only ever imported by the engine.
+"""
+
+from .client import S3
+from .errors import (
+    S3AccessDenied,
+    S3EngineError,
+    S3Error,
+    S3InsufficientDiskSpace,
+    S3InvalidMetadata,
+    S3InvalidObject,
+    S3InvalidRange,
+    S3InvalidRequest,
+    S3LocalFileError,
+    S3NotFound,
+    S3ObjectChanged,
+    S3TransientError,
+    S3URLError,
+)
+from .objects import PutValue, RangeInfo, S3GetObject, S3Object, S3PutObject
+
+__all__ = [
+    "PutValue",
+    "RangeInfo",
+    "S3",
+    "S3AccessDenied",
+    "S3EngineError",
+    "S3Error",
+    "S3GetObject",
+    "S3InsufficientDiskSpace",
+    "S3InvalidMetadata",
+    "S3InvalidObject",
+    "S3InvalidRange",
+    "S3InvalidRequest",
+    "S3LocalFileError",
+    "S3NotFound",
+    "S3Object",
+    "S3ObjectChanged",
+    "S3PutObject",
+    "S3TransientError",
+    "S3URLError",
+]

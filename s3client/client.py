@@ -1,0 +1,394 @@
+"""The ``S3`` client: resolve keys, own a temp dir, run batches, build S3Objects.
+
+Each public method checks its whole input first (URLs, ranges, values,
+metadata, local files), so a mistake raises before anything is done. It
+then builds one ``s3op.protocol`` request per key, runs them as one batch
+through the engine (``runner.Engine``), and maps the results back in
+request order: the first failed request, in request order, raises the
+exception ``errors.KIND_TO_ERROR`` names for its kind.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+import weakref
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from s3op.protocol import GetRequest, InfoRequest, ListRequest, Request, Result
+
+from .config import Config, EngineOptions
+from .errors import S3EngineError, S3Error, S3URLError, is_not_found, raise_for_result
+from .objects import PutValue, RangeInfo, S3GetObject, S3Object, S3PutObject
+from .runner import Engine, SubprocessEngine, results_by_request
+from .server import PersistentEngine
+from .uploads import PutItem, items_from_files, items_from_values, put_spec, stage_value
+from .urls import as_prefix, choose_root, range_header, resolve_url
+
+GetKey = Union[str, S3GetObject, None]
+
+
+def _remove_tmpdir(path: str, keep: bool) -> None:
+    """Delete a client's temp dir (unless debugging asks to keep it)."""
+    if not keep:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class S3:
+    """A client for batches of S3 operations, each run by the s3op engine.
+
+    Use it as a context manager (or call ``close()``): it owns a temp dir
+    ``s3client.*`` under ``tmproot`` holding downloads, manifests and staged
+    uploads, removed on close, at interpreter exit, and after Ctrl-C when
+    used with ``with``.
+
+    Addressing (see ``s3client.urls``): ``run=`` ("Flow/RunId", a metaflow
+    Run, or ``self`` in a running flow) roots keys at the configured root
+    (``S3CLIENT_S3ROOT``, else ``METAFLOW_DATATOOLS_S3ROOT``, with
+    ``bucket=``/``prefix=`` replacing its parts) plus ``/Flow/RunId``;
+    ``s3root=`` roots them at a given ``s3://`` prefix; with neither, keys
+    must be full ``s3://`` URLs. ``run`` wins over ``s3root``; ``bucket``
+    and ``prefix`` only matter with ``run``.
+
+    ``encryption`` is the server-side encryption for uploads (an
+    ``S3PutObject.encryption`` overrides it). Keyword options: ``role`` (an
+    IAM role ARN to assume), ``session_vars`` (dict for ``boto3.Session``),
+    ``client_params`` (dict for the boto3 S3 client, e.g. ``endpoint_url``;
+    ``config`` as a dict of botocore Config options), ``num_workers``
+    (engine processes; default ``S3CLIENT_NUM_WORKERS``) and ``threads``
+    (threads per process). Secrets in ``session_vars``/``client_params``
+    reach the engine only through its environment.
+    """
+
+    def __init__(
+        self,
+        tmproot: Optional[str] = None,
+        bucket: Optional[str] = None,
+        prefix: Optional[str] = None,
+        run: Any = None,
+        s3root: Optional[str] = None,
+        encryption: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        config = Config.from_env()
+        options = EngineOptions.from_kwargs(kwargs, config)
+        self._s3root = choose_root(config, run, s3root, bucket, prefix)
+        self._encryption = encryption
+        tmpdir = tempfile.mkdtemp(prefix="s3client.", dir=tmproot or config.tmproot)
+        self._tmpdir = os.path.abspath(tmpdir)
+        self._finalizer = weakref.finalize(self, _remove_tmpdir, self._tmpdir, config.debug)
+        self._flags = options.flags()
+        self._batches = itertools.count()
+        self._engine: Engine = make_engine(config.engine, self._tmpdir, options.env(), config.debug)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> S3:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Delete the temp dir and every file downloaded through this client.
+
+        Safe to call more than once. With ``S3CLIENT_DEBUG`` set the
+        directory is kept. A closed client refuses further operations.
+        """
+        self._finalizer()
+
+    def __repr__(self) -> str:
+        state = "closed" if not self._finalizer.alive else self._tmpdir
+        return f"<S3 root={self._s3root!r} tmpdir={state}>"
+
+    # ------------------------------------------------------------ downloads
+
+    def get(
+        self, key: GetKey = None, return_missing: bool = False, return_info: bool = True
+    ) -> S3Object:
+        """Download one object (``None``: the root itself); see ``get_many``."""
+        return self.get_many([key], return_missing=return_missing, return_info=return_info)[0]
+
+    def get_many(
+        self,
+        keys: Iterable[GetKey],
+        return_missing: bool = False,
+        return_info: bool = True,
+    ) -> List[S3Object]:
+        """Download objects in parallel; one S3Object per key, in order.
+
+        A key is a URL, a suffix under the root, or an ``S3GetObject`` for a
+        byte range. A missing object raises S3NotFound, or with
+        ``return_missing`` comes back with ``exists == False``. With
+        ``return_info`` the content type, metadata, encryption, last-modified
+        time and ``range_info`` come along at no extra cost.
+        """
+        keys = list(keys)
+        if not keys:
+            return []
+        batch = self._new_batch()
+        requests = [self._get_request(i, key, batch) for i, key in enumerate(keys)]
+        flags = ["--info" if return_info else "--no-info"]
+        flags += ["--allow-missing"] if return_missing else []
+        by_idx = results_by_request(requests, self._run("get", requests, flags))
+        return [
+            self._downloaded(req, by_idx[req.idx], return_missing, return_info) for req in requests
+        ]
+
+    def _get_request(self, idx: int, key: GetKey, batch: int) -> GetRequest:
+        local = os.path.join(self._tmpdir, f"get-{batch}-{idx}")
+        if isinstance(key, S3GetObject):
+            url = resolve_url(self._s3root, key.key)
+            return GetRequest(idx, url, range_header(url, key.offset, key.length), local)
+        return GetRequest(idx, resolve_url(self._s3root, key), None, local)
+
+    def _downloaded(
+        self, req: GetRequest, res: Result, return_missing: bool, return_info: bool
+    ) -> S3Object:
+        if return_missing and is_not_found(res):
+            return S3Object(self._s3root, req.url, None)
+        raise_for_result(res, req.url)
+        local = res.local or req.local
+        assert local is not None  # every GetRequest we build names its file
+        return self._object(req.url, local, res, return_info, whole=req.range is None)
+
+    def _object(
+        self, url: str, local: str, res: Result, return_info: bool, whole: bool
+    ) -> S3Object:
+        """The S3Object for a downloaded file and the engine's result for it."""
+        size = os.path.getsize(local)
+        range_info = RangeInfo.from_served(res.range) if res.range else None
+        if range_info is None and whole and return_info:
+            range_info = RangeInfo.whole(size)
+        return S3Object(
+            self._s3root,
+            url,
+            local,
+            size=size,
+            content_type=res.content_type,
+            metadata=res.metadata,
+            range_info=range_info,
+            last_modified=res.last_modified,
+            encryption=res.encryption,
+            has_info=return_info,
+        )
+
+    def get_recursive(
+        self, keys: Iterable[Optional[str]], return_info: bool = False
+    ) -> List[S3Object]:
+        """Download every object under the given prefixes, in parallel.
+
+        Each key names a prefix (a "directory": a trailing ``/`` is implied,
+        so ``data`` does not match ``data2/x``). Objects come back grouped by
+        prefix in key order; ``key`` is each object's path under the root.
+        """
+        keys = list(keys)
+        if not keys:
+            return []
+        dest = os.path.join(self._tmpdir, f"recursive-{self._new_batch()}")
+        os.mkdir(dest, 0o700)
+        requests = [
+            GetRequest(i, as_prefix(resolve_url(self._s3root, k))) for i, k in enumerate(keys)
+        ]
+        flags = ["--recursive", "--layout", "hashed", "--destination", dest]
+        flags.append("--info" if return_info else "--no-info")
+        objects = []
+        for res in self._run("get", requests, flags):
+            raise_for_result(res)
+            if res.local is None:
+                raise S3EngineError.about(res.url, "the engine reported no local file")
+            objects.append(self._object(res.url, res.local, res, return_info, whole=True))
+        return objects
+
+    def get_all(self, return_info: bool = False) -> List[S3Object]:
+        """Download every object under the root; needs ``s3root=`` or ``run=``."""
+        if self._s3root is None:
+            raise S3URLError("get_all() needs a root: create S3 with s3root= or run=")
+        return self.get_recursive([None], return_info=return_info)
+
+    # -------------------------------------------------------------- uploads
+
+    def put(
+        self,
+        key: Union[str, S3PutObject],
+        obj: Optional[PutValue],
+        overwrite: bool = True,
+        content_type: Optional[str] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+    ) -> str:
+        """Upload one object; return its URL (also when skipped by ``overwrite=False``).
+
+        ``obj`` is text (stored as UTF-8), bytes-like, or a readable and
+        seekable file object. ``key`` may be an ``S3PutObject``: its
+        options apply unless given here, and ``obj`` replaces its value.
+        """
+        spec = put_spec(key, obj, content_type, metadata)
+        items = items_from_values([spec], self._url, self._encryption)
+        self._upload(items, overwrite)
+        return items[0].url
+
+    def put_many(
+        self,
+        key_objs: Iterable[Union[Tuple[str, PutValue], S3PutObject]],
+        overwrite: bool = True,
+    ) -> List[Tuple[str, str]]:
+        """Upload many objects in parallel; return ``(key, url)`` of those written.
+
+        Each entry is ``(key, value)`` or an ``S3PutObject`` (with a value or
+        a local path). With ``overwrite=False`` keys that already exist are
+        left alone and left out of the result. The batch is checked first:
+        a bad value, bad metadata or a key given twice raises before
+        anything is uploaded.
+        """
+        return self._upload(items_from_values(key_objs, self._url, self._encryption), overwrite)
+
+    def put_files(
+        self,
+        key_paths: Iterable[Union[Tuple[str, str], S3PutObject]],
+        overwrite: bool = True,
+    ) -> List[Tuple[str, str]]:
+        """Upload local files in parallel; return ``(key, url)`` of those written.
+
+        Each entry is ``(key, local_path)`` or an ``S3PutObject``. Every file
+        must exist and be readable (else S3LocalFileError, nothing uploaded).
+        """
+        return self._upload(items_from_files(key_paths, self._url, self._encryption), overwrite)
+
+    def _upload(self, items: List[PutItem], overwrite: bool) -> List[Tuple[str, str]]:
+        if not items:
+            return []
+        batch = self._new_batch()
+        staged: List[str] = []
+        try:
+            requests = [self._put_request(i, item, batch, staged) for i, item in enumerate(items)]
+            results = self._run("put", requests, [] if overwrite else ["--no-overwrite"])
+        finally:
+            for path in staged:
+                _unlink(path)
+        by_idx = results_by_request(requests, results)
+        written = []
+        for item, req in zip(items, requests):
+            res = by_idx[req.idx]
+            raise_for_result(res, item.url)
+            if res.skipped is None:
+                written.append((item.key, item.url))
+        return written
+
+    def _put_request(self, idx: int, item: PutItem, batch: int, staged: List[str]) -> Request:
+        if item.path is not None:
+            return item.request(idx, item.path)
+        local = os.path.join(self._tmpdir, f"put-{batch}-{idx}")
+        staged.append(local)
+        stage_value(item.url, item.value, local)
+        return item.request(idx, local)
+
+    # ------------------------------------------------------------ metadata
+
+    def info(self, key: Optional[str] = None, return_missing: bool = False) -> S3Object:
+        """Metadata of one object (one HEAD request, nothing downloaded)."""
+        return self.info_many([key], return_missing=return_missing)[0]
+
+    def info_many(
+        self, keys: Iterable[Optional[str]], return_missing: bool = False
+    ) -> List[S3Object]:
+        """Metadata of many objects in parallel; one S3Object per key, in order.
+
+        The objects have ``downloaded == False`` and ``has_info == True``. A
+        missing key raises S3NotFound, or with ``return_missing`` comes back
+        with ``exists == False``.
+        """
+        requests = [InfoRequest(i, self._url(key)) for i, key in enumerate(keys)]
+        if not requests:
+            return []
+        flags = ["--allow-missing"] if return_missing else []
+        by_idx = results_by_request(requests, self._run("info", requests, flags))
+        return [self._described(req.url, by_idx[req.idx], return_missing) for req in requests]
+
+    def _described(self, url: str, res: Result, return_missing: bool) -> S3Object:
+        if return_missing and is_not_found(res):
+            return S3Object(self._s3root, url, None)
+        raise_for_result(res, url)
+        return S3Object(
+            self._s3root,
+            url,
+            None,
+            size=res.size,
+            content_type=res.content_type,
+            metadata=res.metadata,
+            last_modified=res.last_modified,
+            encryption=res.encryption,
+            has_info=True,
+        )
+
+    # ------------------------------------------------------------- listing
+
+    def list_paths(self, keys: Optional[Iterable[Optional[str]]] = None) -> List[S3Object]:
+        """List the next level under each prefix (default: the root), in parallel.
+
+        Objects have ``exists == True`` (0-byte ones too); sub-prefixes come
+        back with ``exists == False`` and a URL ending in ``/``. A missing
+        bucket raises S3NotFound; an empty prefix gives nothing.
+        """
+        return self._list(keys, recursive=False)
+
+    def list_recursive(self, keys: Optional[Iterable[Optional[str]]] = None) -> List[S3Object]:
+        """List every object under each prefix (default: the root), in parallel.
+
+        Only objects come back (all with ``exists == True``).
+        """
+        return self._list(keys, recursive=True)
+
+    def _list(self, keys: Optional[Iterable[Optional[str]]], recursive: bool) -> List[S3Object]:
+        keys = [None] if keys is None else list(keys)
+        requests = [ListRequest(i, as_prefix(self._url(key))) for i, key in enumerate(keys)]
+        if not requests:
+            return []
+        results = self._run("list", requests, ["--recursive"] if recursive else [])
+        objects = []
+        for res in results:
+            raise_for_result(res)
+            if res.is_prefix:
+                if not recursive:
+                    objects.append(S3Object(self._s3root, as_prefix(res.url), None))
+                continue
+            objects.append(
+                S3Object(
+                    self._s3root, res.url, None, size=res.size, last_modified=res.last_modified
+                )
+            )
+        return objects
+
+    # -------------------------------------------------------------- helpers
+
+    def _url(self, key: Any) -> str:
+        return resolve_url(self._s3root, key)
+
+    def _new_batch(self) -> int:
+        """A number naming a batch's files; refuses once the client is closed."""
+        if not self._finalizer.alive:
+            raise S3Error("this S3 client is closed; create a new one")
+        return next(self._batches)
+
+    def _run(self, op: str, requests: Sequence[Request], flags: Sequence[str]) -> List[Result]:
+        if not self._finalizer.alive:
+            raise S3Error("this S3 client is closed; create a new one")
+        return self._engine.run(op, requests, [*flags, *self._flags])
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+__all__ = ["S3"]
+
+
+def make_engine(kind: str, workdir: str, env: Dict[str, str], debug: bool) -> Engine:
+    """The engine for ``S3CLIENT_ENGINE``: "persistent" (default) or "subprocess"."""
+    if kind == "subprocess":
+        return SubprocessEngine(workdir, env, keep_files=debug)
+    return PersistentEngine(workdir, env, keep_files=debug)

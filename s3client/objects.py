@@ -1,0 +1,220 @@
+"""The value types of the public API: S3Object and the request helpers.
+
+``S3GetObject``, ``S3PutObject`` and ``RangeInfo`` are named tuples, as in
+metaflow, so they unpack and compare like tuples. ``S3Object`` is what every
+``S3`` method returns: an S3 location, and for downloads a local copy.
+Keys are never used as local paths; ``path`` is a file in the client's
+temp dir named by the client.
+"""
+
+from __future__ import annotations
+
+import os
+from io import BufferedIOBase, RawIOBase, TextIOBase
+from typing import IO, Any, Dict, NamedTuple, Optional, Union
+
+from s3op.protocol import RangeServed
+
+#: What ``put`` accepts as an object's contents: text (stored as UTF-8),
+#: bytes-like, or a readable and seekable file object.
+PutValue = Union[str, bytes, bytearray, memoryview, RawIOBase, BufferedIOBase, TextIOBase, IO[Any]]
+
+
+class RangeInfo(NamedTuple):
+    """What part of an object a download holds.
+
+    ``total_size`` is the object's size in S3, ``request_offset`` the first
+    byte downloaded, ``request_length`` how many bytes were downloaded.
+    """
+
+    total_size: int
+    request_offset: int = 0
+    request_length: int = -1
+
+    @classmethod
+    def from_served(cls, served: RangeServed) -> RangeInfo:
+        """Build from the engine's inclusive ``start``..``end`` of ``total``."""
+        return cls(served.total, served.start, served.end - served.start + 1)
+
+    @classmethod
+    def whole(cls, size: int) -> RangeInfo:
+        """The range info of a whole-object download of ``size`` bytes."""
+        return cls(size, 0, size)
+
+
+class S3GetObject(NamedTuple):
+    """A download request for part of an object.
+
+    ``offset`` is the first byte, ``length`` the number of bytes. A negative
+    ``length`` means "to the end" (the whole object when ``offset`` is 0).
+    With ``offset=None`` a negative ``length`` asks for the *last*
+    ``-length`` bytes, as in metaflow. ``length == 0`` or a negative
+    ``offset`` raise ``S3InvalidRange`` before anything is downloaded.
+    """
+
+    key: Optional[str]
+    offset: Optional[int] = 0
+    length: Optional[int] = -1
+
+
+class S3PutObject(NamedTuple):
+    """An upload with its options. Give exactly one of ``value`` and ``path``.
+
+    ``value`` is contents (see ``PutValue``); ``path`` a local file.
+    ``encryption`` overrides the client's ``encryption`` for this object.
+    ``metadata`` is any JSON-encodable dict (at most 2 KB as JSON).
+    """
+
+    key: str
+    value: Optional[PutValue] = None
+    path: Optional[str] = None
+    content_type: Optional[str] = None
+    encryption: Optional[str] = None
+    metadata: Optional[Dict[str, Any]] = None
+
+
+class S3Object:
+    """A path or object in S3, with a local copy when it was downloaded.
+
+    Returned by the ``S3`` client's methods; not meant to be built by users.
+    ``prefix`` is the client's S3 root (None without one). ``size`` None
+    means the object does not exist (a missing key, or a prefix from
+    ``list_paths``); a 0-byte object exists. When ``path`` is given and
+    ``size`` is not, the size is that of the local file. ``has_info`` says
+    whether content type, metadata, encryption and last-modified were
+    fetched; by default it is true when any of them is set.
+    """
+
+    def __init__(
+        self,
+        prefix: Optional[str],
+        url: str,
+        path: Optional[str],
+        size: Optional[int] = None,
+        content_type: Optional[str] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        range_info: Optional[RangeInfo] = None,
+        last_modified: Optional[int] = None,
+        encryption: Optional[str] = None,
+        has_info: Optional[bool] = None,
+    ) -> None:
+        if path is not None and size is None:
+            size = os.path.getsize(path)
+        self._prefix = prefix
+        self._url = url
+        self._path = path
+        self._size = size
+        self._content_type = content_type
+        self._metadata = metadata
+        self._range_info = range_info
+        self._last_modified = last_modified
+        self._encryption = encryption
+        if has_info is None:
+            has_info = any(v is not None for v in (content_type, metadata, range_info, encryption))
+        self._has_info = has_info
+
+    @property
+    def exists(self) -> bool:
+        """True if this is an existing object (False for missing keys and prefixes)."""
+        return self._size is not None
+
+    @property
+    def downloaded(self) -> bool:
+        """True if the contents were downloaded (``path``, ``blob``, ``text`` work)."""
+        return self._path is not None
+
+    @property
+    def url(self) -> str:
+        """The S3 URL of this object or prefix."""
+        return self._url
+
+    @property
+    def prefix(self) -> Optional[str]:
+        """The client's S3 root, or None when the client has none."""
+        return self._prefix
+
+    @property
+    def key(self) -> str:
+        """The key relative to the client's root, or the full URL without a root.
+
+        The root itself (``get()`` with no key) has its URL as key. Prefixes
+        (objects that do not exist) lose their trailing ``/``, as in metaflow.
+        """
+        root = self._prefix.rstrip("/") if self._prefix else None
+        if root is None or self._url == root or not self._url.startswith(root + "/"):
+            return self._url
+        key = self._url[len(root) + 1 :]
+        return key if self.exists else key.rstrip("/")
+
+    @property
+    def path(self) -> Optional[str]:
+        """The local file holding the contents; None if not downloaded.
+
+        The file lives in the client's temp dir and is deleted on ``close()``.
+        """
+        return self._path
+
+    @property
+    def blob(self) -> Optional[bytes]:
+        """The contents as bytes, read from ``path``; None if not downloaded."""
+        if self._path is None:
+            return None
+        with open(self._path, "rb") as f:
+            return f.read()
+
+    @property
+    def text(self) -> Optional[str]:
+        """The contents decoded as UTF-8 (bad bytes replaced); None if not downloaded."""
+        blob = self.blob
+        return None if blob is None else blob.decode("utf-8", errors="replace")
+
+    @property
+    def size(self) -> Optional[int]:
+        """Size in bytes (of the downloaded part for a range); None if missing."""
+        return self._size
+
+    @property
+    def content_type(self) -> Optional[str]:
+        """The object's MIME type, or None."""
+        return self._content_type
+
+    @property
+    def metadata(self) -> Optional[Dict[str, Any]]:
+        """User metadata (a decoded dict), or None when the object has none."""
+        return self._metadata
+
+    @property
+    def encryption(self) -> Optional[str]:
+        """The server-side encryption in use (e.g. ``AES256``), or None."""
+        return self._encryption
+
+    @property
+    def range_info(self) -> Optional[RangeInfo]:
+        """What part of the object was downloaded, or None if unknown."""
+        return self._range_info
+
+    @property
+    def last_modified(self) -> Optional[int]:
+        """Last-modified time as a Unix timestamp, or None."""
+        return self._last_modified
+
+    @property
+    def has_info(self) -> bool:
+        """True if content type, metadata and the like were fetched."""
+        return self._has_info
+
+    def __repr__(self) -> str:
+        if self._path is not None:
+            where = f"{self._size} bytes, local"
+        elif self._size is not None:
+            where = f"{self._size} bytes, in S3"
+        elif self._url.endswith("/"):
+            where = "prefix"
+        else:
+            where = "does not exist"
+        return f"<S3Object {self._url} ({where})>"
+
+    __str__ = __repr__
+
+
+__all__ = ["PutValue", "RangeInfo", "S3GetObject", "S3Object", "S3PutObject"]

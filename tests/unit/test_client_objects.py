@@ -1,0 +1,112 @@
+"""S3Object's properties, on real temp files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from s3client import RangeInfo, S3Object
+
+ROOT = "s3://bkt/root"
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> str:
+    path = tmp_path / "get-0-0"
+    path.write_bytes("héllo\n".encode())
+    return str(path)
+
+
+def test_downloaded_object(local: str) -> None:
+    obj = S3Object(
+        ROOT,
+        ROOT + "/dir/a.txt",
+        local,
+        content_type="text/plain",
+        metadata={"n": 1},
+        range_info=RangeInfo(7, 0, 7),
+        last_modified=1700000000,
+        encryption="AES256",
+    )
+    assert obj.exists and obj.downloaded and obj.has_info
+    assert obj.url == "s3://bkt/root/dir/a.txt"
+    assert obj.key == "dir/a.txt"
+    assert obj.prefix == ROOT
+    assert obj.path == local
+    assert obj.blob == "héllo\n".encode()
+    assert obj.text == "héllo\n"
+    assert obj.size == 7  # from the local file
+    assert obj.content_type == "text/plain"
+    assert obj.metadata == {"n": 1}
+    assert obj.encryption == "AES256"
+    assert obj.range_info == RangeInfo(7, 0, 7)
+    assert obj.last_modified == 1700000000
+
+
+def test_text_replaces_invalid_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "bin"
+    path.write_bytes(b"a\xffb")
+    assert S3Object(None, "s3://bkt/k", str(path)).text == "a\ufffdb"
+
+
+def test_missing_object() -> None:
+    obj = S3Object(ROOT, ROOT + "/nope", None)
+    assert not obj.exists and not obj.downloaded and not obj.has_info
+    assert obj.blob is None and obj.text is None and obj.size is None and obj.path is None
+    assert "does not exist" in repr(obj)
+
+
+def test_zero_byte_object_exists() -> None:
+    obj = S3Object(ROOT, ROOT + "/empty", None, size=0)
+    assert obj.exists and not obj.downloaded
+    assert obj.size == 0
+
+
+def test_prefix_key_loses_trailing_slash() -> None:
+    obj = S3Object(ROOT, ROOT + "/a/b/", None)
+    assert not obj.exists
+    assert obj.key == "a/b"
+    assert obj.url == ROOT + "/a/b/"
+    assert "prefix" in repr(obj)
+
+
+def test_existing_object_key_keeps_trailing_slash() -> None:
+    # A 0-byte "directory marker" is a real object whose key ends in "/".
+    assert S3Object(ROOT, ROOT + "/marker/", None, size=0).key == "marker/"
+
+
+def test_key_without_root_is_the_url() -> None:
+    obj = S3Object(None, "s3://bkt/x/y", None, size=3)
+    assert obj.key == "s3://bkt/x/y"
+    assert obj.prefix is None
+
+
+def test_key_of_the_root_itself_is_its_url() -> None:
+    assert S3Object(ROOT, ROOT, None, size=1).key == ROOT
+
+
+def test_key_under_bucket_root() -> None:
+    assert S3Object("s3://bkt", "s3://bkt/k", None, size=1).key == "k"
+
+
+def test_key_of_a_sibling_that_only_shares_a_string_prefix() -> None:
+    # s3://bkt/root2/x is not under s3://bkt/root: no bogus "2/x" key.
+    assert S3Object(ROOT, "s3://bkt/root2/x", None, size=1).key == "s3://bkt/root2/x"
+
+
+def test_has_info_can_be_given_explicitly() -> None:
+    assert S3Object(ROOT, ROOT + "/k", None, size=1, has_info=True).has_info
+    assert not S3Object(ROOT, ROOT + "/k", None, size=1, content_type="x", has_info=False).has_info
+
+
+def test_has_info_defaults_to_any_info_present() -> None:
+    assert S3Object(ROOT, ROOT + "/k", None, size=1, encryption="AES256").has_info
+
+
+def test_repr_names_url_size_and_place(local: str) -> None:
+    assert repr(S3Object(ROOT, ROOT + "/k", local)) == "<S3Object s3://bkt/root/k (7 bytes, local)>"
+    assert repr(S3Object(ROOT, ROOT + "/k", None, size=3)) == (
+        "<S3Object s3://bkt/root/k (3 bytes, in S3)>"
+    )
+    assert str(S3Object(ROOT, ROOT + "/k", None, size=0)).endswith("(0 bytes, in S3)>")
