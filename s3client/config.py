@@ -8,6 +8,9 @@
                                (0: the engine runs threads in one process)
 ``S3CLIENT_DEBUG``             ``1``/``true``/``yes``/``on``: keep the temp dir
                                (downloads, manifests) when the client closes
+``S3CLIENT_ENGINE``            ``persistent`` (default: batches go to a reused
+                               ``s3op serve`` process) or ``subprocess`` (a
+                               fresh ``python -m s3op`` per batch)
 =============================  ==============================================
 
 Nothing is read at import time: ``Config.from_env()`` runs in ``S3()``, so a
