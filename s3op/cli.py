@@ -7,6 +7,7 @@ JSON line per result; see docs/cli.md for the format and exit codes).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -297,6 +298,12 @@ def _run(
         config = _config(opts["role"], opts["threads"] * 2)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    # No single socket wait may outlast the per-request deadline.
+    config = dataclasses.replace(
+        config,
+        read_timeout=min(config.read_timeout, opts["deadline"]),
+        connect_timeout=min(config.connect_timeout, opts["deadline"]),
+    )
     policy = RetryPolicy(max_attempts=opts["retries"], deadline=opts["deadline"])
     spec = WorkerSpec(config, policy, settings, opts["threads"])
     pool = Pool(spec, _processes(opts["num_workers"], size_hint))

@@ -172,6 +172,7 @@ def make_client(config: ClientConfig) -> Any:
         BotoCredentials(creds.access_key, creds.secret_key, creds.token),
         lambda: make_botocore_client(config),
         config.max_pool_connections,
+        (config.connect_timeout, config.read_timeout),
     )
 
 

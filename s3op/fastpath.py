@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import zlib
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import quote, urlsplit
 from xml.etree import ElementTree
 
@@ -57,8 +57,12 @@ class FastBody:
         self._done = False
 
     def read(self, amt: Optional[int] = None) -> bytes:
-        """Up to ``amt`` bytes; b"" at the end (after the checksum passed)."""
-        data = self._response.read(amt)
+        """Up to ``amt`` bytes, as soon as any arrive; b"" at the end (checksum passed).
+
+        Returning early (``read1``) lets the caller check its deadline even
+        when a server drips bytes slower than any socket timeout would catch.
+        """
+        data = self._response.read1(amt) if amt else self._response.read()
         if data:
             if self._expect is not None:
                 self._crc = zlib.crc32(data, self._crc)
@@ -92,12 +96,18 @@ class FastClient:
     """get/head/put_object over urllib3 with botocore signing; rest delegated."""
 
     def __init__(
-        self, endpoint: Endpoint, credentials: Any, slow_client: Any, max_connections: int
+        self,
+        endpoint: Endpoint,
+        credentials: Any,
+        slow_client: Any,
+        max_connections: int,
+        timeouts: Tuple[float, float] = (10.0, 60.0),
     ) -> None:
         import urllib3
         from botocore.auth import S3SigV4Auth
 
         self.endpoint = endpoint
+        self._timeouts = timeouts  # (connect, read) seconds
         self._signer = S3SigV4Auth(credentials, "s3", endpoint.region)
         self._pool = urllib3.PoolManager(maxsize=max_connections, retries=False, block=False)
         self._slow_client = slow_client  # a zero-argument factory, called on first use
@@ -149,7 +159,7 @@ class FastClient:
     def _timeout(self) -> Any:
         import urllib3
 
-        return urllib3.Timeout(connect=10.0, read=60.0)
+        return urllib3.Timeout(connect=self._timeouts[0], read=self._timeouts[1])
 
     def get_object(
         self,

@@ -7,13 +7,14 @@ returned at once. botocore's own retries are switched off (see
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional, TypeVar
 
 from s3op.errors import classify, error_code
-from s3op.protocol import ErrorKind
+from s3op.protocol import ErrorKind, Result
 
 T = TypeVar("T")
 
@@ -56,6 +57,13 @@ class Deadline:
         return self.left() <= 0
 
 
+def _count_attempts(value: T, tries: int) -> T:
+    """Results say how many attempts they took (the fault tests check the bound)."""
+    if isinstance(value, Result):
+        return dataclasses.replace(value, attempts=tries)
+    return value
+
+
 def run_with_retries(
     attempt: Callable[[Deadline], T],
     policy: RetryPolicy,
@@ -68,7 +76,7 @@ def run_with_retries(
     while True:
         tries += 1
         try:
-            return attempt(deadline)
+            return _count_attempts(attempt(deadline), tries)
         except Exception as exc:  # classified right below; nothing is swallowed
             kind, message = classify(exc)
             if on_throttle is not None and error_code(exc) in ("SlowDown", "Throttling", "503"):
