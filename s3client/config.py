@@ -17,7 +17,8 @@ Nothing is read at import time: ``Config.from_env()`` runs in ``S3()``, so a
 variable set after ``import s3client`` still counts.
 
 ``EngineOptions`` checks the keyword options of ``S3()`` (``role``,
-``session_vars``, ``client_params``, ``num_workers``, ``threads``) and
+``session_vars``, ``client_params``, ``num_workers``, ``threads``,
+``retries``, ``deadline``) and
 splits them into engine flags and engine environment: the boto3 settings,
 which may hold secrets, go only into ``S3OP_SESSION_VARS`` /
 ``S3OP_CLIENT_PARAMS`` (JSON), never onto the command line.
@@ -113,11 +114,14 @@ class EngineOptions:
     client_params: Optional[Dict[str, Any]] = None  # session.client("s3", **...)
     num_workers: Optional[int] = None  # engine processes (0: threads in the engine itself)
     threads: Optional[int] = None  # threads per engine process
+    retries: Optional[int] = None  # attempts per request, the first included
+    deadline: Optional[float] = None  # seconds per request, all attempts included
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], config: Config) -> EngineOptions:
         """Check ``S3(**kwargs)``; TypeError for unknown or mistyped options."""
         names = {"role", "session_vars", "client_params", "num_workers", "threads"}
+        names |= {"retries", "deadline"}
         unknown = sorted(set(kwargs) - names)
         if unknown:
             raise TypeError(f"S3() got unexpected keyword argument(s): {', '.join(unknown)}")
@@ -130,6 +134,8 @@ class EngineOptions:
                 0, "num_workers", workers if workers is not None else config.num_workers
             ),
             threads=_at_least(1, "threads", kwargs.get("threads")),
+            retries=_at_least(1, "retries", kwargs.get("retries")),
+            deadline=_seconds("deadline", kwargs.get("deadline")),
         )
 
     def flags(self) -> List[str]:
@@ -141,11 +147,23 @@ class EngineOptions:
             flags += ["--threads", str(self.threads)]
         if self.role is not None:
             flags += ["--role", self.role]
+        if self.retries is not None:
+            flags += ["--retries", str(self.retries)]
+        if self.deadline is not None:
+            flags += ["--deadline", repr(self.deadline)]
         return flags
 
     def env(self) -> Dict[str, str]:
         """Environment variables for the engine (boto3 settings as JSON)."""
         return engine_env(self.session_vars, self.client_params)
+
+
+def _seconds(name: str, value: Any) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0.1:
+        raise TypeError(f"{name} must be a number of seconds >= 0.1, not {value!r}")
+    return float(value)
 
 
 def _optional_str(name: str, value: Any) -> Optional[str]:

@@ -52,3 +52,21 @@ def test_bad_num_workers_names_the_variable(value: str) -> None:
 def test_read_at_call_time_not_import_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("S3CLIENT_TMPROOT", "/late/value")
     assert Config.from_env().tmproot == "/late/value"
+
+
+def test_retries_and_deadline_become_engine_flags() -> None:
+    from s3client.config import Config, EngineOptions
+
+    options = EngineOptions.from_kwargs({"retries": 2, "deadline": 7.5}, Config.from_env({}))
+    flags = options.flags()
+    assert flags[flags.index("--retries") + 1] == "2"
+    assert float(flags[flags.index("--deadline") + 1]) == 7.5
+
+
+def test_bad_deadline_is_refused() -> None:
+    import pytest
+
+    from s3client.config import Config, EngineOptions
+
+    with pytest.raises(TypeError, match="deadline"):
+        EngineOptions.from_kwargs({"deadline": "soon"}, Config.from_env({}))
