@@ -82,6 +82,43 @@ class FastBody:
         self._response.release_conn()
 
 
+class FileSlice:
+    """``length`` bytes of an open file from ``offset``, read in blocks.
+
+    An upload body that never holds a whole part in memory.
+    """
+
+    def __init__(self, fileobj: Any, offset: int, length: int) -> None:
+        self._file = fileobj
+        self._start = offset
+        self._length = length
+        self._pos = 0
+        fileobj.seek(offset)
+
+    def read(self, amt: int = -1) -> bytes:
+        """Up to ``amt`` bytes (all that is left when ``amt`` < 0)."""
+        left = self._length - self._pos
+        if amt is None or amt < 0 or amt > left:
+            amt = left
+        data = self._file.read(amt) if amt else b""
+        self._pos += len(data)
+        return data
+
+    def tell(self) -> int:
+        """Position within the slice."""
+        return self._pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        """Seek within the slice (for a retry or a length probe)."""
+        base = {0: 0, 1: self._pos, 2: self._length}[whence]
+        self._pos = max(0, min(self._length, base + pos))
+        self._file.seek(self._start + self._pos)
+        return self._pos
+
+    def __len__(self) -> int:
+        return self._length
+
+
 class _NotOurs(Exception):
     """The fast path can't serve this (e.g. a region redirect): use botocore."""
 
@@ -109,7 +146,9 @@ class FastClient:
         self.endpoint = endpoint
         self._timeouts = timeouts  # (connect, read) seconds
         self._signer = S3SigV4Auth(credentials, "s3", endpoint.region)
-        self._pool = urllib3.PoolManager(maxsize=max_connections, retries=False, block=False)
+        self._pool = urllib3.PoolManager(
+            maxsize=max_connections, retries=False, block=False, blocksize=256 * 1024
+        )
         self._slow_client = slow_client  # a zero-argument factory, called on first use
         self._slow: Any = None
         self._slow_buckets: set = set()  # buckets botocore must serve (other region)
@@ -128,11 +167,17 @@ class FastClient:
     # ---------------------------------------------------------- requests
 
     def _send(
-        self, method: str, bucket: str, key: str, headers: Dict[str, str], body: Any = None
+        self,
+        method: str,
+        bucket: str,
+        key: str,
+        headers: Dict[str, str],
+        body: Any = None,
+        query: str = "",
     ) -> Any:
         from botocore.awsrequest import AWSRequest
 
-        url = self.endpoint.url(bucket, key)
+        url = self.endpoint.url(bucket, key) + query
         headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
         request = AWSRequest(method=method, url=url, headers=headers)
         request.context["client_config"] = _SigningConfig
@@ -241,17 +286,40 @@ class FastClient:
             Body.seek(start)
         return self._slow_call("put_object", Bucket, Key, dict(args, Body=Body))
 
+    def upload_part(
+        self,
+        Bucket: str,
+        Key: str,
+        UploadId: str,
+        PartNumber: int,
+        Body: Any,
+        ContentMD5: Optional[str] = None,
+        ChecksumCRC32: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Upload one part of a multipart upload, streamed from ``Body``."""
+        args: Dict[str, Any] = {"ContentMD5": ContentMD5, "ChecksumCRC32": ChecksumCRC32}
+        query = f"?partNumber={PartNumber}&uploadId={quote(UploadId, safe='')}"
+        if Bucket not in self._slow_buckets:
+            try:
+                return self._put(Bucket, Key, Body, query=query, **args)
+            except _NotOurs:
+                pass
+        Body.seek(0)
+        kwargs = dict(args, UploadId=UploadId, PartNumber=PartNumber, Body=Body)
+        return self._slow_call("upload_part", Bucket, Key, kwargs)
+
     def _put(
         self,
         Bucket: str,
         Key: str,
         Body: Any,
-        ContentMD5: Optional[str],
-        ContentType: Optional[str],
-        Metadata: Optional[Mapping[str, str]],
-        ServerSideEncryption: Optional[str],
-        IfNoneMatch: Optional[str],
-        ChecksumCRC32: Optional[str],
+        ContentMD5: Optional[str] = None,
+        ContentType: Optional[str] = None,
+        Metadata: Optional[Mapping[str, str]] = None,
+        ServerSideEncryption: Optional[str] = None,
+        IfNoneMatch: Optional[str] = None,
+        ChecksumCRC32: Optional[str] = None,
+        query: str = "",
     ) -> Dict[str, Any]:
         headers: Dict[str, str] = {"Content-Length": str(_length(Body))}
         for name, value in (
@@ -265,13 +333,15 @@ class FastClient:
                 headers[name] = value
         for name, value in (Metadata or {}).items():
             headers[f"x-amz-meta-{name}"] = value
-        resp = self._send("PUT", Bucket, Key, headers, body=Body)
+        resp = self._send("PUT", Bucket, Key, headers, body=Body, query=query)
         resp.drain_conn()
         resp.release_conn()
         return _describe(resp.headers)
 
 
 def _length(body: Any) -> int:
+    if isinstance(body, FileSlice):
+        return len(body)
     if isinstance(body, (bytes, bytearray, memoryview)):
         return len(body)
     here = body.tell()

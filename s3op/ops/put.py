@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from s3op.checksum import crc32_b64
 from s3op.errors import OpError
+from s3op.fastpath import FileSlice
 from s3op.jobs import (
     AbortUploadJob,
     CompleteUploadJob,
@@ -188,24 +189,24 @@ def run_upload_part(ctx: OpContext, job: UploadPartJob) -> Union[PartDone, PartF
     loc = parse_url(job.url)
 
     def attempt(deadline: Deadline) -> PartDone:
+        # Digests first (one pass), then the part streams from the file:
+        # no part is ever held in memory whole.
+        if os.path.getsize(job.local) < job.offset + job.length:
+            raise OpError(ErrorKind.LOCAL_FILE_ERROR, f"{job.local} shrank while uploading")
+        md5, crc = file_digests(job.local, job.offset, job.length)
         with open(job.local, "rb") as f:
-            f.seek(job.offset)
-            data = f.read(job.length)
-        if len(data) != job.length:
-            raise OpError(ErrorKind.LOCAL_FILE_ERROR, f"{job.local} changed while uploading")
-        md5 = hashlib.md5(data)
-        crc = zlib.crc32(data)
-        resp = ctx.client.upload_part(
-            Bucket=loc.bucket,
-            Key=loc.key,
-            UploadId=job.upload_id,
-            PartNumber=job.number,
-            Body=data,
-            ContentMD5=_b64(md5),
-            ChecksumCRC32=crc32_b64(crc),
-        )
+            body = FileSlice(f, job.offset, job.length)
+            resp = ctx.client.upload_part(
+                Bucket=loc.bucket,
+                Key=loc.key,
+                UploadId=job.upload_id,
+                PartNumber=job.number,
+                Body=body,
+                ContentMD5=_b64(md5),
+                ChecksumCRC32=crc32_b64(crc),
+            )
         _check_etag(resp.get("ETag"), md5.hexdigest(), None)
-        return PartDone(job.number, resp["ETag"], crc, len(data))
+        return PartDone(job.number, resp["ETag"], crc, job.length)
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     if isinstance(out, Failure):
