@@ -30,6 +30,13 @@ from s3op.protocol import ErrorKind
 CHECKSUM_MODE = "x-amz-checksum-mode"
 
 
+def literal_path_safe(key: str) -> bool:
+    """False for keys urllib3 would rewrite: ``.``/``..`` segments are removed
+    from URLs it parses, so ``a/../b`` would silently become ``b``. Such keys
+    go through botocore, which sends them as they are."""
+    return not any(part in (".", "..") for part in key.split("/"))
+
+
 class Endpoint:
     """Where a bucket's objects live: base URL, addressing style, region."""
 
@@ -215,7 +222,7 @@ class FastClient:
         **unsupported: Any,
     ) -> Dict[str, Any]:
         """GET an object: botocore's response shape, streaming ``Body``."""
-        if unsupported or Bucket in self._slow_buckets:
+        if unsupported or Bucket in self._slow_buckets or not literal_path_safe(Key):
             kwargs = dict(unsupported, Range=Range, IfMatch=IfMatch)
             return self._slow_call("get_object", Bucket, Key, kwargs)
         try:
@@ -246,7 +253,7 @@ class FastClient:
 
     def head_object(self, Bucket: str, Key: str, **unsupported: Any) -> Dict[str, Any]:
         """HEAD an object."""
-        if unsupported or Bucket in self._slow_buckets:
+        if unsupported or Bucket in self._slow_buckets or not literal_path_safe(Key):
             return self._slow_call("head_object", Bucket, Key, unsupported)
         try:
             resp = self._send("HEAD", Bucket, Key, {CHECKSUM_MODE: "ENABLED"})
@@ -277,7 +284,7 @@ class FastClient:
             "ChecksumCRC32": ChecksumCRC32,
         }
         start = Body.tell() if hasattr(Body, "tell") else 0
-        if Bucket not in self._slow_buckets:
+        if Bucket not in self._slow_buckets and literal_path_safe(Key):
             try:
                 return self._put(Bucket, Key, Body, **args)
             except _NotOurs:
@@ -299,7 +306,7 @@ class FastClient:
         """Upload one part of a multipart upload, streamed from ``Body``."""
         args: Dict[str, Any] = {"ContentMD5": ContentMD5, "ChecksumCRC32": ChecksumCRC32}
         query = f"?partNumber={PartNumber}&uploadId={quote(UploadId, safe='')}"
-        if Bucket not in self._slow_buckets:
+        if Bucket not in self._slow_buckets and literal_path_safe(Key):
             try:
                 return self._put(Bucket, Key, Body, query=query, **args)
             except _NotOurs:

@@ -111,6 +111,19 @@ class S3Url:
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,254}$", re.IGNORECASE)
 
 
+def parse_object_url(url: str) -> S3Url:
+    """``parse_url`` for a single object: the key must not be empty.
+
+    ``s3://bucket/`` names a bucket, not an object; a GET/PUT/HEAD on it
+    would be a bucket operation (a listing, CreateBucket), never what the
+    caller meant.
+    """
+    loc = parse_url(url)
+    if not loc.key:
+        raise ValueError(f"empty key in {url!r}: name an object, not a bucket")
+    return loc
+
+
 def parse_url(url: str) -> S3Url:
     """Split an ``s3://`` URL into bucket and key without touching the key.
 
@@ -430,6 +443,7 @@ __all__ = [
     "exit_code_of",
     "worst_exit",
     "parse_range",
+    "parse_object_url",
     "parse_url",
     "read_manifest",
     "request_to_json",

@@ -23,7 +23,7 @@ from s3op.errors import OpError
 from s3op.jobs import GetJob, GetPartJob, PartDone, PartFailed, SplitGet, VerifyJob
 from s3op.ops import OpContext, failed, invalid
 from s3op.ops.info import describe
-from s3op.protocol import ErrorKind, RangeServed, Result, parse_range, parse_url
+from s3op.protocol import ErrorKind, RangeServed, Result, parse_object_url, parse_range, parse_url
 from s3op.retry import Deadline, Failure, run_with_retries
 
 CHUNK = 1024 * 1024
@@ -35,7 +35,7 @@ def run_get(ctx: OpContext, job: GetJob) -> Union[Result, SplitGet]:
     """GET ``job.req`` into ``job.local``."""
     req = job.req
     try:
-        loc = parse_url(req.url)
+        loc = parse_object_url(req.url)
         rng = parse_range(req.range) if req.range else None
     except ValueError as exc:
         kind = ErrorKind.INVALID_RANGE if "range" in str(exc) else ErrorKind.INVALID_URL

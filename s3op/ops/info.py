@@ -6,7 +6,7 @@ from typing import Any, Dict
 
 from s3op.jobs import InfoJob
 from s3op.ops import OpContext, failed, invalid
-from s3op.protocol import ErrorKind, Result, decode_metadata, parse_url
+from s3op.protocol import ErrorKind, Result, decode_metadata, parse_object_url
 from s3op.retry import Deadline, Failure, run_with_retries
 
 
@@ -14,7 +14,7 @@ def run_info(ctx: OpContext, job: InfoJob) -> Result:
     """HEAD ``job.req.url`` and describe the object."""
     req = job.req
     try:
-        loc = parse_url(req.url)
+        loc = parse_object_url(req.url)
     except ValueError as exc:
         return invalid(req.idx, req.url, ErrorKind.INVALID_URL, str(exc))
 

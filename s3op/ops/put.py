@@ -30,7 +30,14 @@ from s3op.jobs import (
     UploadPartJob,
 )
 from s3op.ops import OpContext, failed, invalid
-from s3op.protocol import ErrorKind, PutRequest, Result, encode_metadata, parse_url
+from s3op.protocol import (
+    ErrorKind,
+    PutRequest,
+    Result,
+    encode_metadata,
+    parse_object_url,
+    parse_url,
+)
 from s3op.retry import Deadline, Failure, run_with_retries
 
 READ_BLOCK = 1024 * 1024
@@ -40,7 +47,7 @@ def run_put(ctx: OpContext, job: PutJob) -> Union[Result, SplitPut]:
     """PUT ``job.req.local`` to ``job.req.url`` (or start its multipart upload)."""
     req = job.req
     try:
-        loc = parse_url(req.url)
+        loc = parse_object_url(req.url)
         extra = put_args(req)
     except ValueError as exc:
         kind = ErrorKind.INVALID_METADATA if "metadata" in str(exc) else ErrorKind.INVALID_URL
