@@ -279,7 +279,13 @@ class Engine:
     def _big_get_commit(self, state: BigGet) -> None:
         head = state.head
         assert head.local is not None and head.size is not None
-        os.replace(state.tmp, head.local)
+        try:
+            os.replace(state.tmp, head.local)
+        except OSError as exc:  # e.g. the target is a directory (keys 'a' and 'a/x')
+            _unlink(state.tmp)
+            kind = ERRNO_KINDS.get(exc.errno or 0, ErrorKind.LOCAL_FILE_ERROR)
+            self.emit(Result.failure(head.idx, head.url, kind, f"{exc.strerror}: {head.local}"))
+            return
         served = RangeServed(0, head.size - 1, head.size)
         if self.settings.info:
             self.emit(_replace(head, range=served))

@@ -88,7 +88,7 @@ def classify(exc: BaseException) -> Tuple[ErrorKind, str]:
     client = _classify_client_error(exc)
     if client is not None:
         return client
-    if isinstance(exc, OSError) and not _is_transport(exc):
+    if isinstance(exc, OSError) and not _is_transport(exc) and not _from_http_stack(exc):
         kind = ERRNO_KINDS.get(exc.errno or 0, ErrorKind.LOCAL_FILE_ERROR)
         return kind, f"{exc.strerror or exc} ({exc.filename or 'local file'})"
     return _classify_botocore(exc)
@@ -113,6 +113,11 @@ def _classify_client_error(exc: BaseException) -> Optional[Tuple[ErrorKind, str]
     if kind is None:
         kind = ErrorKind.TRANSIENT if status >= 500 or status == 0 else ErrorKind.INVALID_REQUEST
     return kind, f"{code or status}: {message}"
+
+
+def _from_http_stack(exc: BaseException) -> bool:
+    """botocore/urllib3 timeouts and SSL errors subclass OSError; they are transport."""
+    return type(exc).__module__.split(".")[0] in ("botocore", "urllib3", "ssl", "http")
 
 
 def _is_transport(exc: OSError) -> bool:

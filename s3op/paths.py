@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from typing import Optional
 
 from s3op.protocol import parse_url
@@ -23,7 +24,8 @@ def local_path(destination: str, layout: str, url: str, byte_range: Optional[str
     A ranged download gets the range as a suffix (``k.bytes=0-99``), so two
     ranges of one key in one batch never land on the same file.
     """
-    suffix = "." + byte_range.replace(" ", "") if byte_range else ""
+    # Only [A-Za-z0-9=-] survive: a range string can never add a path part.
+    suffix = "." + re.sub(r"[^A-Za-z0-9=\-]", "_", byte_range) if byte_range else ""
     if layout == "hashed":
         name = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:40]
         return os.path.join(destination, name + suffix)

@@ -78,7 +78,10 @@ def worker_main(conn: Connection, spec: WorkerSpec, in_process: bool = False) ->
     from s3op.throttle import Throttle
 
     throttle = Throttle(spec.threads)
-    client = cached_client(spec.config) if in_process else make_client(spec.config)
+    try:
+        client = cached_client(spec.config) if in_process else make_client(spec.config)
+    except Exception as exc:  # bad client params: answer every job, never go silent
+        client = BrokenClient(f"cannot build the S3 client: {type(exc).__name__}: {exc}")
     ctx = OpContext(client, spec.policy, spec.settings, throttle.slow_down)
     inbox: queue.Queue[Any] = queue.Queue()
     lock = threading.Lock()
@@ -93,6 +96,21 @@ def worker_main(conn: Connection, spec: WorkerSpec, in_process: bool = False) ->
         inbox.put(SHUTDOWN_SIGNAL)
     for t in threads:
         t.join()
+
+
+class BrokenClient:
+    """Stands in for a client that could not be built: every call fails, clearly."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __getattr__(self, name: str) -> Any:
+        from s3op.errors import OpError
+
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            raise OpError(ErrorKind.INVALID_REQUEST, self.message)
+
+        return fail
 
 
 def _pump(conn: Connection, inbox: queue.Queue[Any]) -> None:
@@ -189,7 +207,10 @@ class Pool:
         """Hand a job to the least busy worker (call only when free_slots() > 0)."""
         worker = min(self.workers, key=lambda w: len(w.inflight))
         worker.inflight[job_id] = job
-        worker.conn.send((job_id, job))
+        try:
+            worker.conn.send((job_id, job))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # it died since the last poll: its sentinel reports the job as orphaned
 
     def busy(self) -> bool:
         """True while any job is in flight."""

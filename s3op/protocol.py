@@ -108,7 +108,8 @@ class S3Url:
         return f"s3://{self.bucket}/{self.key}"
 
 
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,254}$", re.IGNORECASE)
+# 3-255 characters: today's rules are 3-63 lower-case, but legacy buckets exist.
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.\-_]{2,254}", re.IGNORECASE)
 
 
 def parse_object_url(url: str) -> S3Url:
@@ -134,9 +135,13 @@ def parse_url(url: str) -> S3Url:
     if not isinstance(url, str) or not url.startswith("s3://"):
         raise ValueError(f"not an s3:// URL: {url!r}")
     bucket, _, key = url[5:].partition("/")
-    if not _BUCKET_RE.match(bucket):
+    if not _BUCKET_RE.fullmatch(bucket):
         raise ValueError(f"invalid bucket name in {url!r}")
-    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+    try:
+        encoded = key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"key is not valid Unicode (a lone surrogate?): {url!r}") from None
+    if len(encoded) > MAX_KEY_BYTES:
         raise ValueError(f"key longer than {MAX_KEY_BYTES} bytes: {url[:80]!r}...")
     return S3Url(bucket, key)
 
@@ -266,6 +271,10 @@ def request_from_dict(op: str, line_no: int, body: Any) -> Request:
 def _check_types(req: Request, line_no: int) -> None:
     if not isinstance(req.idx, int) or isinstance(req.idx, bool):
         raise ProtocolError(line_no, "idx must be an integer")
+    for f in dataclasses.fields(req):
+        required = f.default is dataclasses.MISSING
+        if required and getattr(req, f.name) is None:
+            raise ProtocolError(line_no, f"{f.name} must not be null")
     for name in ("url", "range", "local", "content_type", "encryption"):
         value = getattr(req, name, None)
         if value is not None and not isinstance(value, str):
@@ -366,7 +375,14 @@ def exit_code_for(results: Iterable[Result], allow_missing: bool = False) -> Exi
     return worst
 
 
-_SEVERITY = [ExitCode.OK, ExitCode.FAILED, ExitCode.TRANSIENT, ExitCode.OUT_OF_DISK]
+_SEVERITY = [
+    ExitCode.OK,
+    ExitCode.FAILED,
+    ExitCode.TRANSIENT,
+    ExitCode.OUT_OF_DISK,
+    ExitCode.USAGE,
+    ExitCode.INTERRUPTED,
+]
 
 
 def exit_code_of(res: Result, allow_missing: bool = False) -> ExitCode:

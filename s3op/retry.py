@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional, TypeVar
 
-from s3op.errors import classify, error_code
+from s3op.errors import THROTTLE_CODES, classify, error_code
 from s3op.protocol import ErrorKind, Result
 
 T = TypeVar("T")
@@ -79,7 +79,7 @@ def run_with_retries(
             return _count_attempts(attempt(deadline), tries)
         except Exception as exc:  # classified right below; nothing is swallowed
             kind, message = classify(exc)
-            if on_throttle is not None and error_code(exc) in ("SlowDown", "Throttling", "503"):
+            if on_throttle is not None and error_code(exc) in THROTTLE_CODES:
                 on_throttle()
         if not kind.retryable or tries >= policy.max_attempts:
             return Failure(kind, message, tries)

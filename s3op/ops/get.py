@@ -83,7 +83,7 @@ def _result(
 ) -> Result:
     if ctx.settings.info:
         return describe(idx, url, resp, local=local, range=served)
-    return Result(idx=idx, url=url, local=local, size=served.total, range=served)
+    return Result(idx=idx, url=url, local=local, size=served.end - served.start + 1, range=served)
 
 
 def _served(resp: Dict[str, Any], size: int) -> RangeServed:
