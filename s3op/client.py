@@ -14,6 +14,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
+from urllib.parse import urlsplit
 
 SESSION_VARS_ENV = "S3OP_SESSION_VARS"
 CLIENT_PARAMS_ENV = "S3OP_CLIENT_PARAMS"
@@ -94,6 +95,9 @@ def _fast_endpoint(config: ClientConfig) -> Optional[Tuple[str, str, bool]]:
         or os.environ.get("AWS_ENDPOINT_URL")
     )
     if endpoint:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None  # botocore reports an unusable endpoint clearly, per request
         return endpoint, region, style != "virtual"
     if session._session.get_config_variable("endpoint_url") or style == "path":
         return None  # an endpoint from a config file: leave it to botocore

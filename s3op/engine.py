@@ -135,8 +135,10 @@ class Engine:
     def run(self) -> ExitCode:
         """Run until every job has answered; always sweep temp files."""
         try:
-            while self.queue or self.parts or self.pool.busy():
+            while True:
                 self._dispatch()
+                if not self.pool.busy():
+                    break  # dispatch drained every queue it could; nothing is in flight
                 for event in self.pool.poll(timeout=1.0):
                     self._handle(event)
         finally:

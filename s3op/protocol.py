@@ -85,10 +85,14 @@ class ExitCode(enum.IntEnum):
 
 
 class ProtocolError(ValueError):
-    """A manifest line that cannot become a request. Names the line."""
+    """A manifest line that cannot become a request. Names the line.
+
+    ``line_no`` is 0-based (as ``idx`` defaults are); the message counts
+    from 1, as editors do.
+    """
 
     def __init__(self, line_no: int, message: str) -> None:
-        super().__init__(f"manifest line {line_no}: {message}")
+        super().__init__(f"manifest line {line_no + 1}: {message}")  # editors count from 1
         self.line_no = line_no
 
 

@@ -1,0 +1,183 @@
+"""s3op.pool.Pool with real forked workers: answers, deaths, replacements, shutdown.
+
+The workers' client points at 127.0.0.1:9, where nothing listens, so a
+request fails at once with a connection error; no S3 server is needed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from typing import Any, Iterator, List
+
+import pytest
+
+from s3op import jobs
+from s3op.client import ClientConfig, Credentials
+from s3op.pool import Died, Done, Pool, WorkerSpec
+from s3op.protocol import ErrorKind, InfoRequest, Result
+from s3op.retry import RetryPolicy
+
+UNREACHABLE = {"endpoint_url": "http://127.0.0.1:9", "region_name": "us-east-1"}
+
+
+def spec(policy: RetryPolicy) -> WorkerSpec:
+    config = ClientConfig(
+        client_params=dict(UNREACHABLE),
+        credentials=Credentials("testing", "testing"),
+        connect_timeout=2.0,
+        read_timeout=2.0,
+    )
+    return WorkerSpec(config, policy, jobs.Settings(), threads=2)
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def poll_until(pool: Pool, want: type, rounds: int = 60) -> List[Any]:
+    """Poll until an event of type ``want`` arrives; return every event seen."""
+    seen: List[Any] = []
+    for _ in range(rounds):
+        seen.extend(pool.poll(timeout=1.0))
+        if any(isinstance(e, want) for e in seen):
+            return seen
+    raise AssertionError(f"no {want.__name__} event after {rounds} polls: {seen}")
+
+
+@pytest.fixture
+def started(isolated_env: pytest.MonkeyPatch) -> Iterator[List[Pool]]:
+    pools: List[Pool] = []
+    yield pools
+    for pool in pools:
+        pool.shutdown(kill=True, grace=2.0)
+
+
+def start(pools: List[Pool], policy: RetryPolicy) -> Pool:
+    pool = Pool(spec(policy), processes=2)
+    pools.append(pool)
+    pool.start()
+    return pool
+
+
+def info_job(idx: int) -> jobs.InfoJob:
+    return jobs.InfoJob(InfoRequest(idx=idx, url=f"s3://bkt/k{idx}"))
+
+
+def test_a_worker_answers_a_job(started: List[Pool]) -> None:
+    pool = start(started, RetryPolicy(max_attempts=1))
+    assert pool.free_slots() == 2 * 2 * 2  # two workers, 2 threads, 2 jobs a thread
+    pool.submit(7, info_job(3))
+    assert pool.busy()
+    events = poll_until(pool, Done)
+    (done,) = [e for e in events if isinstance(e, Done)]
+    assert done.job_id == 7
+    assert isinstance(done.outcome, Result)
+    assert (done.outcome.idx, done.outcome.url) == (3, "s3://bkt/k3")
+    assert done.outcome.error is not None
+    assert done.outcome.error.kind is ErrorKind.TRANSIENT  # connection refused
+    assert not pool.busy()
+
+
+def test_a_killed_worker_is_reported_with_its_jobs_and_replaced(started: List[Pool]) -> None:
+    # Many slow retries keep the jobs in flight until the worker is killed.
+    pool = start(started, RetryPolicy(max_attempts=1000, base=1.0, cap=1.0, deadline=600))
+    pids = pool.pids()
+    assert len(pids) == 2 and all(alive(p) for p in pids)
+
+    pool.submit(1, info_job(1))
+    pool.submit(2, info_job(2))
+    pool.submit(3, info_job(3))
+    by_pid = {w.process.pid: sorted(w.inflight) for w in pool.workers}
+    victim = max(by_pid, key=lambda pid: len(by_pid[pid]))
+    survivor = next(p for p in pids if p != victim)
+    assert by_pid[victim]  # the victim has jobs in flight
+
+    os.kill(victim, signal.SIGKILL)
+    events = poll_until(pool, Died)
+    (died,) = [e for e in events if isinstance(e, Died)]
+    assert sorted(job_id for job_id, _ in died.jobs) == by_pid[victim]
+    assert {job.req.idx for _, job in died.jobs} == set(by_pid[victim])
+    assert died.exitcode == -signal.SIGKILL
+    assert not any(isinstance(e, Done) for e in events)
+
+    now = pool.pids()
+    assert len(now) == 2
+    assert victim not in now and survivor in now
+    replacement = next(p for p in now if p != survivor)
+    assert alive(replacement)
+    # The dead worker's jobs are no longer counted as in flight; the others are.
+    assert sorted(j for w in pool.workers for j in w.inflight) == by_pid[survivor]
+
+    pool.shutdown(kill=True, grace=5.0)
+    assert pool.pids() == []
+    assert multiprocessing.active_children() == []
+    assert not any(alive(p) for p in (victim, survivor, replacement))
+
+
+def test_shutdown_of_an_idle_pool_leaves_no_children(started: List[Pool]) -> None:
+    pool = start(started, RetryPolicy(max_attempts=1))
+    pids = pool.pids()
+    pool.submit(1, info_job(1))
+    poll_until(pool, Done)
+    pool.shutdown()
+    assert multiprocessing.active_children() == []
+    assert not any(alive(p) for p in pids)
+
+
+def test_in_process_pool_answers_jobs(started: List[Pool]) -> None:
+    pool = Pool(spec(RetryPolicy(max_attempts=1)), processes=0)
+    started.append(pool)
+    pool.start()
+    assert pool.pids() == []
+    pool.submit(1, info_job(1))
+    events = poll_until(pool, Done)
+    assert [e.job_id for e in events if isinstance(e, Done)] == [1]
+    pool.shutdown()
+
+
+def bad_endpoint_spec() -> WorkerSpec:
+    config = ClientConfig(
+        client_params={"endpoint_url": "not a url", "region_name": "us-east-1"},
+        credentials=Credentials("testing", "testing"),
+    )
+    return WorkerSpec(config, RetryPolicy(max_attempts=1), jobs.Settings(), threads=2)
+
+
+def wait_until_dead(pid: int) -> None:
+    """Wait (bounded) until ``pid`` has exited; not a timing assertion, just a wait."""
+    for _ in range(500):
+        if not alive(pid):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"worker {pid} did not die")
+
+
+def test_submitting_to_a_worker_that_just_died_hands_the_job_back(started: List[Pool]) -> None:
+    pool = start(started, RetryPolicy(max_attempts=1))
+    victim = pool.workers[0].process.pid
+    os.kill(victim, signal.SIGKILL)
+    wait_until_dead(victim)
+    pool.submit(1, info_job(1))  # the least busy worker: the dead one
+    events = poll_until(pool, Died)
+    handed_back = [job_id for e in events if isinstance(e, Died) for job_id, _ in e.jobs]
+    answered = [e.job_id for e in events if isinstance(e, Done)]
+    assert handed_back + answered == [1]
+
+
+def test_an_in_process_worker_that_cannot_build_a_client_answers_its_jobs(
+    started: List[Pool],
+) -> None:
+    pool = Pool(bad_endpoint_spec(), processes=0)
+    started.append(pool)
+    pool.start()
+    pool.submit(1, info_job(1))
+    events = poll_until(pool, Done, rounds=3)
+    assert [e.job_id for e in events if isinstance(e, Done)] == [1]
