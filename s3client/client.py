@@ -25,7 +25,7 @@ from .objects import PutValue, RangeInfo, S3GetObject, S3Object, S3PutObject
 from .runner import Engine, SubprocessEngine, results_by_request
 from .server import PersistentEngine
 from .uploads import PutItem, items_from_files, items_from_values, put_spec, stage_value
-from .urls import as_prefix, choose_root, range_header, resolve_url
+from .urls import as_prefix, choose_root, range_header, resolve_object_url, resolve_url
 
 GetKey = Union[str, S3GetObject, None]
 
@@ -140,9 +140,9 @@ class S3:
     def _get_request(self, idx: int, key: GetKey, batch: int) -> GetRequest:
         local = os.path.join(self._tmpdir, f"get-{batch}-{idx}")
         if isinstance(key, S3GetObject):
-            url = resolve_url(self._s3root, key.key)
+            url = resolve_object_url(self._s3root, key.key)
             return GetRequest(idx, url, range_header(url, key.offset, key.length), local)
-        return GetRequest(idx, resolve_url(self._s3root, key), None, local)
+        return GetRequest(idx, resolve_object_url(self._s3root, key), None, local)
 
     def _downloaded(
         self, req: GetRequest, res: Result, return_missing: bool, return_info: bool
@@ -225,7 +225,7 @@ class S3:
         options apply unless given here, and ``obj`` replaces its value.
         """
         spec = put_spec(key, obj, content_type, metadata)
-        items = items_from_values([spec], self._url, self._encryption)
+        items = items_from_values([spec], self._object_url, self._encryption)
         self._upload(items, overwrite)
         return items[0].url
 
@@ -242,7 +242,9 @@ class S3:
         a bad value, bad metadata or a key given twice raises before
         anything is uploaded.
         """
-        return self._upload(items_from_values(key_objs, self._url, self._encryption), overwrite)
+        return self._upload(
+            items_from_values(key_objs, self._object_url, self._encryption), overwrite
+        )
 
     def put_files(
         self,
@@ -254,7 +256,9 @@ class S3:
         Each entry is ``(key, local_path)`` or an ``S3PutObject``. Every file
         must exist and be readable (else S3LocalFileError, nothing uploaded).
         """
-        return self._upload(items_from_files(key_paths, self._url, self._encryption), overwrite)
+        return self._upload(
+            items_from_files(key_paths, self._object_url, self._encryption), overwrite
+        )
 
     def _upload(self, items: List[PutItem], overwrite: bool) -> List[Tuple[str, str]]:
         if not items:
@@ -299,7 +303,7 @@ class S3:
         missing key raises S3NotFound, or with ``return_missing`` comes back
         with ``exists == False``.
         """
-        requests = [InfoRequest(i, self._url(key)) for i, key in enumerate(keys)]
+        requests = [InfoRequest(i, self._object_url(key)) for i, key in enumerate(keys)]
         if not requests:
             return []
         flags = ["--allow-missing"] if return_missing else []
@@ -364,6 +368,9 @@ class S3:
 
     def _url(self, key: Any) -> str:
         return resolve_url(self._s3root, key)
+
+    def _object_url(self, key: Any) -> str:
+        return resolve_object_url(self._s3root, key)
 
     def _new_batch(self) -> int:
         """A number naming a batch's files; refuses once the client is closed."""

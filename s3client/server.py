@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from s3op.protocol import Request, Result
 
@@ -100,6 +100,7 @@ class Server:
         """End the server: politely (EOF on stdin) or by killing its group."""
         if kill or self.owner_pid != os.getpid():
             if self.owner_pid == os.getpid():
+                _close_quietly(self.proc.stdin)  # EOF: an idle or interrupted server exits
                 stop_process_group(self.proc)
         else:
             try:
@@ -142,6 +143,14 @@ class ServerRegistry:
             self._idle.clear()
         for server in servers:
             _retire(server)
+
+
+def _close_quietly(stream: Any) -> None:
+    try:
+        if stream is not None:
+            stream.close()
+    except OSError:
+        pass
 
 
 def _retire(server: Server) -> None:

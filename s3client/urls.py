@@ -19,7 +19,7 @@ import importlib
 import sys
 from typing import Any, Optional, Tuple
 
-from s3op.protocol import parse_url
+from s3op.protocol import parse_object_url, parse_url
 
 from .config import METAFLOW_S3ROOT_VAR, S3ROOT_VAR, Config
 from .errors import S3InvalidRange, S3URLError
@@ -147,6 +147,20 @@ def resolve_url(root: Optional[str], key: Any) -> str:
     if key.startswith("s3://"):
         raise S3URLError.about(key, f"use a key relative to the root {root}, not a full s3:// URL")
     return check_url(root + "/" + key.lstrip("/"))
+
+
+def resolve_object_url(root: Optional[str], key: Any) -> str:
+    """``resolve_url`` for one object: ``s3://bucket/`` (an empty key) is refused.
+
+    Checked before anything runs, so a batch holding one such key uploads
+    nothing at all.
+    """
+    url = resolve_url(root, key)
+    try:
+        parse_object_url(url)
+    except ValueError as exc:
+        raise S3URLError.about(url, str(exc)) from None
+    return url
 
 
 def as_prefix(url: str) -> str:

@@ -38,7 +38,10 @@ def serve_forever(idle_timeout: float) -> None:
         if line is None:
             return
         if line.strip():
-            _terminate(run_command(line))
+            end = run_command(line)
+            _terminate(end)
+            if end["exit_code"] == 130:
+                return  # interrupted: the caller is tearing us down, don't linger
 
 
 class LineReader:
