@@ -22,7 +22,7 @@ from s3op.protocol import GetRequest, InfoRequest, ListRequest, Request, Result
 from .config import Config, EngineOptions
 from .errors import S3EngineError, S3Error, S3URLError, is_not_found, raise_for_result
 from .objects import PutValue, RangeInfo, S3GetObject, S3Object, S3PutObject
-from .runner import Engine, SubprocessEngine, results_by_request
+from .runner import Engine, SubprocessEngine, results_by_request, sigterm_as_interrupt
 from .server import PersistentEngine
 from .uploads import PutItem, items_from_files, items_from_values, put_spec, stage_value
 from .urls import as_prefix, choose_root, range_header, resolve_object_url, resolve_url
@@ -381,7 +381,8 @@ class S3:
     def _run(self, op: str, requests: Sequence[Request], flags: Sequence[str]) -> List[Result]:
         if not self._finalizer.alive:
             raise S3Error("this S3 client is closed; create a new one")
-        return self._engine.run(op, requests, [*flags, *self._flags])
+        with sigterm_as_interrupt():
+            return self._engine.run(op, requests, [*flags, *self._flags])
 
 
 def _unlink(path: str) -> None:

@@ -22,12 +22,14 @@ environment given as ``env``, never on the command line or in the manifest.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-from typing import IO, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+import threading
+from typing import IO, Any, Dict, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from s3op import protocol
 from s3op.protocol import ExitCode, Request, Result
@@ -277,6 +279,31 @@ def _remove(path: str) -> None:
         pass
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While a batch runs, SIGTERM raises KeyboardInterrupt instead of killing us.
+
+    Python's default SIGTERM action ends the process without running
+    finalizers, so the temp dir (downloads, manifest) would stay behind.
+    As an interrupt, the engine is stopped and the temp dir removed, as
+    for Ctrl-C. Only from the main thread, and only when SIGTERM still has
+    its default action: a handler of the program's own is left alone.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum} during an S3 batch")
+
+
 __all__ = [
     "Engine",
     "SubprocessEngine",
@@ -289,6 +316,7 @@ __all__ = [
     "results_by_request",
     "run_batch",
     "s3op_command",
+    "sigterm_as_interrupt",
     "stop_process_group",
     "write_manifest",
 ]

@@ -43,6 +43,7 @@ class BigGet:
     crcs: Dict[int, Tuple[int, int]] = field(default_factory=dict)  # part -> (crc32, length)
     verifying: bool = False
     failed: bool = False
+    attempts: int = 1  # the most any of its requests needed
 
     @property
     def head(self) -> Result:
@@ -289,12 +290,10 @@ class Engine:
             self.emit(Result.failure(head.idx, head.url, kind, f"{exc.strerror}: {head.local}"))
             return
         served = RangeServed(0, head.size - 1, head.size)
-        if self.settings.info:
-            self.emit(_replace(head, range=served))
-        else:
-            self.emit(
-                Result(idx=head.idx, url=head.url, local=head.local, size=head.size, range=served)
-            )
+        attempts = max(state.attempts, head.attempts or 1)
+        if not self.settings.info:
+            head = Result(idx=head.idx, url=head.url, local=head.local, size=head.size)
+        self.emit(_replace(head, range=served, attempts=attempts))
 
     # ----------------------------------------------------- large uploads
 
@@ -313,6 +312,8 @@ class Engine:
         if owner is None or owner.failed:
             return
         owner.left -= 1
+        if isinstance(owner, BigGet):
+            owner.attempts = max(owner.attempts, done.attempts)
         if isinstance(owner, BigPut):
             owner.parts[done.number] = done
         elif done.crc32 is not None:

@@ -61,8 +61,11 @@ class Endpoint:
 class FastBody:
     """A streaming body: counts bytes and checks a whole-object CRC32 at EOF."""
 
-    def __init__(self, response: Any, expect_crc: Optional[int]) -> None:
+    def __init__(
+        self, response: Any, expect_crc: Optional[int], read: Optional[Any] = None
+    ) -> None:
         self._response = response
+        self._read = read or response.read  # must return early: read1 semantics
         self._expect = expect_crc
         self._crc = 0
         self._done = False
@@ -73,7 +76,7 @@ class FastBody:
         Returning early (``read1``) lets the caller check its deadline even
         when a server drips bytes slower than any socket timeout would catch.
         """
-        data = self._response.read(amt if amt else -1)
+        data = self._read(amt if amt else -1)
         if data:
             if self._expect is not None:
                 self._crc = zlib.crc32(data, self._crc)
@@ -89,6 +92,25 @@ class FastBody:
     def close(self) -> None:
         """Drop the connection if the body was not read (it can't be reused then)."""
         self._response.close()
+
+
+def early_body(resp: Dict[str, Any]) -> Any:
+    """A GET response's body that returns data as soon as any arrives.
+
+    Fast-path bodies already do. botocore's ``StreamingBody.read(n)`` blocks
+    until ``n`` bytes came, so a server dripping bytes would outlast any
+    deadline; read its raw urllib3 stream with ``read1`` instead and check
+    the whole-object CRC32 ourselves (what botocore's checksum wrapper did).
+    """
+    body = resp["Body"]
+    raw = getattr(body, "_raw_stream", None)
+    if isinstance(body, FastBody) or raw is None or not hasattr(raw, "read1"):
+        return body
+    whole = not resp.get("ContentRange")
+    crc = crc32_from_b64(resp.get("ChecksumCRC32")) if whole else None
+    if resp.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+        crc = None
+    return FastBody(raw, crc, read=lambda amt: raw.read1(amt) if amt >= 0 else raw.read())
 
 
 class FileSlice:

@@ -151,6 +151,7 @@ class PartDone:
     etag: Optional[str] = None
     crc32: Optional[int] = None  # CRC32 of the bytes moved
     length: int = 0
+    attempts: int = 1  # set by the retry loop
 
 
 @dataclass(frozen=True)

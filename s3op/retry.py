@@ -59,8 +59,10 @@ class Deadline:
 
 def _count_attempts(value: T, tries: int) -> T:
     """Results say how many attempts they took (the fault tests check the bound)."""
-    if isinstance(value, Result):
-        return dataclasses.replace(value, attempts=tries)
+    if isinstance(value, Result) or (
+        dataclasses.is_dataclass(value) and hasattr(value, "attempts")
+    ):
+        return dataclasses.replace(value, attempts=tries)  # type: ignore[type-var]
     return value
 
 

@@ -20,6 +20,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 from s3op.checksum import crc32_from_b64
 from s3op.errors import OpError
+from s3op.fastpath import early_body
 from s3op.jobs import GetJob, GetPartJob, PartDone, PartFailed, SplitGet, VerifyJob
 from s3op.ops import OpContext, failed, invalid
 from s3op.ops.info import describe
@@ -53,7 +54,7 @@ def run_get(ctx: OpContext, job: GetJob) -> Union[Result, SplitGet]:
             return SplitGet(head, resp["ETag"], _full_crc32(resp), _expected_md5(resp))
         served = _served(resp, size) if rng is not None else RangeServed(0, size - 1, size)
         md5 = _expected_md5(resp) if rng is None and ctx.settings.verify else None
-        save_body(resp["Body"], size, job.local, deadline, md5, ctx.settings.tmp_tag)
+        save_body(early_body(resp), size, job.local, deadline, md5, ctx.settings.tmp_tag)
         return _result(ctx, req.idx, req.url, resp, job.local, served)
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
@@ -184,7 +185,7 @@ def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]
     def attempt(deadline: Deadline) -> PartDone:
         resp = ctx.client.get_object(Bucket=loc.bucket, Key=loc.key, Range=header, IfMatch=job.etag)
         want = job.end - job.start + 1
-        got, crc = _write_at(resp["Body"], job.tmp, job.start, deadline)
+        got, crc = _write_at(early_body(resp), job.tmp, job.start, deadline)
         if got != want:
             raise OpError(ErrorKind.CORRUPT, f"short part {header}: got {got} of {want} bytes")
         return PartDone(job.number, crc32=crc, length=got)
