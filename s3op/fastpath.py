@@ -22,7 +22,7 @@ import email.utils
 import threading
 import zlib
 from typing import Any, Dict, Mapping, Optional, Tuple
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote_plus, urlsplit
 from xml.etree import ElementTree
 
 from s3op.checksum import crc32_from_b64
@@ -48,6 +48,13 @@ class Endpoint:
         self.base = endpoint_url.rstrip("/")
         self.region = region
         self.path_style = path_style
+
+    def bucket_url(self, bucket: str) -> str:
+        """The bucket's own URL (for listings)."""
+        if self.path_style or "." in bucket:
+            return f"{self.base}/{bucket}"
+        parts = urlsplit(self.base)
+        return f"{parts.scheme}://{bucket}.{parts.netloc}/"
 
     def url(self, bucket: str, key: str) -> str:
         """The object URL, the key percent-encoded as S3 expects."""
@@ -202,14 +209,15 @@ class FastClient:
         self,
         method: str,
         bucket: str,
-        key: str,
+        key: Optional[str],
         headers: Dict[str, str],
         body: Any = None,
         query: str = "",
     ) -> Any:
         from botocore.awsrequest import AWSRequest
 
-        url = self.endpoint.url(bucket, key) + query
+        base = self.endpoint.bucket_url(bucket) if key is None else self.endpoint.url(bucket, key)
+        url = base + query
         headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
         request = AWSRequest(method=method, url=url, headers=headers)
         request.context["client_config"] = _SigningConfig
@@ -319,6 +327,34 @@ class FastClient:
             Body.seek(start)
         return self._slow_call("put_object", Bucket, Key, dict(args, Body=Body))
 
+    def list_objects_v2(
+        self,
+        Bucket: str,
+        Prefix: str = "",
+        Delimiter: str = "",
+        ContinuationToken: Optional[str] = None,
+        **unsupported: Any,
+    ) -> Dict[str, Any]:
+        """One page of ListObjectsV2, parsed into botocore's shape (keys decoded)."""
+        args = {"Prefix": Prefix, "Delimiter": Delimiter, "ContinuationToken": ContinuationToken}
+        if unsupported or Bucket in self._slow_buckets:
+            return self._slow_list(Bucket, dict(args, **unsupported))
+        params = [("list-type", "2"), ("encoding-type", "url"), ("prefix", Prefix)]
+        if Delimiter:
+            params.append(("delimiter", Delimiter))
+        if ContinuationToken:
+            params.append(("continuation-token", ContinuationToken))
+        query = "?" + "&".join(f"{k}={quote(v, safe='-_.~')}" for k, v in sorted(params))
+        try:
+            resp = self._send("GET", Bucket, None, {}, query=query)
+        except _NotOurs:
+            return self._slow_list(Bucket, args)
+        return parse_listing(resp.read_all())
+
+    def _slow_list(self, bucket: str, kwargs: Dict[str, Any]) -> Any:
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        return self.botocore_client().list_objects_v2(Bucket=bucket, **kwargs)
+
     def upload_part(
         self,
         Bucket: str,
@@ -380,6 +416,49 @@ def _length(body: Any) -> int:
     end = body.seek(0, 2)
     body.seek(here)
     return int(end - here)
+
+
+_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+
+
+def parse_listing(body: bytes) -> Dict[str, Any]:
+    """A ListObjectsV2 XML page -> botocore's dict (``encoding-type=url`` decoded)."""
+    root = ElementTree.fromstring(body)
+    ns = _NS if root.tag.startswith(_NS) else ""
+    encoded = (root.findtext(f"{ns}EncodingType") or "").lower() == "url"
+
+    def decode(text: Optional[str]) -> str:
+        return unquote_plus(text or "") if encoded else (text or "")
+
+    contents = []
+    for item in root.iter(f"{ns}Contents"):
+        entry: Dict[str, Any] = {
+            "Key": decode(item.findtext(f"{ns}Key")),
+            "Size": int(item.findtext(f"{ns}Size") or 0),
+            "ETag": item.findtext(f"{ns}ETag"),
+        }
+        modified = item.findtext(f"{ns}LastModified")
+        if modified:
+            entry["LastModified"] = _iso_time(modified)
+        contents.append(entry)
+    prefixes = [
+        {"Prefix": decode(p.findtext(f"{ns}Prefix"))} for p in root.iter(f"{ns}CommonPrefixes")
+    ]
+    out: Dict[str, Any] = {
+        "IsTruncated": (root.findtext(f"{ns}IsTruncated") or "").lower() == "true",
+        "Contents": contents,
+        "CommonPrefixes": prefixes,
+    }
+    token = root.findtext(f"{ns}NextContinuationToken")
+    if token:
+        out["NextContinuationToken"] = token
+    return out
+
+
+def _iso_time(text: str) -> datetime.datetime:
+    """S3's ISO 8601 times ("2026-11-24T08:30:05.000Z") on any Python >= 3.7."""
+    text = text.strip().replace("Z", "+00:00")
+    return datetime.datetime.fromisoformat(text[:19] + text[-6:] if "." in text else text)
 
 
 def _describe(headers: Mapping[str, str]) -> Dict[str, Any]:
