@@ -278,8 +278,15 @@ def _settings(opts: Any, **flags: Any) -> jobs.Settings:
         part_size=opts["part_size"],
         multipart_threshold=max(opts["multipart_threshold"], 1),
         tmp_tag=uuid.uuid4().hex[:12],
+        file_mode=0o666 & ~_umask(),
         **flags,
     )
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # read it (there is no getter), then put it back
+    os.umask(mask)
+    return mask
 
 
 def _run(

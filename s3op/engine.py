@@ -28,6 +28,7 @@ from s3op.protocol import (
     RangeServed,
     Result,
     exit_code_of,
+    parse_object_url,
     worst_exit,
 )
 
@@ -118,6 +119,11 @@ class Engine:
 
     def add_get(self, req: GetRequest) -> None:
         """Queue a download, deriving its local path when the request has none."""
+        try:
+            parse_object_url(req.url)
+        except ValueError as exc:
+            self.emit(Result.failure(req.idx, req.url, ErrorKind.INVALID_URL, str(exc), 0))
+            return
         try:
             local = req.local or local_path(self.destination, self.layout, req.url, req.range)
         except ValueError as exc:
@@ -283,6 +289,7 @@ class Engine:
         head = state.head
         assert head.local is not None and head.size is not None
         try:
+            os.chmod(state.tmp, self.settings.file_mode)
             os.replace(state.tmp, head.local)
         except OSError as exc:  # e.g. the target is a directory (keys 'a' and 'a/x')
             _unlink(state.tmp)
@@ -368,7 +375,7 @@ class Engine:
 
 def _preallocate(path: str, size: int) -> None:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # private until verified
     try:
         if size:
             os.posix_fallocate(fd, 0, size)

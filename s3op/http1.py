@@ -5,9 +5,11 @@ parsing through ``email.parser``, pool bookkeeping); this client costs a
 fraction of that. It does exactly what S3 object calls need: one request
 with a bytes or file-like body, a status line, headers, and a body framed
 by Content-Length or chunked encoding, read as a stream. Connections are
-kept per (scheme, host, port) and reused; a reused connection that the
-server closed while idle is retried once on a fresh one (nothing was
-sent to a live server, so the retry cannot duplicate a request).
+kept per (scheme, host, port) and reused. A GET or HEAD on a reused
+connection that the server closed while idle is resent once on a fresh
+one. Nothing else is ever resent here: a server may apply a PUT and close
+without answering, so a write that got no answer goes back to the retry
+loop, which counts it and resolves a later 412 (see ops/put.py).
 
 Errors are ``ConnectionError`` (``TransportError``) or ``TimeoutError``,
 which the error table in ``s3op.errors`` maps to ``transient``.
@@ -193,7 +195,8 @@ class Pool:
             return self._exchange(conn, method, target, headers, body)
         except (TransportError, ConnectionResetError, BrokenPipeError) as exc:
             conn.close()
-            if not (conn.reused and getattr(exc, "before_response", True)):
+            idempotent = method in ("GET", "HEAD")
+            if not (idempotent and conn.reused and getattr(exc, "before_response", True)):
                 raise
         if hasattr(body, "seek"):
             body.seek(start)

@@ -25,6 +25,7 @@ class Settings:
     part_size: int = 16 * 1024 * 1024  # bytes per ranged GET / upload part
     multipart_threshold: int = 32 * 1024 * 1024  # objects this big move in parts
     tmp_tag: str = ""  # marks this run's temp files so leftovers can be swept
+    file_mode: int = 0o644  # mode of finished downloads (temp files are 0600 until then)
 
 
 # ---------------------------------------------------------------- jobs

@@ -54,7 +54,15 @@ def run_get(ctx: OpContext, job: GetJob) -> Union[Result, SplitGet]:
             return SplitGet(head, resp["ETag"], _full_crc32(resp), _expected_md5(resp))
         served = _served(resp, size) if rng is not None else RangeServed(0, size - 1, size)
         md5 = _expected_md5(resp) if rng is None and ctx.settings.verify else None
-        save_body(early_body(resp), size, job.local, deadline, md5, ctx.settings.tmp_tag)
+        save_body(
+            early_body(resp),
+            size,
+            job.local,
+            deadline,
+            md5,
+            ctx.settings.tmp_tag,
+            ctx.settings.file_mode,
+        )
         return _result(ctx, req.idx, req.url, resp, job.local, served)
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
@@ -75,7 +83,15 @@ def _empty_object(ctx: OpContext, idx: int, url: str, local: str, failure: Failu
     )
     if isinstance(head, Failure) or int(head.get("ContentLength", -1)) != 0:
         return failed(idx, url, failure)
-    save_body(io.BytesIO(b""), 0, local, Deadline(ctx.policy.deadline), None, ctx.settings.tmp_tag)
+    save_body(
+        io.BytesIO(b""),
+        0,
+        local,
+        Deadline(ctx.policy.deadline),
+        None,
+        ctx.settings.tmp_tag,
+        ctx.settings.file_mode,
+    )
     return _result(ctx, idx, url, head, local, RangeServed(0, -1, 0))
 
 
@@ -113,7 +129,13 @@ def _expected_md5(resp: Dict[str, Any]) -> Optional[str]:
 
 
 def save_body(
-    body: Any, size: int, local: str, deadline: Deadline, md5: Optional[str], tag: str
+    body: Any,
+    size: int,
+    local: str,
+    deadline: Deadline,
+    md5: Optional[str],
+    tag: str,
+    mode: int = 0o644,
 ) -> None:
     """Stream ``body`` to a temp file beside ``local``; rename when verified."""
     directory = os.path.dirname(local) or "."
@@ -121,9 +143,11 @@ def save_body(
     tmp = temp_path(local, tag)
     try:
         digest = hashlib.md5() if md5 else None
-        with open(tmp, "wb") as out:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # private until verified
+        with os.fdopen(fd, "wb") as out:
             got = _copy(body, out, deadline, digest)
-        _verify(got, size, digest, md5)
+            _verify(got, size, digest, md5)
+            os.fchmod(out.fileno(), mode)
         os.replace(tmp, local)
     except BaseException:
         _unlink(tmp)
