@@ -131,6 +131,19 @@ class ServerRegistry:
                 _retire(server)
         return Server(env)
 
+    def prewarm(self, env: Dict[str, str]) -> None:
+        """Start a server for ``env`` now if none is idle, so the first batch finds
+        it ready: its start-up overlaps whatever the caller does before then."""
+        key = _env_key(env)
+        with self._lock:
+            if any(s.usable() for s in self._idle.get(key, [])):
+                return
+        try:
+            server = Server(env)
+        except S3EngineError:
+            return  # the first batch will report it
+        self.give_back(env, server)
+
     def give_back(self, env: Dict[str, str], server: Server) -> None:
         """Return a server that finished its batch cleanly."""
         with self._lock:
@@ -175,6 +188,7 @@ class PersistentEngine:
         self.workdir = workdir
         self.env = child_env(dict(env_extra or {}))
         self.keep_files = keep_files
+        REGISTRY.prewarm(self.env)
 
     def run(self, op: str, requests: Sequence[Request], flags: Sequence[str]) -> List[Result]:
         """Run one batch on a server; results sorted by request index."""

@@ -76,8 +76,6 @@ def resolve(config: ClientConfig) -> ClientConfig:
 
 def _fast_endpoint(config: ClientConfig) -> Optional[Tuple[str, str, bool]]:
     """Where the lean HTTP path may send requests; None when only botocore should."""
-    import boto3
-
     if os.environ.get(FAST_ENV) == "0" or config.credentials is None:
         return None
     params = config.client_params
@@ -86,8 +84,8 @@ def _fast_endpoint(config: ClientConfig) -> Optional[Tuple[str, str, bool]]:
         return None  # proxies, custom TLS, a Config object...: botocore knows best
     if set(user_config) - _FAST_CONFIG:
         return None
-    session = boto3.Session(**config.session_vars)
-    region = params.get("region_name") or session.region_name or "us-east-1"
+    session = botocore_session(config.session_vars)
+    region = params.get("region_name") or session.get_config_variable("region") or "us-east-1"
     style = (user_config.get("s3") or {}).get("addressing_style")
     endpoint = (
         params.get("endpoint_url")
@@ -99,9 +97,39 @@ def _fast_endpoint(config: ClientConfig) -> Optional[Tuple[str, str, bool]]:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return None  # botocore reports an unusable endpoint clearly, per request
         return endpoint, region, style != "virtual"
-    if session._session.get_config_variable("endpoint_url") or style == "path":
+    if session.get_config_variable("endpoint_url") or style == "path":
         return None  # an endpoint from a config file: leave it to botocore
     return f"https://s3.{region}.amazonaws.com", region, False
+
+
+def botocore_session(session_vars: Dict[str, Any]) -> Any:
+    """A botocore session for boto3-style ``session_vars``.
+
+    boto3 itself is not needed to resolve credentials and the region, and
+    importing it (with s3transfer) costs ~0.1 s of every engine start.
+    """
+    import botocore.session
+
+    known = {
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "region_name",
+        "profile_name",
+    }
+    unknown = set(session_vars) - known
+    if unknown:
+        raise ValueError(f"unknown session variable(s): {sorted(unknown)}")
+    session = botocore.session.Session(profile=session_vars.get("profile_name"))
+    if session_vars.get("aws_access_key_id") or session_vars.get("aws_secret_access_key"):
+        session.set_credentials(
+            str(session_vars.get("aws_access_key_id") or ""),
+            str(session_vars.get("aws_secret_access_key") or ""),
+            session_vars.get("aws_session_token"),
+        )
+    if session_vars.get("region_name"):
+        session.set_config_variable("region", session_vars["region_name"])
+    return session
 
 
 def resolve_credentials(config: ClientConfig) -> ClientConfig:
@@ -110,11 +138,9 @@ def resolve_credentials(config: ClientConfig) -> ClientConfig:
     When no credentials can be found the config is returned unchanged and
     each request fails with ``access_denied`` naming the cause.
     """
-    import boto3
-
-    session = boto3.Session(**config.session_vars)
+    session = botocore_session(config.session_vars)
     if config.role:
-        sts = session.client("sts", **_sts_params(config.client_params))
+        sts = session.create_client("sts", **_sts_params(config.client_params))
         resp = sts.assume_role(RoleArn=config.role, RoleSessionName="s3op")
         c = resp["Credentials"]
         creds = Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
