@@ -23,6 +23,9 @@ TEST = [
     "ruff>=0.5",
     "mypy>=1.8",
     "boto3-stubs[s3]>=1.36",
+    # The interop tests prove objects written by metaflow.S3 read back here
+    # (and the reverse); they need the real thing.
+    "metaflow>=2.12",
 ]
 BENCH = [
     "metaflow>=2.12",

@@ -175,8 +175,10 @@ def check_local_file(key: str, path: Any) -> str:
         local = os.path.abspath(os.fspath(path))
     except TypeError:
         raise S3LocalFileError.about(key, f"not a path: {path!r}", path=repr(path)) from None
-    if not os.path.isfile(local):
+    if not os.path.exists(local):
         raise S3LocalFileError.about(key, f"no such file: {local}", path=local)
+    if not os.path.isfile(local):
+        raise S3LocalFileError.about(key, f"not a regular file: {local}", path=local)
     try:
         with open(local, "rb"):
             pass

@@ -67,7 +67,7 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--retries",
             type=click.IntRange(1, 100),
-            default=6,
+            default=10,
             show_default=True,
             help="Attempts per request, the first included.",
         ),
