@@ -320,7 +320,7 @@ class FastClient:
         start = Body.tell() if hasattr(Body, "tell") else 0
         if Bucket not in self._slow_buckets and literal_path_safe(Key):
             try:
-                return self._put(Bucket, Key, Body, **args)
+                return self._put(Bucket, Key, Body, args)
             except _NotOurs:
                 pass
         if hasattr(Body, "seek"):
@@ -370,41 +370,34 @@ class FastClient:
         query = f"?partNumber={PartNumber}&uploadId={quote(UploadId, safe='')}"
         if Bucket not in self._slow_buckets and literal_path_safe(Key):
             try:
-                return self._put(Bucket, Key, Body, query=query, **args)
+                return self._put(Bucket, Key, Body, args, query)
             except _NotOurs:
                 pass
         Body.seek(0)
         kwargs = dict(args, UploadId=UploadId, PartNumber=PartNumber, Body=Body)
         return self._slow_call("upload_part", Bucket, Key, kwargs)
 
-    def _put(
-        self,
-        Bucket: str,
-        Key: str,
-        Body: Any,
-        ContentMD5: Optional[str] = None,
-        ContentType: Optional[str] = None,
-        Metadata: Optional[Mapping[str, str]] = None,
-        ServerSideEncryption: Optional[str] = None,
-        IfNoneMatch: Optional[str] = None,
-        ChecksumCRC32: Optional[str] = None,
-        query: str = "",
-    ) -> Dict[str, Any]:
-        headers: Dict[str, str] = {"Content-Length": str(_length(Body))}
-        for name, value in (
-            ("Content-MD5", ContentMD5),
-            ("Content-Type", ContentType),
-            ("x-amz-server-side-encryption", ServerSideEncryption),
-            ("If-None-Match", IfNoneMatch),
-            ("x-amz-checksum-crc32", ChecksumCRC32),
-        ):
-            if value:
-                headers[name] = value
-        for name, value in (Metadata or {}).items():
+    def _put(self, bucket: str, key: str, body: Any, args: Dict[str, Any], query: str = "") -> Any:
+        """PUT ``body``; ``args`` are put_object's optional arguments (botocore names)."""
+        headers: Dict[str, str] = {"Content-Length": str(_length(body))}
+        for arg, value in args.items():
+            if value and arg in _PUT_HEADERS:
+                headers[_PUT_HEADERS[arg]] = value
+        for name, value in (args.get("Metadata") or {}).items():
             headers[f"x-amz-meta-{name}"] = value
-        resp = self._send("PUT", Bucket, Key, headers, body=Body, query=query)
+        resp = self._send("PUT", bucket, key, headers, body=body, query=query)
         resp.read_all()  # returns the connection to the pool
         return _describe(resp.headers)
+
+
+#: put_object / upload_part arguments sent as plain headers.
+_PUT_HEADERS = {
+    "ContentMD5": "Content-MD5",
+    "ContentType": "Content-Type",
+    "ServerSideEncryption": "x-amz-server-side-encryption",
+    "IfNoneMatch": "If-None-Match",
+    "ChecksumCRC32": "x-amz-checksum-crc32",
+}
 
 
 def _length(body: Any) -> int:
