@@ -10,12 +10,14 @@ exception ``errors.KIND_TO_ERROR`` names for its kind.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import shutil
 import tempfile
+import threading
 import weakref
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from s3op.protocol import GetRequest, InfoRequest, ListRequest, Request, Result
 
@@ -28,12 +30,32 @@ from .uploads import PutItem, items_from_files, items_from_values, put_spec, sta
 from .urls import as_prefix, choose_root, range_header, resolve_object_url, resolve_url
 
 GetKey = Union[str, S3GetObject, None]
+_M = TypeVar("_M", bound=Callable[..., Any])
 
 
 def _remove_tmpdir(path: str, keep: bool) -> None:
     """Delete a client's temp dir (unless debugging asks to keep it)."""
     if not keep:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def names_all_failures(method: _M) -> _M:
+    """An S3Error from a batch method lists in ``failed_urls`` every URL the
+    engine reported an error for in that batch (request order; missing keys
+    included), not only the first one the message names."""
+
+    @functools.wraps(method)
+    def wrapper(self: S3, *args: Any, **kwargs: Any) -> Any:
+        self._failures.urls = []
+        try:
+            return method(self, *args, **kwargs)
+        except S3Error as exc:
+            batch = list(getattr(self._failures, "urls", []))
+            if batch:
+                exc.failed_urls = batch
+            raise
+
+    return wrapper  # type: ignore[return-value]
 
 
 class S3:
@@ -81,6 +103,7 @@ class S3:
         self._finalizer = weakref.finalize(self, _remove_tmpdir, self._tmpdir, config.debug)
         self._flags = options.flags()
         self._batches = itertools.count()
+        self._failures = threading.local()  # failed URLs of this thread's last batch
         self._engine: Engine = make_engine(config.engine, self._tmpdir, options.env(), config.debug)
 
     # ------------------------------------------------------------ lifecycle
@@ -111,6 +134,7 @@ class S3:
         """Download one object (``None``: the root itself); see ``get_many``."""
         return self.get_many([key], return_missing=return_missing, return_info=return_info)[0]
 
+    @names_all_failures
     def get_many(
         self,
         keys: Iterable[GetKey],
@@ -175,6 +199,7 @@ class S3:
             has_info=return_info,
         )
 
+    @names_all_failures
     def get_recursive(
         self, keys: Iterable[Optional[str]], return_info: bool = False
     ) -> List[S3Object]:
@@ -229,6 +254,7 @@ class S3:
         self._upload(items, overwrite)
         return items[0].url
 
+    @names_all_failures
     def put_many(
         self,
         key_objs: Iterable[Union[Tuple[str, PutValue], S3PutObject]],
@@ -246,6 +272,7 @@ class S3:
             items_from_values(key_objs, self._object_url, self._encryption), overwrite
         )
 
+    @names_all_failures
     def put_files(
         self,
         key_paths: Iterable[Union[Tuple[str, str], S3PutObject]],
@@ -294,6 +321,7 @@ class S3:
         """Metadata of one object (one HEAD request, nothing downloaded)."""
         return self.info_many([key], return_missing=return_missing)[0]
 
+    @names_all_failures
     def info_many(
         self, keys: Iterable[Optional[str]], return_missing: bool = False
     ) -> List[S3Object]:
@@ -328,6 +356,7 @@ class S3:
 
     # ------------------------------------------------------------- listing
 
+    @names_all_failures
     def list_paths(self, keys: Optional[Iterable[Optional[str]]] = None) -> List[S3Object]:
         """List the next level under each prefix (default: the root), in parallel.
 
@@ -337,6 +366,7 @@ class S3:
         """
         return self._list(keys, recursive=False)
 
+    @names_all_failures
     def list_recursive(self, keys: Optional[Iterable[Optional[str]]] = None) -> List[S3Object]:
         """List every object under each prefix (default: the root), in parallel.
 
@@ -382,7 +412,9 @@ class S3:
         if not self._finalizer.alive:
             raise S3Error("this S3 client is closed; create a new one")
         with sigterm_as_interrupt():
-            return self._engine.run(op, requests, [*flags, *self._flags])
+            results = self._engine.run(op, requests, [*flags, *self._flags])
+        self._failures.urls = [res.url for res in results if res.error is not None]
+        return results
 
 
 def _unlink(path: str) -> None:

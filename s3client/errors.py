@@ -2,7 +2,7 @@
 
 The whole tree (``except S3Error`` catches all of them)::
 
-    S3Error                       base class; .url and .kind on every instance
+    S3Error                       base class; .url, .kind and .failed_urls on every instance
      ├── S3NotFound               the object, prefix or bucket does not exist
      ├── S3AccessDenied           credentials lack permission (HTTP 403)
      ├── S3URLError               invalid URL, non-s3 root, absolute URL with a
@@ -30,7 +30,7 @@ the URL (or key) concerned.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple, Type, TypeVar
+from typing import Any, Dict, List, Optional, Tuple, Type, TypeVar
 
 from s3op.protocol import ErrorKind, Result
 
@@ -59,6 +59,8 @@ class S3Error(Exception):
         self.message = message
         self.url = url
         self.kind = kind if kind is not None else self.default_kind
+        #: Every URL that failed in the batch (request order); see S3 batch methods.
+        self.failed_urls: List[str] = [url] if url else []
 
     def __reduce__(self) -> Tuple[Any, ...]:
         # Keep url and kind when pickled (e.g. across multiprocessing).

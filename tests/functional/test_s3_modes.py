@@ -482,3 +482,15 @@ def test_run_self_inside_a_flow_and_a_metaflow_run(s3backend: Backend, tmp_path:
     read = run_python(_READ_RUN, [f"ConformanceFlow/{run_id}"], env=env, timeout=120)
     assert read.returncode == 0, read.stderr[-3000:]
     assert read.stdout.strip().splitlines()[-1] == "written inside the flow"
+
+
+def test_a_failed_batch_names_every_failed_url(s3backend: Backend) -> None:
+    from s3client import S3, S3NotFound
+
+    with S3(s3root=s3backend.root("fails")) as s3:
+        s3.put("here", "x")
+        with pytest.raises(S3NotFound) as info:
+            s3.get_many(["gone-1", "here", "gone-2", "gone-3"])
+    urls = [s3backend.root(f"fails/gone-{i}") for i in (1, 2, 3)]
+    assert info.value.url == urls[0]
+    assert info.value.failed_urls == urls
