@@ -120,7 +120,7 @@ def _resolve_exists(
     if failure.attempts > 1:
         try:
             head = ctx.client.head_object(Bucket=bucket, Key=key)
-        except (BotoCoreError, ClientError):  # not provably ours: report "exists"
+        except (BotoCoreError, ClientError, OSError):  # not provably ours: "exists"
             head = {}
         if head and _same_content(req.local, head):
             return Result(
