@@ -17,18 +17,16 @@ checked as the body is read, as botocore would: a mismatch raises
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 import threading
 import zlib
 from typing import Any, Dict, Mapping, Optional, Tuple
-from urllib.parse import quote, unquote_plus, urlsplit
-from xml.etree import ElementTree
+from urllib.parse import quote, urlsplit
 
 from s3op.checksum import crc32_from_b64
 from s3op.errors import OpError
 from s3op.http1 import Pool
 from s3op.protocol import ErrorKind
+from s3op.responses import describe_headers, parse_listing, raise_error
 
 CHECKSUM_MODE = "x-amz-checksum-mode"
 
@@ -234,7 +232,7 @@ class FastClient:
             self._slow_buckets.add(bucket)
             raise _NotOurs(bucket)
         if resp.status >= 300:
-            _raise_error(resp, method)
+            raise_error(resp, method)
         return resp
 
     def _pool(self, host: str, port: Optional[int]) -> Pool:
@@ -278,7 +276,7 @@ class FastClient:
         if IfMatch:
             headers["If-Match"] = IfMatch
         resp = self._send("GET", Bucket, Key, headers)
-        out = _describe(resp.headers)
+        out = describe_headers(resp.headers)
         whole = resp.status == 200 and not Range
         crc = crc32_from_b64(resp.headers.get("x-amz-checksum-crc32")) if whole else None
         if whole and resp.headers.get("x-amz-checksum-type", "FULL_OBJECT") != "FULL_OBJECT":
@@ -294,7 +292,7 @@ class FastClient:
             resp = self._send("HEAD", Bucket, Key, {CHECKSUM_MODE: "ENABLED"})
         except _NotOurs:
             return self._slow_call("head_object", Bucket, Key, {})
-        return _describe(resp.headers)
+        return describe_headers(resp.headers)
 
     def put_object(
         self,
@@ -387,7 +385,7 @@ class FastClient:
             headers[f"x-amz-meta-{name}"] = value
         resp = self._send("PUT", bucket, key, headers, body=body, query=query)
         resp.read_all()  # returns the connection to the pool
-        return _describe(resp.headers)
+        return describe_headers(resp.headers)
 
 
 #: put_object / upload_part arguments sent as plain headers.
@@ -409,96 +407,3 @@ def _length(body: Any) -> int:
     end = body.seek(0, 2)
     body.seek(here)
     return int(end - here)
-
-
-_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
-
-
-def parse_listing(body: bytes) -> Dict[str, Any]:
-    """A ListObjectsV2 XML page -> botocore's dict (``encoding-type=url`` decoded)."""
-    root = ElementTree.fromstring(body)
-    ns = _NS if root.tag.startswith(_NS) else ""
-    encoded = (root.findtext(f"{ns}EncodingType") or "").lower() == "url"
-
-    def decode(text: Optional[str]) -> str:
-        return unquote_plus(text or "") if encoded else (text or "")
-
-    contents = []
-    for item in root.iter(f"{ns}Contents"):
-        entry: Dict[str, Any] = {
-            "Key": decode(item.findtext(f"{ns}Key")),
-            "Size": int(item.findtext(f"{ns}Size") or 0),
-            "ETag": item.findtext(f"{ns}ETag"),
-        }
-        modified = item.findtext(f"{ns}LastModified")
-        if modified:
-            entry["LastModified"] = _iso_time(modified)
-        contents.append(entry)
-    prefixes = [
-        {"Prefix": decode(p.findtext(f"{ns}Prefix"))} for p in root.iter(f"{ns}CommonPrefixes")
-    ]
-    out: Dict[str, Any] = {
-        "IsTruncated": (root.findtext(f"{ns}IsTruncated") or "").lower() == "true",
-        "Contents": contents,
-        "CommonPrefixes": prefixes,
-    }
-    token = root.findtext(f"{ns}NextContinuationToken")
-    if token:
-        out["NextContinuationToken"] = token
-    return out
-
-
-def _iso_time(text: str) -> datetime.datetime:
-    """S3's ISO 8601 times ("2026-11-24T08:30:05.000Z") on any Python >= 3.7."""
-    text = text.strip().replace("Z", "+00:00")
-    return datetime.datetime.fromisoformat(text[:19] + text[-6:] if "." in text else text)
-
-
-def _describe(headers: Mapping[str, str]) -> Dict[str, Any]:
-    """botocore's field names for the (lower-case) response headers we use."""
-    out: Dict[str, Any] = {
-        "ContentLength": int(headers.get("content-length", 0)),
-        "ETag": headers.get("etag"),
-        "ContentType": headers.get("content-type"),
-        "Metadata": {
-            name[11:]: value for name, value in headers.items() if name.startswith("x-amz-meta-")
-        },
-    }
-    optional = {
-        "ContentRange": "content-range",
-        "ServerSideEncryption": "x-amz-server-side-encryption",
-        "SSECustomerAlgorithm": "x-amz-server-side-encryption-customer-algorithm",
-        "ChecksumCRC32": "x-amz-checksum-crc32",
-        "ChecksumType": "x-amz-checksum-type",
-    }
-    for field, header in optional.items():
-        if headers.get(header) is not None:
-            out[field] = headers[header]
-    modified = headers.get("last-modified")
-    if modified:
-        out["LastModified"] = email.utils.parsedate_to_datetime(modified).astimezone(
-            datetime.timezone.utc
-        )
-    return out
-
-
-def _raise_error(resp: Any, method: str) -> None:
-    """Turn an S3 error response into botocore's ClientError."""
-    from botocore.exceptions import ClientError
-
-    body = b"" if method == "HEAD" else resp.read_all()
-    code, message = str(resp.status), resp.reason or ""
-    try:
-        root = ElementTree.fromstring(body) if body else None
-    except ElementTree.ParseError:
-        root = None
-    if root is not None:
-        code = root.findtext("Code") or code
-        message = root.findtext("Message") or message
-    elif resp.status == 404:
-        code = "NotFound"
-    error: Any = {
-        "Error": {"Code": code, "Message": message},
-        "ResponseMetadata": {"HTTPStatusCode": resp.status, "HTTPHeaders": dict(resp.headers)},
-    }
-    raise ClientError(error, {"GET": "GetObject", "HEAD": "HeadObject"}.get(method, "PutObject"))

@@ -1,0 +1,107 @@
+"""S3 responses, read without botocore: headers, listings, errors.
+
+The fast path (``s3op.fastpath``) answers in botocore's shapes so the ops
+and the error table never know which path served them: response headers
+become botocore's field names, a ListObjectsV2 page becomes its dict, and
+an error response becomes botocore's ``ClientError``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+from typing import Any, Dict, Mapping, Optional
+from urllib.parse import unquote_plus
+from xml.etree import ElementTree
+
+_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+
+
+def parse_listing(body: bytes) -> Dict[str, Any]:
+    """A ListObjectsV2 XML page -> botocore's dict (``encoding-type=url`` decoded)."""
+    root = ElementTree.fromstring(body)
+    ns = _NS if root.tag.startswith(_NS) else ""
+    encoded = (root.findtext(f"{ns}EncodingType") or "").lower() == "url"
+
+    def decode(text: Optional[str]) -> str:
+        return unquote_plus(text or "") if encoded else (text or "")
+
+    contents = []
+    for item in root.iter(f"{ns}Contents"):
+        entry: Dict[str, Any] = {
+            "Key": decode(item.findtext(f"{ns}Key")),
+            "Size": int(item.findtext(f"{ns}Size") or 0),
+            "ETag": item.findtext(f"{ns}ETag"),
+        }
+        modified = item.findtext(f"{ns}LastModified")
+        if modified:
+            entry["LastModified"] = _iso_time(modified)
+        contents.append(entry)
+    prefixes = [
+        {"Prefix": decode(p.findtext(f"{ns}Prefix"))} for p in root.iter(f"{ns}CommonPrefixes")
+    ]
+    out: Dict[str, Any] = {
+        "IsTruncated": (root.findtext(f"{ns}IsTruncated") or "").lower() == "true",
+        "Contents": contents,
+        "CommonPrefixes": prefixes,
+    }
+    token = root.findtext(f"{ns}NextContinuationToken")
+    if token:
+        out["NextContinuationToken"] = token
+    return out
+
+
+def _iso_time(text: str) -> datetime.datetime:
+    """S3's ISO 8601 times ("2026-11-24T08:30:05.000Z") on any Python >= 3.7."""
+    text = text.strip().replace("Z", "+00:00")
+    return datetime.datetime.fromisoformat(text[:19] + text[-6:] if "." in text else text)
+
+
+def describe_headers(headers: Mapping[str, str]) -> Dict[str, Any]:
+    """botocore's field names for the (lower-case) response headers we use."""
+    out: Dict[str, Any] = {
+        "ContentLength": int(headers.get("content-length", 0)),
+        "ETag": headers.get("etag"),
+        "ContentType": headers.get("content-type"),
+        "Metadata": {
+            name[11:]: value for name, value in headers.items() if name.startswith("x-amz-meta-")
+        },
+    }
+    optional = {
+        "ContentRange": "content-range",
+        "ServerSideEncryption": "x-amz-server-side-encryption",
+        "SSECustomerAlgorithm": "x-amz-server-side-encryption-customer-algorithm",
+        "ChecksumCRC32": "x-amz-checksum-crc32",
+        "ChecksumType": "x-amz-checksum-type",
+    }
+    for field, header in optional.items():
+        if headers.get(header) is not None:
+            out[field] = headers[header]
+    modified = headers.get("last-modified")
+    if modified:
+        out["LastModified"] = email.utils.parsedate_to_datetime(modified).astimezone(
+            datetime.timezone.utc
+        )
+    return out
+
+
+def raise_error(resp: Any, method: str) -> None:
+    """Turn an S3 error response into botocore's ClientError."""
+    from botocore.exceptions import ClientError
+
+    body = b"" if method == "HEAD" else resp.read_all()
+    code, message = str(resp.status), resp.reason or ""
+    try:
+        root = ElementTree.fromstring(body) if body else None
+    except ElementTree.ParseError:
+        root = None
+    if root is not None:
+        code = root.findtext("Code") or code
+        message = root.findtext("Message") or message
+    elif resp.status == 404:
+        code = "NotFound"
+    error: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": resp.status, "HTTPHeaders": dict(resp.headers)},
+    }
+    raise ClientError(error, {"GET": "GetObject", "HEAD": "HeadObject"}.get(method, "PutObject"))
