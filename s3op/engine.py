@@ -97,7 +97,7 @@ class Engine:
         self.destination = destination
         self.layout = layout
         self.max_deaths = max_deaths
-        self.max_upload_parts = max_upload_parts  # bounds memory: parts are read whole
+        self.max_upload_parts = max_upload_parts  # parts uploading at once, across the pool
         self.max_object_tries = max_object_tries  # whole-object restarts on checksum mismatch
         self.object_tries: Dict[Tuple[int, str], int] = {}
         self.exit_code = ExitCode.OK

@@ -16,14 +16,14 @@ import io
 import os
 import re
 import zlib
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from s3op.checksum import crc32_from_b64
 from s3op.errors import OpError
 from s3op.fastpath import early_body
 from s3op.jobs import GetJob, GetPartJob, PartDone, PartFailed, SplitGet, VerifyJob
 from s3op.ops import OpContext, failed, invalid
-from s3op.ops.info import describe
+from s3op.ops.info import describe, head
 from s3op.protocol import ErrorKind, RangeServed, Result, parse_object_url, parse_range, parse_url
 from s3op.retry import Deadline, Failure, run_with_retries
 
@@ -50,8 +50,8 @@ def run_get(ctx: OpContext, job: GetJob) -> Union[Result, SplitGet]:
         size = int(resp["ContentLength"])
         if rng is None and size >= ctx.settings.multipart_threshold:
             resp["Body"].close()
-            head = describe(req.idx, req.url, resp, local=job.local)
-            return SplitGet(head, resp["ETag"], _full_crc32(resp), _expected_md5(resp))
+            info = describe(req.idx, req.url, resp, local=job.local)
+            return SplitGet(info, resp["ETag"], _full_crc32(resp), _expected_md5(resp))
         served = _served(resp, size) if rng is not None else RangeServed(0, size - 1, size)
         md5 = _expected_md5(resp) if rng is None and ctx.settings.verify else None
         save_body(
@@ -76,12 +76,8 @@ def run_get(ctx: OpContext, job: GetJob) -> Union[Result, SplitGet]:
 def _empty_object(ctx: OpContext, idx: int, url: str, local: str, failure: Failure) -> Result:
     """S3 answers 416 to any range of a 0-byte object; what exists there is b""."""
     loc = parse_url(url)
-    head = run_with_retries(
-        lambda d: ctx.client.head_object(Bucket=loc.bucket, Key=loc.key),
-        ctx.policy,
-        ctx.on_throttle,
-    )
-    if isinstance(head, Failure) or int(head.get("ContentLength", -1)) != 0:
+    found = head(ctx, loc.bucket, loc.key)
+    if isinstance(found, Failure) or int(found.get("ContentLength", -1)) != 0:
         return failed(idx, url, failure)
     save_body(
         io.BytesIO(b""),
@@ -92,7 +88,7 @@ def _empty_object(ctx: OpContext, idx: int, url: str, local: str, failure: Failu
         ctx.settings.tmp_tag,
         ctx.settings.file_mode,
     )
-    return _result(ctx, idx, url, head, local, RangeServed(0, -1, 0))
+    return _result(ctx, idx, url, found, local, RangeServed(0, -1, 0))
 
 
 def _result(
@@ -161,8 +157,8 @@ def temp_path(local: str, tag: str) -> str:
 
     ``tag`` is the run's: ``TEMP_GLOB`` finds every leftover of one run.
     """
-    head, tail = os.path.split(local)
-    return os.path.join(head, f".{tail[:100]}.s3op-{tag}-{os.urandom(6).hex()}.part")
+    directory, tail = os.path.split(local)
+    return os.path.join(directory, f".{tail[:100]}.s3op-{tag}-{os.urandom(6).hex()}.part")
 
 
 #: glob pattern (format with tag=...) matching a run's temp files in a directory
@@ -170,15 +166,27 @@ TEMP_GLOB = ".*.s3op-{tag}-*.part"
 
 
 def _copy(body: Any, out: Any, deadline: Deadline, digest: Any) -> int:
+    def sink(chunk: bytes, offset: int) -> None:
+        out.write(chunk)
+        if digest is not None:
+            digest.update(chunk)
+
+    return stream(body, deadline, sink)
+
+
+def stream(body: Any, deadline: Deadline, sink: Callable[[bytes, int], None]) -> int:
+    """Feed ``body`` to ``sink(chunk, offset)`` until EOF; the byte count.
+
+    Bodies return data as soon as any arrives (``early_body``), so the
+    deadline is checked however slowly the bytes come.
+    """
     got = 0
     while True:
         chunk = body.read(CHUNK)
         if not chunk:
             return got
-        out.write(chunk)
+        sink(chunk, got)
         got += len(chunk)
-        if digest is not None:
-            digest.update(chunk)
         if deadline.passed():
             raise OpError(ErrorKind.TRANSIENT, f"deadline passed after {got} bytes")
 
@@ -225,18 +233,15 @@ def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]
 def _write_at(body: Any, path: str, offset: int, deadline: Deadline) -> Tuple[int, int]:
     """Stream ``body`` into ``path`` at ``offset``; return (bytes, crc32)."""
     fd = os.open(path, os.O_WRONLY)
-    got = 0
     crc = 0
+
+    def sink(chunk: bytes, at: int) -> None:
+        nonlocal crc
+        os.pwrite(fd, chunk, offset + at)
+        crc = zlib.crc32(chunk, crc)
+
     try:
-        while True:
-            chunk = body.read(CHUNK)
-            if not chunk:
-                return got, crc
-            os.pwrite(fd, chunk, offset + got)
-            got += len(chunk)
-            crc = zlib.crc32(chunk, crc)
-            if deadline.passed():
-                raise OpError(ErrorKind.TRANSIENT, f"deadline passed after {got} bytes")
+        return stream(body, deadline, sink), crc
     finally:
         os.close(fd)
         body.close()

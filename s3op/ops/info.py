@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Union
 
 from s3op.jobs import InfoJob
 from s3op.ops import OpContext, failed, invalid
@@ -18,13 +18,19 @@ def run_info(ctx: OpContext, job: InfoJob) -> Result:
     except ValueError as exc:
         return invalid(req.idx, req.url, ErrorKind.INVALID_URL, str(exc))
 
-    def attempt(deadline: Deadline) -> Dict[str, Any]:
-        return ctx.client.head_object(Bucket=loc.bucket, Key=loc.key)
-
-    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    out = head(ctx, loc.bucket, loc.key)
     if isinstance(out, Failure):
         return failed(req.idx, req.url, out)
     return describe(req.idx, req.url, out)
+
+
+def head(ctx: OpContext, bucket: str, key: str) -> Union[Dict[str, Any], Failure]:
+    """HEAD an object under the retry policy: its response, or why it failed."""
+
+    def attempt(deadline: Deadline) -> Dict[str, Any]:
+        return ctx.client.head_object(Bucket=bucket, Key=key)
+
+    return run_with_retries(attempt, ctx.policy, ctx.on_throttle)
 
 
 def describe(idx: int, url: str, resp: Dict[str, Any], **extra: Any) -> Result:

@@ -30,6 +30,7 @@ from s3op.jobs import (
     UploadPartJob,
 )
 from s3op.ops import OpContext, failed, invalid
+from s3op.ops.info import head
 from s3op.protocol import (
     ErrorKind,
     PutRequest,
@@ -119,15 +120,15 @@ def _resolve_exists(
     """A 412 on a no-overwrite put: was it our own earlier attempt?"""
     if failure.attempts > 1:
         try:
-            head = ctx.client.head_object(Bucket=bucket, Key=key)
+            found = ctx.client.head_object(Bucket=bucket, Key=key)
         except (BotoCoreError, ClientError, OSError):  # not provably ours: "exists"
-            head = {}
-        if head and _same_content(req.local, head):
+            found = {}
+        if found and _same_content(req.local, found):
             return Result(
                 idx=req.idx,
                 url=req.url,
-                size=head.get("ContentLength"),
-                etag=head.get("ETag"),
+                size=found.get("ContentLength"),
+                etag=found.get("ETag"),
                 attempts=failure.attempts,
             )
     return Result(idx=req.idx, url=req.url, skipped="exists", attempts=failure.attempts)
@@ -251,10 +252,7 @@ def run_complete(ctx: OpContext, job: CompleteUploadJob) -> Result:
 
 
 def _exists(ctx: OpContext, bucket: str, key: str) -> bool:
-    out = run_with_retries(
-        lambda d: ctx.client.head_object(Bucket=bucket, Key=key), ctx.policy, ctx.on_throttle
-    )
-    return not isinstance(out, Failure)
+    return not isinstance(head(ctx, bucket, key), Failure)
 
 
 def _abort(ctx: OpContext, bucket: str, key: str, upload_id: str) -> None:
