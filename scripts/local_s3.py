@@ -232,8 +232,12 @@ class LocalS3:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
 
-    def client(self) -> Any:
-        """A boto3 S3 client for this server (path-style addressing)."""
+    def client(self, attempts: int = 3, **timeouts: float) -> Any:
+        """A boto3 S3 client for this server (path-style addressing).
+
+        ``timeouts``: botocore ``Config`` timeouts (``connect_timeout``,
+        ``read_timeout``).
+        """
         import boto3
         from botocore.config import Config
 
@@ -245,7 +249,8 @@ class LocalS3:
             region_name="us-east-1",
             config=Config(
                 s3={"addressing_style": "path"},
-                retries={"max_attempts": 3, "mode": "standard"},
+                retries={"max_attempts": attempts, "mode": "standard"},
+                **timeouts,
             ),
         )
 
@@ -328,22 +333,7 @@ class LocalS3:
         return "\n".join(text.splitlines()[-lines:])
 
     def _wait_ready(self) -> None:
-        import boto3
-        from botocore.config import Config
-
-        probe = boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name="us-east-1",
-            config=Config(
-                s3={"addressing_style": "path"},
-                retries={"max_attempts": 1, "mode": "standard"},
-                connect_timeout=2,
-                read_timeout=10,
-            ),
-        )
+        probe = self.client(attempts=1, connect_timeout=2, read_timeout=10)
         deadline = time.monotonic() + self.startup_timeout
         last = "no attempt yet"
         while time.monotonic() < deadline:
