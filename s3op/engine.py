@@ -89,8 +89,10 @@ class Engine:
         max_deaths: int = 3,
         max_upload_parts: int = 8,
         max_object_tries: int = 3,
+        flush: Callable[[], None] = lambda: None,
     ) -> None:
         self.pool = pool
+        self._flush = flush  # results are emitted buffered; flushed once per wake-up
         self.settings = settings
         self._emit = emit
         self.allow_missing = allow_missing
@@ -144,11 +146,13 @@ class Engine:
         try:
             while True:
                 self._dispatch()
+                self._flush()
                 if not self.pool.busy():
                     break  # dispatch drained every queue it could; nothing is in flight
                 for event in self.pool.poll(timeout=1.0):
                     self._handle(event)
         finally:
+            self._flush()
             self.sweep()
         return self.exit_code
 

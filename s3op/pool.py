@@ -19,9 +19,10 @@ import os
 import queue
 import signal
 import threading
+from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple
 
 from s3op.client import ClientConfig
 from s3op.jobs import Job, Outcome, Settings, job_ident
@@ -46,7 +47,7 @@ class WorkerSpec:
 class Worker:
     """The parent's handle on one worker."""
 
-    conn: Connection
+    conn: Any  # multiprocessing Connection, or a Channel for an in-process worker
     process: Optional[Any]  # multiprocessing.Process, or None for in-process
     inflight: Dict[int, Job]
 
@@ -67,7 +68,7 @@ class Died:
     exitcode: Optional[int]
 
 
-def worker_main(conn: Connection, spec: WorkerSpec, in_process: bool = False) -> None:
+def worker_main(conn: Any, spec: WorkerSpec, in_process: bool = False) -> None:
     """Body of a worker: build a client, run jobs on M threads until shutdown.
 
     An in-process worker reuses this process's cached client, so a
@@ -83,7 +84,8 @@ def worker_main(conn: Connection, spec: WorkerSpec, in_process: bool = False) ->
     except Exception as exc:  # bad client params: answer every job, never go silent
         client = BrokenClient(f"cannot build the S3 client: {type(exc).__name__}: {exc}")
     ctx = OpContext(client, spec.policy, spec.settings, throttle.slow_down)
-    inbox: queue.Queue[Any] = queue.Queue()
+    direct = isinstance(conn, _WorkerEnd)  # in-process: threads take jobs off the channel
+    inbox: Any = conn.channel.inbox if direct else queue.SimpleQueue()
     lock = threading.Lock()
     threads = [
         threading.Thread(target=_serve, args=(ctx, inbox, conn, lock, throttle), daemon=True)
@@ -91,8 +93,8 @@ def worker_main(conn: Connection, spec: WorkerSpec, in_process: bool = False) ->
     ]
     for t in threads:
         t.start()
-    _pump(conn, inbox)
-    for _ in threads:
+    if not direct:
+        _pump(conn, inbox)
         inbox.put(SHUTDOWN_SIGNAL)
     for t in threads:
         t.join()
@@ -113,7 +115,7 @@ class BrokenClient:
         return fail
 
 
-def _pump(conn: Connection, inbox: queue.Queue[Any]) -> None:
+def _pump(conn: Connection, inbox: Any) -> None:
     while True:
         try:
             msg = conn.recv()
@@ -124,12 +126,13 @@ def _pump(conn: Connection, inbox: queue.Queue[Any]) -> None:
         inbox.put(msg)
 
 
-def _serve(ctx: Any, inbox: queue.Queue[Any], conn: Connection, lock: Any, throttle: Any) -> None:
+def _serve(ctx: Any, inbox: Any, conn: Any, lock: Any, throttle: Any) -> None:
     from s3op.ops import run_job
 
     while True:
         msg = inbox.get()
         if msg is SHUTDOWN_SIGNAL:
+            inbox.put(SHUTDOWN_SIGNAL)  # for the next thread
             return
         job_id, job = msg
         with throttle.slot():
@@ -167,6 +170,79 @@ def _die_with_parent() -> None:
         pass  # not Linux: the EOF on our pipe still ends us
 
 
+class Channel:
+    """The parent's end of an in-process worker's link: queues, not a pipe.
+
+    Jobs and outcomes are handed over as objects (no pickling, no pump
+    thread); a self-pipe makes the parent's ``wait`` wake up when outcomes
+    arrive. Duck-types the parts of ``multiprocessing.Connection`` the pool
+    and the worker use.
+    """
+
+    def __init__(self) -> None:
+        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()  # parent -> worker
+        self.outbox: Deque[Any] = deque()  # worker -> parent
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self._signalled = False
+        self._closed = False
+        self._lock = threading.Lock()
+        self.worker_end = _WorkerEnd(self)
+
+    # parent side
+    def fileno(self) -> int:
+        return self._wake_r
+
+    def send(self, msg: Any) -> None:
+        self.inbox.put(msg)
+
+    def poll(self) -> bool:
+        return bool(self.outbox)
+
+    def recv(self) -> Any:
+        with self._lock:
+            msg = self.outbox.popleft()
+            if not self.outbox and self._signalled and not self._closed:
+                self._signalled = False
+                try:
+                    os.read(self._wake_r, 4096)
+                except BlockingIOError:
+                    pass
+        return msg
+
+    def close(self) -> None:
+        self.inbox.put(SHUTDOWN_SIGNAL)
+        with self._lock:  # never write to a closed (maybe reused) descriptor
+            if self._closed:
+                return
+            self._closed = True
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+
+    # worker side
+    def deliver(self, msg: Any) -> None:
+        with self._lock:
+            if self._closed:
+                return  # the parent is gone (shut down mid-job): nobody to tell
+            self.outbox.append(msg)
+            if not self._signalled:
+                self._signalled = True
+                try:
+                    os.write(self._wake_w, b"x")
+                except (BlockingIOError, OSError):
+                    pass
+
+
+class _WorkerEnd:
+    """The worker's side of a ``Channel``."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+
+    def send(self, msg: Any) -> None:
+        self.channel.deliver(msg)
+
+
 class Pool:
     """A set of workers plus the bookkeeping of which job runs where."""
 
@@ -182,13 +258,14 @@ class Pool:
             self.workers.append(self._spawn())
 
     def _spawn(self) -> Worker:
-        parent_end, child_end = multiprocessing.Pipe(duplex=True)
         if self.processes == 0:
+            channel = Channel()
             thread = threading.Thread(
-                target=worker_main, args=(child_end, self.spec, True), daemon=True
+                target=worker_main, args=(channel.worker_end, self.spec, True), daemon=True
             )
             thread.start()
-            return Worker(parent_end, None, {})
+            return Worker(channel, None, {})
+        parent_end, child_end = multiprocessing.Pipe(duplex=True)
         siblings = [w.conn for w in self.workers]
         ctx = multiprocessing.get_context("fork")
         proc = ctx.Process(

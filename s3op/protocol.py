@@ -305,6 +305,9 @@ def read_manifest(op: str, lines: Iterable[str]) -> List[Request]:
 # ------------------------------------------------------------------ results
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
 @dataclass(frozen=True)
 class Error:
     """Why one request failed."""
@@ -346,18 +349,17 @@ class Result:
         return cls(idx=idx, url=url, ok=False, error=Error(kind, message), attempts=attempts)
 
     def to_json(self) -> str:
-        """One result line (no trailing newline)."""
-        body: Dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if value is None:
-                continue
-            if isinstance(value, RangeServed):
-                value = dataclasses.asdict(value)
-            elif isinstance(value, Error):
-                value = {"kind": value.kind.value, "message": value.message}
-            body[f.name] = value
-        return json.dumps(body, ensure_ascii=True, separators=(",", ":"))
+        """One result line (no trailing newline): the fields that are not None."""
+        body = {name: value for name, value in self.__dict__.items() if value is not None}
+        if self.range is not None:
+            body["range"] = {
+                "start": self.range.start,
+                "end": self.range.end,
+                "total": self.range.total,
+            }
+        if self.error is not None:
+            body["error"] = {"kind": self.error.kind.value, "message": self.error.message}
+        return _ENCODE(body)
 
     @classmethod
     def from_json(cls, line: str) -> Result:

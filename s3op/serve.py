@@ -32,6 +32,7 @@ def serve_forever(idle_timeout: float) -> None:
     from s3op import cli
 
     cli.SERVE_MODE = True
+    warm_up()
     reader = LineReader(sys.stdin.fileno())
     while True:
         line = reader.readline(idle_timeout)
@@ -42,6 +43,31 @@ def serve_forever(idle_timeout: float) -> None:
             _terminate(end)
             if end["exit_code"] == 130:
                 return  # interrupted: the caller is tearing us down, don't linger
+
+
+def warm_up() -> None:
+    """Do the first command's start-up work before it arrives.
+
+    Imports the engine and the ops, resolves the default configuration
+    (credentials, endpoint) and builds its client, so that this work
+    (~0.1 s) overlaps whatever the caller does between starting the server
+    and sending its first batch. A command that arrives meanwhile waits in
+    the pipe. Nothing here may fail the server: a bad configuration is
+    reported by the command that uses it.
+    """
+    from s3op import cli
+
+    try:
+        import s3op.engine  # noqa: F401
+        import s3op.ops.get  # noqa: F401
+        import s3op.ops.info  # noqa: F401
+        import s3op.ops.listing  # noqa: F401
+        import s3op.ops.put  # noqa: F401
+        from s3op.client import cached_client
+
+        cached_client(cli.client_config(None, cli.DEFAULT_THREADS, cli.DEFAULT_DEADLINE))
+    except Exception:  # noqa: BLE001 - the first command reports any real problem
+        pass
 
 
 class LineReader:

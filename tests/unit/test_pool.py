@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from typing import Any, Iterator, List
 
@@ -181,3 +182,29 @@ def test_an_in_process_worker_that_cannot_build_a_client_answers_its_jobs(
     pool.submit(1, info_job(1))
     events = poll_until(pool, Done, rounds=3)
     assert [e.job_id for e in events if isinstance(e, Done)] == [1]
+
+
+def test_in_process_pool_answers_every_job_once_without_pickling(started: List[Pool]) -> None:
+    """Jobs reach in-process threads by reference: an unpicklable job still runs,
+    which a pipe (the forked workers' link) could not carry."""
+    pool = Pool(spec(RetryPolicy(max_attempts=1)), processes=0)
+    started.append(pool)
+    threads_before = threading.active_count()
+    pool.start()
+    unpicklable = jobs.InfoJob(InfoRequest(idx=99, url="s3://bkt/unpicklable"))
+    object.__setattr__(unpicklable, "extra", lambda: None)  # lambdas do not pickle
+    todo = [(99, unpicklable)] + [(i, info_job(i)) for i in range(40)]
+    answered: List[int] = []
+    for _ in range(500):
+        while todo and pool.free_slots() > 0:
+            pool.submit(*todo.pop())
+        if not todo and not pool.busy():
+            break
+        answered.extend(e.job_id for e in pool.poll(timeout=1.0) if isinstance(e, Done))
+    assert sorted(answered) == list(range(40)) + [99]
+    pool.shutdown()
+    for _ in range(500):  # the worker's threads see the shutdown and end
+        if threading.active_count() <= threads_before:
+            break
+        time.sleep(0.01)
+    assert threading.active_count() == threads_before
