@@ -29,7 +29,19 @@ import subprocess
 import sys
 import tempfile
 import threading
-from typing import IO, Any, Dict, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import (
+    IO,
+    Any,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from s3op import protocol
 from s3op.protocol import ExitCode, Request, Result
@@ -191,7 +203,7 @@ def check_outcome(
     flags: Sequence[str],
     requests: Sequence[Request],
     returncode: int,
-    lines: Sequence[str],
+    lines: Sequence[Union[Result, str]],
     stderr: str,
 ) -> List[Result]:
     """Parse the result lines; raise S3EngineError when the engine failed as a whole.
@@ -212,12 +224,27 @@ def check_outcome(
     return results
 
 
+def parse_early(line: str) -> Union[Result, str]:
+    """A result line parsed as it arrives (overlapping the engine's work), or the
+    line itself when it does not parse: ``parse_results`` reports it then."""
+    try:
+        return Result.from_json(line)
+    except (ValueError, TypeError, KeyError):
+        return line
+
+
 def parse_results(
-    op: str, requests: Sequence[Request], lines: Sequence[str], stderr: str
+    op: str, requests: Sequence[Request], lines: Sequence[Union[Result, str]], stderr: str
 ) -> List[Result]:
-    """``Result.from_json`` for every non-blank line; S3EngineError on a bad one."""
+    """``Result.from_json`` for every non-blank line; S3EngineError on a bad one.
+
+    Lines already parsed by ``parse_early`` are taken as they are.
+    """
     results = []
     for line in lines:
+        if isinstance(line, Result):
+            results.append(line)
+            continue
         if not line.strip():
             continue
         try:

@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from s3op.protocol import Request, Result
 
@@ -35,6 +35,7 @@ from .errors import S3EngineError
 from .runner import (
     check_outcome,
     child_env,
+    parse_early,
     s3op_command,
     stop_process_group,
     write_manifest,
@@ -75,19 +76,19 @@ class Server:
             and time.monotonic() - self.idle_since < REUSE_SECONDS
         )
 
-    def run(self, argv: Sequence[str]) -> Tuple[int, List[str], str]:
+    def run(self, argv: Sequence[str]) -> Tuple[int, Sequence[Union[Result, str]], str]:
         """Send one command; return (exit code, result lines, stderr)."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(json.dumps({"argv": list(argv)}).encode() + b"\n")
         self.proc.stdin.flush()
-        lines: List[str] = []
+        lines: List[Union[Result, str]] = []
         for raw in self.proc.stdout:
             line = raw.decode("utf-8", errors="replace")
             if line.startswith('{"end": true'):
                 end = json.loads(line)
                 self.idle_since = time.monotonic()
                 return int(end["exit_code"]), lines, str(end.get("stderr", ""))
-            lines.append(line)
+            lines.append(parse_early(line))
         code = self.proc.wait()
         return code if code != 0 else -1, lines, self._stderr_tail()
 
@@ -201,7 +202,7 @@ class PersistentEngine:
         results = check_outcome(op, flags, requests, code, lines, stderr)
         return sorted(results, key=lambda r: r.idx)
 
-    def _on_server(self, argv: List[str]) -> Tuple[int, List[str], str]:
+    def _on_server(self, argv: List[str]) -> Tuple[int, Sequence[Union[Result, str]], str]:
         server = REGISTRY.take(self.env)
         try:
             code, lines, stderr = server.run(argv)
@@ -215,7 +216,9 @@ class PersistentEngine:
         self._settle(server, code)
         return code, lines, stderr
 
-    def _guarded(self, server: Server, argv: List[str]) -> Tuple[int, List[str], str]:
+    def _guarded(
+        self, server: Server, argv: List[str]
+    ) -> Tuple[int, Sequence[Union[Result, str]], str]:
         try:
             return server.run(argv)
         except BaseException:

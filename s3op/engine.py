@@ -112,12 +112,18 @@ class Engine:
 
     # ------------------------------------------------------------ intake
 
-    def add(self, job: jobs.Job, owner: Owner = None) -> None:
-        """Queue a job (parts of started objects go in the priority queue)."""
+    def add(self, job: jobs.Job, owner: Owner = None, first: bool = False) -> None:
+        """Queue a job (parts of started objects go in the priority queue;
+        ``first`` puts a job at the head of the ordinary one)."""
         job_id = self._next_id
         self._next_id += 1
         self.entries[job_id] = Entry(job, owner)
-        (self.parts if owner is not None else self.queue).append(job_id)
+        if owner is not None:
+            self.parts.append(job_id)
+        elif first:
+            self.queue.appendleft(job_id)
+        else:
+            self.queue.append(job_id)
 
     def add_get(self, req: GetRequest) -> None:
         """Queue a download, deriving its local path when the request has none."""
@@ -221,6 +227,10 @@ class Engine:
             self._split_put(entry.job, outcome)
         elif isinstance(outcome, jobs.Listed):
             self._listed(outcome)
+        elif isinstance(outcome, jobs.Page):
+            if outcome.more is not None:
+                self.add(outcome.more, first=True)  # keep listing while this page's work runs
+            self._settle(entry, outcome.found)
         elif isinstance(outcome, jobs.PartDone):
             self._part_done(entry.owner, outcome)
         elif isinstance(outcome, jobs.PartFailed):

@@ -111,11 +111,15 @@ class InfoJob:
 
 @dataclass(frozen=True)
 class ListJob:
-    """List a prefix; ``for_get`` answers ``Listed`` so the parent can fetch them."""
+    """List one page of a prefix; ``for_get`` answers ``Listed`` so the parent can fetch them.
+
+    ``token`` continues a listing where the previous page ended.
+    """
 
     req: ListRequest
     recursive: bool
     for_get: bool = False
+    token: Optional[str] = None
 
 
 Job = Union[
@@ -179,7 +183,19 @@ class Listed:
     found: Tuple[Tuple[str, int], ...] = field(default_factory=tuple)
 
 
-Outcome = Union[Result, List[Result], SplitGet, PartDone, PartFailed, SplitPut, Listed]
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing: what it found, and the job for the next page (None: last).
+
+    Pages go back to the parent one at a time, so results stream out (and a
+    recursive get starts downloading) while the listing goes on.
+    """
+
+    found: Union[List[Result], Listed]
+    more: Optional[ListJob] = None
+
+
+Outcome = Union[Result, List[Result], SplitGet, PartDone, PartFailed, SplitPut, Listed, Page]
 
 
 def job_ident(job: Job) -> Tuple[int, str]:

@@ -3,14 +3,16 @@
 The prefix always gets a trailing ``/`` (unless it is a bucket root), so
 listing ``a/b`` never returns the sibling ``a/bb``; an object ``a/b`` and
 the prefix ``a/b/`` are different things and both show up in the parent's
-listing.
+listing. Each job lists one page and hands back the job for the next, so
+the parent streams results out page by page.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple, Union
+import dataclasses
+from typing import Any, Dict, List, Optional, Union
 
-from s3op.jobs import Listed, ListJob
+from s3op.jobs import Listed, ListJob, Page
 from s3op.ops import OpContext, failed, invalid
 from s3op.protocol import ErrorKind, Result, parse_url
 from s3op.retry import Deadline, Failure, run_with_retries
@@ -21,39 +23,41 @@ def list_prefix(key: str) -> str:
     return key if key == "" or key.endswith("/") else key + "/"
 
 
-def run_list(ctx: OpContext, job: ListJob) -> Union[List[Result], Listed]:
-    """List ``job.req.url``; one result per object (and per common prefix)."""
+def run_list(ctx: OpContext, job: ListJob) -> Union[List[Result], Page]:
+    """List one page of ``job.req.url``: one result per object (and per common prefix)."""
     req = job.req
     try:
         loc = parse_url(req.url)
     except ValueError as exc:
         return [invalid(req.idx, req.url, ErrorKind.INVALID_URL, str(exc))]
-    prefix = list_prefix(loc.key)
     delimiter = "" if job.recursive else "/"
-    objects: List[Tuple[str, int, Optional[int], Optional[str]]] = []
-    prefixes: List[str] = []
-    token: Optional[str] = None
-    while True:
-        page = _page(ctx, loc.bucket, prefix, delimiter, token)
-        if isinstance(page, Failure):
-            return [failed(req.idx, req.url, page)]
-        for item in page.get("Contents", []):
-            modified = item.get("LastModified")
-            stamp = int(modified.timestamp()) if modified is not None else None
-            objects.append((item["Key"], int(item["Size"]), stamp, item.get("ETag")))
-        prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
-        token = page.get("NextContinuationToken")
-        if not page.get("IsTruncated") or not token:
-            break
+    page = _page(ctx, loc.bucket, list_prefix(loc.key), delimiter, job.token)
+    if isinstance(page, Failure):
+        return [failed(req.idx, req.url, page)]
+    token = page.get("NextContinuationToken")
+    more = dataclasses.replace(job, token=token) if page.get("IsTruncated") and token else None
     base = f"s3://{loc.bucket}/"
+    contents = page.get("Contents", [])
     if job.for_get:
-        return Listed(req.idx, tuple((base + key, size) for key, size, _, _ in objects))
-    results = [
-        Result(idx=req.idx, url=base + key, size=size, last_modified=stamp, etag=etag)
-        for key, size, stamp, etag in objects
-    ]
-    results.extend(Result(idx=req.idx, url=base + p, is_prefix=True) for p in prefixes)
-    return results
+        found = tuple((base + item["Key"], int(item["Size"])) for item in contents)
+        return Page(Listed(req.idx, found), more)
+    results = []
+    for item in contents:
+        modified = item.get("LastModified")
+        results.append(
+            Result(
+                idx=req.idx,
+                url=base + item["Key"],
+                size=int(item["Size"]),
+                last_modified=int(modified.timestamp()) if modified is not None else None,
+                etag=item.get("ETag"),
+            )
+        )
+    results.extend(
+        Result(idx=req.idx, url=base + p["Prefix"], is_prefix=True)
+        for p in page.get("CommonPrefixes", [])
+    )
+    return Page(results, more)
 
 
 def _page(

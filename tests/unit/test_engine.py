@@ -8,6 +8,7 @@ so assembly, rename and cleanup happen on a real directory.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import zlib
@@ -576,6 +577,52 @@ def test_a_listing_emits_every_result_it_returns(tmp_path: Path) -> None:
     engine.add(jobs.ListJob(ListRequest(idx=4, url="s3://bkt/p"), recursive=False))
     assert engine.run() is ExitCode.OK
     assert len(out) == 6 and {r.idx for r in out} == {4}
+
+
+def _paged(pages: int, fail_at: Optional[int] = None) -> Callable[[Any], Any]:
+    """A worker whose listings come in ``pages`` pages of two objects (tokens "1", "2", ...)."""
+
+    def run(job: Any) -> Any:
+        if not isinstance(job, jobs.ListJob):
+            return Result(idx=job.req.idx, url=job.req.url, local=job.local, size=1)
+        number = int(job.token or 0)
+        if number == fail_at:
+            return [Result.failure(job.req.idx, job.req.url, ErrorKind.TRANSIENT, "page lost", 3)]
+        more = dataclasses.replace(job, token=str(number + 1)) if number + 1 < pages else None
+        urls = [f"s3://bkt/p/{number}-{i}" for i in range(2)]
+        if job.for_get:
+            return jobs.Page(jobs.Listed(job.req.idx, tuple((u, 1) for u in urls)), more)
+        return jobs.Page([Result(idx=job.req.idx, url=u, size=1) for u in urls], more)
+
+    return run
+
+
+def test_a_listing_continues_page_by_page(tmp_path: Path) -> None:
+    pool = FakePool(_paged(3))
+    engine, out = make_engine(pool, tmp_path)
+    engine.add(jobs.ListJob(ListRequest(idx=4, url="s3://bkt/p"), recursive=True))
+    assert engine.run() is ExitCode.OK
+    assert sorted(r.url for r in out) == [f"s3://bkt/p/{n}-{i}" for n in range(3) for i in range(2)]
+    assert [j.token for j in pool.of_type(jobs.ListJob)] == [None, "1", "2"]
+
+
+def test_a_listing_that_fails_midway_ends_with_its_error(tmp_path: Path) -> None:
+    pool = FakePool(_paged(3, fail_at=1))
+    engine, out = make_engine(pool, tmp_path)
+    engine.add(jobs.ListJob(ListRequest(idx=4, url="s3://bkt/p"), recursive=True))
+    assert engine.run() is ExitCode.TRANSIENT
+    assert [r.ok for r in out] == [True, True, False]  # page 0, then the error
+    assert len(pool.of_type(jobs.ListJob)) == 2
+
+
+def test_a_recursive_get_downloads_while_it_lists(tmp_path: Path) -> None:
+    pool = FakePool(_paged(3), slots=2)
+    engine, out = make_engine(pool, tmp_path)
+    engine.add(jobs.ListJob(ListRequest(idx=9, url="s3://bkt/p"), recursive=True, for_get=True))
+    assert engine.run() is ExitCode.OK
+    assert len(out) == 6 and {r.idx for r in out} == {9}
+    kinds = [type(j).__name__ for j in pool.submitted]
+    assert kinds.index("GetJob") < len(kinds) - 1 - kinds[::-1].index("ListJob")
 
 
 # ---------------------------------------------------------------------- sweep

@@ -189,8 +189,9 @@ def test_in_process_pool_answers_every_job_once_without_pickling(started: List[P
     which a pipe (the forked workers' link) could not carry."""
     pool = Pool(spec(RetryPolicy(max_attempts=1)), processes=0)
     started.append(pool)
-    threads_before = threading.active_count()
+    before = set(threading.enumerate())
     pool.start()
+    ours = [t for t in threading.enumerate() if t not in before]
     unpicklable = jobs.InfoJob(InfoRequest(idx=99, url="s3://bkt/unpicklable"))
     object.__setattr__(unpicklable, "extra", lambda: None)  # lambdas do not pickle
     todo = [(99, unpicklable)] + [(i, info_job(i)) for i in range(40)]
@@ -203,8 +204,6 @@ def test_in_process_pool_answers_every_job_once_without_pickling(started: List[P
         answered.extend(e.job_id for e in pool.poll(timeout=1.0) if isinstance(e, Done))
     assert sorted(answered) == list(range(40)) + [99]
     pool.shutdown()
-    for _ in range(500):  # the worker's threads see the shutdown and end
-        if threading.active_count() <= threads_before:
-            break
-        time.sleep(0.01)
-    assert threading.active_count() == threads_before
+    for thread in ours:  # the worker and its job threads see the shutdown and end
+        thread.join(timeout=5)
+    assert ours and not any(t.is_alive() for t in ours)
