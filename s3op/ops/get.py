@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import re
 import zlib
-from typing import Any, Callable, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Set, Tuple, Union
 
 from s3op.checksum import crc32_from_b64
 from s3op.errors import OpError
@@ -133,17 +134,21 @@ def save_body(
     tag: str,
     mode: int = 0o644,
 ) -> None:
-    """Stream ``body`` to a temp file beside ``local``; rename when verified."""
-    directory = os.path.dirname(local) or "."
-    os.makedirs(directory, exist_ok=True)
+    """Stream ``body`` to a temp file beside ``local``; rename when verified.
+
+    Plain ``os`` calls on the descriptor: a small object costs open, write,
+    fchmod, close and rename, and nothing more (no buffered file object).
+    """
     tmp = temp_path(local, tag)
     try:
         digest = hashlib.md5() if md5 else None
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # private until verified
-        with os.fdopen(fd, "wb") as out:
-            got = _copy(body, out, deadline, digest)
+        fd = _create_private(tmp)
+        try:
+            got = _copy(body, fd, deadline, digest)
             _verify(got, size, digest, md5)
-            os.fchmod(out.fileno(), mode)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
         os.replace(tmp, local)
     except BaseException:
         _unlink(tmp)
@@ -152,22 +157,47 @@ def save_body(
         body.close()
 
 
+_KNOWN_DIRS: Set[str] = set()  # directories this process created or found (saves a mkdir each)
+
+
+def _create_private(tmp: str) -> int:
+    """Create ``tmp`` (0600: private until verified), making its directory as needed."""
+    directory = os.path.dirname(tmp) or "."
+    if directory not in _KNOWN_DIRS:
+        os.makedirs(directory, exist_ok=True)
+        _KNOWN_DIRS.add(directory)
+    try:
+        return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileNotFoundError:  # removed since we saw it: make it again, once
+        _KNOWN_DIRS.discard(directory)
+        os.makedirs(directory, exist_ok=True)
+        return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+
+
+_TEMP_SERIAL = itertools.count()
+
+
 def temp_path(local: str, tag: str) -> str:
     """A private temp name beside ``local`` (same filesystem, so rename is atomic).
 
     ``tag`` is the run's: ``TEMP_GLOB`` finds every leftover of one run.
+    Process id plus a counter make names unique within the run (and
+    ``O_EXCL`` would refuse a clash) without a random-number syscall each.
     """
     directory, tail = os.path.split(local)
-    return os.path.join(directory, f".{tail[:100]}.s3op-{tag}-{os.urandom(6).hex()}.part")
+    serial = f"{os.getpid():x}{next(_TEMP_SERIAL):06x}"
+    return os.path.join(directory, f".{tail[:100]}.s3op-{tag}-{serial}.part")
 
 
 #: glob pattern (format with tag=...) matching a run's temp files in a directory
 TEMP_GLOB = ".*.s3op-{tag}-*.part"
 
 
-def _copy(body: Any, out: Any, deadline: Deadline, digest: Any) -> int:
+def _copy(body: Any, fd: int, deadline: Deadline, digest: Any) -> int:
     def sink(chunk: bytes, offset: int) -> None:
-        out.write(chunk)
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view) :]
         if digest is not None:
             digest.update(chunk)
 

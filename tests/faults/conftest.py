@@ -316,7 +316,10 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> ResultSpy:
     def check_outcome(
         op: str, flags: Any, requests: Any, code: int, lines: Any, stderr: str
     ) -> Any:
-        batch = Batch(op, len(requests), code, [line for line in lines if line.strip()], stderr)
+        # The persistent engine hands over lines it already parsed (s3client parses
+        # them as they arrive); their JSON form is the line the engine wrote.
+        texts = [line if isinstance(line, str) else line.to_json() for line in lines]
+        batch = Batch(op, len(requests), code, [t for t in texts if t.strip()], stderr)
         recorder.batches.append(batch)
         batch.results = [Result.from_json(line) for line in batch.lines]
         return original(op, flags, requests, code, lines, stderr)

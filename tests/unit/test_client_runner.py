@@ -23,6 +23,7 @@ from s3client.runner import (
     build_argv,
     check_outcome,
     child_env,
+    parse_early,
     write_manifest,
 )
 from s3op import protocol
@@ -237,3 +238,20 @@ def test_blank_lines_are_ignored() -> None:
     out = ["\n"] + lines(Result(0, "s3://bkt/a", size=1)) + ["  \n"]
     puts = [PutRequest(0, "s3://bkt/a", local="/x")]
     assert len(check_outcome("put", [], puts, 0, out, "")) == 1
+
+
+def test_lines_parsed_as_they_arrive_give_the_same_results() -> None:
+    """The persistent engine parses lines early (parse_early); a bad line stays text
+    and is reported exactly as when parsing at the end."""
+    results = [Result(0, "s3://bkt/a", size=1), Result(1, "s3://bkt/b", size=2)]
+    raw = lines(*results)
+    early = [parse_early(line) for line in raw]
+    assert all(isinstance(r, Result) for r in early)
+    reqs = [GetRequest(0, "s3://bkt/a"), GetRequest(1, "s3://bkt/b")]
+    assert check_outcome("get", [], reqs, 0, early, "") == check_outcome(
+        "get", [], reqs, 0, raw, ""
+    )
+    bad = parse_early("hello world\n")
+    assert bad == "hello world\n"
+    with pytest.raises(S3EngineError, match="unreadable result line 'hello world'"):
+        check_outcome("get", [], reqs, 0, [early[0], bad], "")
