@@ -36,7 +36,10 @@ class Connection:
     def __init__(
         self, host: str, port: int, tls: Optional[ssl.SSLContext], timeouts: Tuple[float, float]
     ) -> None:
-        sock = socket.create_connection((host, port), timeout=timeouts[0])
+        # An ASCII host goes as bytes: a str makes getaddrinfo import the idna codec
+        # (with stringprep and unicodedata, ~3 ms of the first request of a run).
+        address = host.encode("ascii") if host.isascii() else host
+        sock = socket.create_connection((address, port), timeout=timeouts[0])  # type: ignore[arg-type]
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if tls is not None:
             sock = tls.wrap_socket(sock, server_hostname=host)

@@ -15,8 +15,6 @@ import os
 import zlib
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from s3op.checksum import crc32_b64
 from s3op.errors import OpError
 from s3op.fastpath import FileSlice
@@ -42,6 +40,8 @@ from s3op.protocol import (
 from s3op.retry import Deadline, Failure, run_with_retries
 
 READ_BLOCK = 1024 * 1024
+#: Files up to this size are read into memory once per attempt (threads x this, at most).
+SMALL_BODY = 1024 * 1024
 
 
 def run_put(ctx: OpContext, job: PutJob) -> Union[Result, SplitPut]:
@@ -68,7 +68,7 @@ def run_put(ctx: OpContext, job: PutJob) -> Union[Result, SplitPut]:
             # complete below still settles any race.
             return Result(idx=req.idx, url=req.url, skipped="exists", attempts=1)
         return _create_upload(ctx, req, loc.bucket, loc.key, extra, size)
-    return _put_single(ctx, req, loc.bucket, loc.key, extra)
+    return _put_single(ctx, req, loc.bucket, loc.key, extra, size)
 
 
 def put_args(req: PutRequest) -> Dict[str, Any]:
@@ -85,26 +85,36 @@ def put_args(req: PutRequest) -> Dict[str, Any]:
 
 
 def _put_single(
-    ctx: OpContext, req: PutRequest, bucket: str, key: str, extra: Dict[str, Any]
+    ctx: OpContext, req: PutRequest, bucket: str, key: str, extra: Dict[str, Any], size: int
 ) -> Result:
     conditional = {"IfNoneMatch": "*"} if ctx.settings.no_overwrite else {}
 
     def attempt(deadline: Deadline) -> Result:
-        # Streamed from the file (memory stays bounded); MD5 taken first.
-        size = os.path.getsize(req.local)
-        md5, crc = file_digests(req.local, 0, size)
-        with open(req.local, "rb") as f:
+        body: Any
+        if size <= SMALL_BODY:
+            # Read once: one open and one read, and the bytes hashed are the bytes sent.
+            data = read_small(req.local)
+            md5, crc, body, sent = hashlib.md5(data), zlib.crc32(data), data, len(data)
+        else:
+            # Streamed from the file (memory stays bounded); MD5 taken first.
+            sent = os.path.getsize(req.local)
+            md5, crc = file_digests(req.local, 0, sent)
+            body = open(req.local, "rb")
+        try:
             resp = ctx.client.put_object(
                 Bucket=bucket,
                 Key=key,
-                Body=f,
+                Body=body,
                 ContentMD5=_b64(md5),
                 ChecksumCRC32=crc32_b64(crc),
                 **extra,
                 **conditional,
             )
+        finally:
+            if not isinstance(body, bytes):
+                body.close()
         _check_etag(resp.get("ETag"), md5.hexdigest(), req.encryption)
-        return Result(idx=req.idx, url=req.url, size=size, etag=resp.get("ETag"))
+        return Result(idx=req.idx, url=req.url, size=sent, etag=resp.get("ETag"))
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     if isinstance(out, Failure):
@@ -119,11 +129,8 @@ def _resolve_exists(
 ) -> Result:
     """A 412 on a no-overwrite put: was it our own earlier attempt?"""
     if failure.attempts > 1:
-        try:
-            found = ctx.client.head_object(Bucket=bucket, Key=key)
-        except (BotoCoreError, ClientError, OSError):  # not provably ours: "exists"
-            found = {}
-        if found and _same_content(req.local, found):
+        found = head(ctx, bucket, key)  # retried: a blip must not turn our write into "exists"
+        if not isinstance(found, Failure) and _same_content(req.local, found):
             return Result(
                 idx=req.idx,
                 url=req.url,
@@ -141,6 +148,20 @@ def _same_content(local: str, head: Dict[str, Any]) -> bool:
     if "-" in etag:
         return True  # multipart: same size and it appeared on our retry
     return etag == file_digests(local, 0, os.path.getsize(local))[0].hexdigest()
+
+
+def read_small(path: str) -> bytes:
+    """A small file's bytes with plain ``os`` calls (no buffered file object)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks: List[bytes] = []
+        while True:
+            chunk = os.read(fd, SMALL_BODY)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
 
 
 def file_digests(path: str, offset: int, length: int) -> Tuple[Any, int]:
