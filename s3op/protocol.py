@@ -249,8 +249,7 @@ REQUEST_TYPES: Dict[str, type] = {
 
 def request_to_json(req: Request) -> str:
     """One manifest line for ``req`` (no trailing newline)."""
-    body = {k: v for k, v in dataclasses.asdict(req).items() if v is not None}
-    return json.dumps(body, ensure_ascii=True, separators=(",", ":"))
+    return _ENCODE({k: v for k, v in req.__dict__.items() if v is not None})
 
 
 def request_from_dict(op: str, line_no: int, body: Any) -> Request:
