@@ -97,16 +97,14 @@ def _resolve_from_env(config: ClientConfig) -> Optional[ClientConfig]:
         return None
     if env.get("AWS_CREDENTIAL_EXPIRATION") or env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
         return None
-    params = config.client_params
-    region = params.get("region_name") or env.get("AWS_DEFAULT_REGION")
-    endpoint = (
-        params.get("endpoint_url") or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
-    )
+    region = config.client_params.get("region_name") or env.get("AWS_DEFAULT_REGION")
+    endpoint = _explicit_endpoint(config)
     if not region or not endpoint:
         return None
     token = next((env[v] for v in ("AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN") if v in env), None)
     config = _replace(config, credentials=Credentials(access, secret, token or None))
-    return _replace(config, fast=_fast_target(config, region, endpoint))
+    fast = _fast_target(config, region, endpoint) if _fast_allowed(config) else None
+    return _replace(config, fast=fast)
 
 
 def _fast_endpoint(config: ClientConfig) -> Optional[Tuple[str, str, bool]]:
@@ -114,13 +112,12 @@ def _fast_endpoint(config: ClientConfig) -> Optional[Tuple[str, str, bool]]:
     if not _fast_allowed(config):
         return None
     session = botocore_session(config.session_vars)
-    params = config.client_params
-    region = params.get("region_name") or session.get_config_variable("region") or "us-east-1"
-    endpoint = (
-        params.get("endpoint_url")
-        or os.environ.get("AWS_ENDPOINT_URL_S3")
-        or os.environ.get("AWS_ENDPOINT_URL")
+    region = (
+        config.client_params.get("region_name")
+        or session.get_config_variable("region")
+        or "us-east-1"
     )
+    endpoint = _explicit_endpoint(config)
     if endpoint:
         return _fast_target(config, region, endpoint)
     style = _addressing_style(config)
@@ -139,6 +136,15 @@ def _fast_allowed(config: ClientConfig) -> bool:
     return not set(user_config) - _FAST_CONFIG
 
 
+def _explicit_endpoint(config: ClientConfig) -> Optional[str]:
+    """The endpoint URL given as a client parameter or in the environment, if any."""
+    return (
+        config.client_params.get("endpoint_url")
+        or os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
+    )
+
+
 def _addressing_style(config: ClientConfig) -> Optional[str]:
     user_config = config.client_params.get("config") or {}
     return (user_config.get("s3") or {}).get("addressing_style")
@@ -147,9 +153,8 @@ def _addressing_style(config: ClientConfig) -> Optional[str]:
 def _fast_target(
     config: ClientConfig, region: str, endpoint: str
 ) -> Optional[Tuple[str, str, bool]]:
-    """The fast path's (endpoint, region, path style) for an explicit endpoint URL."""
-    if not _fast_allowed(config):
-        return None
+    """The fast path's (endpoint, region, path style) for an explicit endpoint URL
+    (call only when ``_fast_allowed``)."""
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None  # botocore reports an unusable endpoint clearly, per request

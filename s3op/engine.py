@@ -18,7 +18,7 @@ from typing import Any, Callable, Deque, Dict, Iterable, Optional, Set, Tuple, U
 from s3op import jobs
 from s3op.checksum import crc32_of_parts, spans
 from s3op.errors import ERRNO_KINDS
-from s3op.ops.get import TEMP_GLOB, temp_path
+from s3op.ops.get import TEMP_GLOB, create_private, temp_path
 from s3op.paths import local_path
 from s3op.pool import Died, Done, Pool
 from s3op.protocol import (
@@ -388,8 +388,7 @@ class Engine:
 
 
 def _preallocate(path: str, size: int) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # private until verified
+    fd = create_private(path)  # private until verified
     try:
         if size:
             os.posix_fallocate(fd, 0, size)

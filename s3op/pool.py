@@ -14,6 +14,7 @@ the parent (``PR_SET_PDEATHSIG``) so nothing is left orphaned.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -68,7 +69,7 @@ class Died:
     exitcode: Optional[int]
 
 
-def worker_main(conn: Any, spec: WorkerSpec, in_process: bool = False) -> None:
+def worker_main(conn: Any, spec: WorkerSpec) -> None:
     """Body of a worker: build a client, run jobs on M threads until shutdown.
 
     An in-process worker reuses this process's cached client, so a
@@ -79,21 +80,22 @@ def worker_main(conn: Any, spec: WorkerSpec, in_process: bool = False) -> None:
     from s3op.throttle import Throttle
 
     throttle = Throttle(spec.threads)
+    in_process = isinstance(conn, _WorkerEnd)  # threads take jobs straight off the channel
     try:
         client = cached_client(spec.config) if in_process else make_client(spec.config)
     except Exception as exc:  # bad client params: answer every job, never go silent
         client = BrokenClient(f"cannot build the S3 client: {type(exc).__name__}: {exc}")
     ctx = OpContext(client, spec.policy, spec.settings, throttle.slow_down)
-    direct = isinstance(conn, _WorkerEnd)  # in-process: threads take jobs off the channel
-    inbox: Any = conn.channel.inbox if direct else queue.SimpleQueue()
-    lock = threading.Lock()
+    inbox: Any = conn.channel.inbox if in_process else queue.SimpleQueue()
+    # A pipe's send is not thread-safe; a Channel serialises deliveries itself.
+    lock: Any = contextlib.nullcontext() if in_process else threading.Lock()
     threads = [
         threading.Thread(target=_serve, args=(ctx, inbox, conn, lock, throttle), daemon=True)
         for _ in range(spec.threads)
     ]
     for t in threads:
         t.start()
-    if not direct:
+    if not in_process:
         _pump(conn, inbox)
         inbox.put(SHUTDOWN_SIGNAL)
     for t in threads:
@@ -261,7 +263,7 @@ class Pool:
         if self.processes == 0:
             channel = Channel()
             thread = threading.Thread(
-                target=worker_main, args=(channel.worker_end, self.spec, True), daemon=True
+                target=worker_main, args=(channel.worker_end, self.spec), daemon=True
             )
             thread.start()
             return Worker(channel, None, {})

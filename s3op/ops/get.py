@@ -142,7 +142,7 @@ def save_body(
     tmp = temp_path(local, tag)
     try:
         digest = hashlib.md5() if md5 else None
-        fd = _create_private(tmp)
+        fd = create_private(tmp)
         try:
             got = _copy(body, fd, deadline, digest)
             _verify(got, size, digest, md5)
@@ -157,21 +157,22 @@ def save_body(
         body.close()
 
 
+_NEW_PRIVATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL  # never reuse or follow an existing name
 _KNOWN_DIRS: Set[str] = set()  # directories this process created or found (saves a mkdir each)
 
 
-def _create_private(tmp: str) -> int:
+def create_private(tmp: str) -> int:
     """Create ``tmp`` (0600: private until verified), making its directory as needed."""
     directory = os.path.dirname(tmp) or "."
     if directory not in _KNOWN_DIRS:
         os.makedirs(directory, exist_ok=True)
         _KNOWN_DIRS.add(directory)
     try:
-        return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return os.open(tmp, _NEW_PRIVATE, 0o600)
     except FileNotFoundError:  # removed since we saw it: make it again, once
         _KNOWN_DIRS.discard(directory)
         os.makedirs(directory, exist_ok=True)
-        return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return os.open(tmp, _NEW_PRIVATE, 0o600)
 
 
 _TEMP_SERIAL = itertools.count()
