@@ -428,7 +428,7 @@ __all__ = ["S3"]
 
 
 def make_engine(kind: str, workdir: str, env: Dict[str, str], debug: bool) -> Engine:
-    """The engine for ``S3CLIENT_ENGINE``: "persistent" (default) or "subprocess"."""
+    """The engine for ``S3CLIENT_ENGINE``: "shared" (default), "persistent" or "subprocess"."""
     if kind == "subprocess":
         return SubprocessEngine(workdir, env, keep_files=debug)
-    return PersistentEngine(workdir, env, keep_files=debug)
+    return PersistentEngine(workdir, env, keep_files=debug, shared=kind == "shared")

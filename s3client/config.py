@@ -8,9 +8,14 @@
                                (0: the engine runs threads in one process)
 ``S3CLIENT_DEBUG``             ``1``/``true``/``yes``/``on``: keep the temp dir
                                (downloads, manifests) when the client closes
-``S3CLIENT_ENGINE``            ``persistent`` (default: batches go to a reused
-                               ``s3op serve`` process) or ``subprocess`` (a
-                               fresh ``python -m s3op`` per batch)
+``S3CLIENT_ENGINE``            ``shared`` (default: batches go to one warm
+                               ``s3op serve`` shared by this user's processes
+                               with the same settings; see s3client/shared.py),
+                               ``persistent`` (a reused ``s3op serve`` of this
+                               process only) or ``subprocess`` (a fresh
+                               ``python -m s3op`` per batch)
+``S3CLIENT_SHARED_IDLE``       seconds a shared server idles before it exits
+                               (default 60)
 =============================  ==============================================
 
 Nothing is read at import time: ``Config.from_env()`` runs in ``S3()``, so a
@@ -38,7 +43,7 @@ TMPROOT_VAR = "S3CLIENT_TMPROOT"
 NUM_WORKERS_VAR = "S3CLIENT_NUM_WORKERS"
 DEBUG_VAR = "S3CLIENT_DEBUG"
 ENGINE_VAR = "S3CLIENT_ENGINE"
-ENGINE_KINDS = ("persistent", "subprocess")
+ENGINE_KINDS = ("shared", "persistent", "subprocess")
 #: Environment variables carrying boto3 settings to the engine (as JSON).
 SESSION_VARS_ENV = "S3OP_SESSION_VARS"
 CLIENT_PARAMS_ENV = "S3OP_CLIENT_PARAMS"
@@ -55,7 +60,7 @@ class Config:
     tmproot: str  # parent directory of each client's temp dir
     num_workers: Optional[int]  # engine processes; None = engine default
     debug: bool  # keep temp dirs on close
-    engine: str = "persistent"  # "persistent" (reused s3op serve) or "subprocess"
+    engine: str = "shared"  # "shared", "persistent" (reused s3op serve) or "subprocess"
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> Config:
@@ -81,7 +86,7 @@ def _s3root(env: Mapping[str, str]) -> tuple[Optional[str], Optional[str]]:
 
 
 def _engine_kind(env: Mapping[str, str]) -> str:
-    kind = (env.get(ENGINE_VAR) or "persistent").strip().lower()
+    kind = (env.get(ENGINE_VAR) or "shared").strip().lower()
     if kind not in ENGINE_KINDS:
         raise ValueError(f"{ENGINE_VAR} must be one of {ENGINE_KINDS}, not {kind!r}")
     return kind

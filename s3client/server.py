@@ -40,6 +40,7 @@ from .runner import (
     stop_process_group,
     write_manifest,
 )
+from .shared import SHARED
 
 #: Seconds a server may idle before it exits by itself (passed to ``s3op serve``).
 SERVER_IDLE_SECONDS = 300.0
@@ -184,12 +185,20 @@ class PersistentEngine:
     """The ``Engine`` interface (see ``runner.Engine``) on reused servers."""
 
     def __init__(
-        self, workdir: str, env_extra: Optional[Mapping[str, str]] = None, keep_files: bool = False
+        self,
+        workdir: str,
+        env_extra: Optional[Mapping[str, str]] = None,
+        keep_files: bool = False,
+        shared: bool = False,
     ) -> None:
         self.workdir = workdir
         self.env = child_env(dict(env_extra or {}))
         self.keep_files = keep_files
-        REGISTRY.prewarm(self.env)
+        self.shared = shared
+        if shared:
+            SHARED.prewarm(self.env)
+        else:
+            REGISTRY.prewarm(self.env)
 
     def run(self, op: str, requests: Sequence[Request], flags: Sequence[str]) -> List[Result]:
         """Run one batch on a server; results sorted by request index."""
@@ -203,6 +212,15 @@ class PersistentEngine:
         return sorted(results, key=lambda r: r.idx)
 
     def _on_server(self, argv: List[str]) -> Tuple[int, Sequence[Union[Result, str]], str]:
+        lease = SHARED.lease(self.env) if self.shared else None
+        if lease is not None:
+            try:
+                return lease.run(argv)
+            except BaseException:  # Ctrl-C or anything else: never leave a batch running
+                lease.kill()
+                raise
+            finally:
+                lease.release()
         server = REGISTRY.take(self.env)
         try:
             code, lines, stderr = server.run(argv)

@@ -385,16 +385,27 @@ def _run_engine(engine: Any, pool: Any) -> ExitCode:
     show_default=True,
     help="Exit after this many seconds without a command.",
 )
-def serve(idle_timeout: float) -> None:
+@click.option(
+    "--listen",
+    "listen",
+    metavar="PATH",
+    default=None,
+    help="Serve on a Unix socket at PATH (in a private 0700 directory) instead of "
+    "stdin/stdout, one connection at a time.",
+)
+def serve(idle_timeout: float, listen: Optional[str]) -> None:
     """Run batch after batch from stdin: {"argv": [...]} per line.
 
     Each command's result lines are followed by one line
     {"end": true, "exit_code": N, "stderr": "..."}. Used by s3client so
     that small batches do not pay Python start-up and imports each time.
     """
-    from s3op.serve import serve_forever
+    from s3op.serve import serve_forever, serve_socket
 
-    serve_forever(idle_timeout)
+    if listen is None:
+        serve_forever(idle_timeout)
+    else:
+        serve_socket(listen, idle_timeout)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -12,16 +12,31 @@ Result lines always carry ``idx``; the terminator never does. Small
 batches run on in-process threads with warm connections; big ones fork
 workers as usual. The server exits at EOF on stdin or after
 ``--idle-timeout`` seconds without a command.
+
+``--listen PATH`` makes it a *shared* server instead: it answers the same
+command lines on a Unix socket at ``PATH``, one connection at a time, so
+that every process of one user with one configuration reuses one warm
+engine (``s3client``'s default; see ``s3client/server.py``). The socket's
+directory must be private to the user (mode 0700, owned by us); connections
+from another user are refused (``SO_PEERCRED``). At most one server holds
+``PATH + ".lock"`` at a time; a second one started for the same path exits
+at once. Result lines go to the connection; a client that disconnects
+mid-batch stops that server (the batch cannot report anywhere).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
 import os
 import select
+import socket
+import stat
+import struct
 import sys
+import time
 from typing import Any, Dict, List, Optional
 
 import click
@@ -70,6 +85,118 @@ def warm_up() -> None:
         pass
 
 
+#: How often an idle shared server checks that its socket path is still its own.
+IDENTITY_CHECK_SECONDS = 5.0
+
+
+def serve_socket(path: str, idle_timeout: float) -> None:
+    """Answer commands on a Unix socket at ``path`` until idle for ``idle_timeout``."""
+    from s3op import cli
+
+    _check_private_dir(os.path.dirname(path) or ".")
+    lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return  # another server owns this path
+    cli.SERVE_MODE = True
+    listener = _listen(path)
+    identity = _identity(path)
+    warm_up()
+    null = os.open(os.devnull, os.O_WRONLY)
+    idle_since = _now()
+    try:
+        while _identity(path) == identity and _now() - idle_since < idle_timeout:
+            wait = min(IDENTITY_CHECK_SECONDS, idle_timeout - (_now() - idle_since))
+            ready, _, _ = select.select([listener], [], [], max(wait, 0.0))
+            if not ready:
+                continue
+            conn, _ = listener.accept()
+            with conn:
+                if _peer_uid(conn) != os.getuid():
+                    continue
+                if not serve_connection(conn, null):
+                    return
+            idle_since = _now()
+    finally:
+        if _identity(path) == identity:
+            _unlink(path)
+        listener.close()
+
+
+def serve_connection(conn: socket.socket, null: int) -> bool:
+    """Run the commands of one connection; False when the server must stop."""
+    reader = LineReader(conn.fileno())
+    while True:
+        line = reader.readline(None)
+        if line is None:
+            return True
+        if not line.strip():
+            continue
+        sys.stdout.flush()
+        os.dup2(conn.fileno(), sys.stdout.fileno())
+        try:
+            end = run_command(line)
+            _terminate(end)
+        except OSError:  # the client went away mid-batch
+            return False
+        finally:
+            _quiet_flush()
+            os.dup2(null, sys.stdout.fileno())
+        if end["exit_code"] == 130:
+            return False
+
+
+def _check_private_dir(directory: str) -> None:
+    st = os.lstat(directory)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise click.ClickException(f"{directory} must be a directory of ours with mode 0700")
+
+
+def _listen(path: str) -> socket.socket:
+    _unlink(path)  # a dead server's socket: we hold the lock, so nobody else uses it
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(old)
+    listener.listen(16)
+    return listener
+
+
+def _identity(path: str) -> Optional[tuple]:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _peer_uid(conn: socket.socket) -> int:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return int(uid)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _quiet_flush() -> None:
+    try:
+        sys.stdout.flush()
+    except OSError:
+        pass
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
 class LineReader:
     """Lines from a file descriptor, waiting at most a timeout for each.
 
@@ -81,8 +208,8 @@ class LineReader:
         self.fd = fd
         self.buffer = b""
 
-    def readline(self, timeout: float) -> Optional[str]:
-        """The next line, or None at EOF or when ``timeout`` passes idle."""
+    def readline(self, timeout: Optional[float]) -> Optional[str]:
+        """The next line, or None at EOF or when ``timeout`` passes idle (None: no limit)."""
         while b"\n" not in self.buffer:
             ready, _, _ = select.select([self.fd], [], [], timeout)
             if not ready:

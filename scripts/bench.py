@@ -44,7 +44,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import bench_latency
 import psutil  # type: ignore[import-untyped, unused-ignore]
@@ -141,6 +141,14 @@ def workloads(s: Sizes) -> List[Workload]:
         Workload("W5", f"list_recursive {_count(n_many)} keys", "list", *many, ""),
         Workload("W6", f"info_many {_count(n_small)}", "info_many", *smalls, ""),
         Workload("W7", f"get_many {n_tiny} x {_human(s.tiny_size)}", "get_many", *tiny, ""),
+        Workload(
+            "W7-first",
+            f"get_many {n_tiny} x {_human(s.tiny_size)}, no engine running",
+            "get_many",
+            *tiny,
+            "",
+            W8_TOOLS,
+        ),
     ]
     for n in s.w8_counts:
         title = f"get_many {_count(n)} x {_human(s.small_size)}"
@@ -230,14 +238,23 @@ def _check(what: str, got: Outcome, want: Outcome) -> None:
 # ------------------------------------------------------------------------------ measurement
 
 
-def tree_rss(root: psutil.Process) -> int:
-    """Resident bytes of ``root`` and all its descendants (0 for those already gone)."""
+def tree_rss(root: psutil.Process, extra: Iterable[psutil.Process] = ()) -> int:
+    """Resident bytes of ``root``, its descendants and ``extra`` (each process once)."""
     try:
         procs = [root, *root.children(recursive=True)]
     except psutil.Error:
         procs = [root]
-    total = 0
+    for proc in extra:
+        procs.append(proc)
+        try:
+            procs.extend(proc.children(recursive=True))
+        except psutil.Error:
+            pass
+    total, seen = 0, set()
     for proc in procs:
+        if proc.pid in seen:
+            continue
+        seen.add(proc.pid)
         try:
             total += proc.memory_info().rss
         except psutil.Error:
@@ -246,11 +263,15 @@ def tree_rss(root: psutil.Process) -> int:
 
 
 class TreeSampler(threading.Thread):
-    """Samples the RSS of a process tree every SAMPLE_INTERVAL s and keeps the peak."""
+    """Samples the RSS of a process tree (plus ``extra()``, e.g. the shared engine)
+    every SAMPLE_INTERVAL s and keeps the peak."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(
+        self, pid: int, extra: Optional[Callable[[], List[psutil.Process]]] = None
+    ) -> None:
         super().__init__(daemon=True)
         self.pid = pid
+        self.extra = extra or (lambda: [])
         self.peak = 0
         self._stop_event = threading.Event()
 
@@ -260,7 +281,7 @@ class TreeSampler(threading.Thread):
         except psutil.Error:
             return
         while not self._stop_event.is_set():
-            self.peak = max(self.peak, tree_rss(root))
+            self.peak = max(self.peak, tree_rss(root, self.extra()))
             self._stop_event.wait(SAMPLE_INTERVAL)
 
     def stop(self) -> int:
@@ -270,12 +291,75 @@ class TreeSampler(threading.Thread):
         return self.peak
 
 
+class SharedEngines:
+    """s3client's shared engine servers (``s3op serve --listen``) in this benchmark.
+
+    s3client's default engine is shared by a user's processes and outlives the
+    program that started it (see s3client/shared.py), so here it survives from
+    one run to the next, as it would for a user running scripts one after another.
+    It is not free: every run is charged the CPU the shared servers used while it
+    ran, and their RSS is sampled with the run's own tree. They are not killed as
+    orphans; ``stop`` ends them (before W7-first, and at the end).
+    """
+
+    def __init__(self, runtime_dir: str) -> None:
+        self.runtime_dir = runtime_dir
+        self.known: set = set()
+
+    def procs(self) -> List[psutil.Process]:
+        """The shared servers alive now."""
+        out = []
+        for proc in psutil.process_iter(["cmdline"]):
+            argv = proc.info.get("cmdline") or []
+            if "--listen" in argv and any(a.startswith(self.runtime_dir) for a in argv):
+                out.append(proc)
+                self.known.add(proc.pid)
+        return out
+
+    def cpu(self) -> Dict[int, float]:
+        """CPU seconds so far of each shared server and its workers, by server pid."""
+        out = {}
+        for proc in self.procs():
+            try:
+                t = proc.cpu_times()
+                total = t.user + t.system + t.children_user + t.children_system
+                for child in proc.children(recursive=True):
+                    c = child.cpu_times()
+                    total += c.user + c.system
+            except psutil.Error:
+                continue
+            out[proc.pid] = total
+        return out
+
+    def reap(self) -> None:
+        """Reap shared servers that exited as our children (adopted: we are a subreaper)."""
+        for pid in list(self.known):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    self.known.discard(pid)
+            except ChildProcessError:
+                if not psutil.pid_exists(pid):
+                    self.known.discard(pid)
+
+    def stop(self) -> None:
+        """End every shared server now and wait until they are gone."""
+        procs = self.procs()
+        for proc in procs:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(procs, timeout=10)
+        self.reap()
+
+
 @dataclass(frozen=True)
 class Measured:
     """What one child process cost."""
 
     wall: float  # seconds, spawn to reap
-    cpu: float  # user + sys seconds of the child, its descendants and adopted orphans
+    cpu: float  # user + sys seconds of the child, its descendants, adopted orphans and
+    # what the shared engine did meanwhile
     rss: int  # peak bytes of the process tree
     returncode: int
     timed_out: bool
@@ -344,13 +428,20 @@ class Watchdog:
 
 
 def measure(
-    argv: Sequence[str], env: Dict[str, str], run_dir: str, timeout: float, keep: Iterable[int]
+    argv: Sequence[str],
+    env: Dict[str, str],
+    run_dir: str,
+    timeout: float,
+    keep: Iterable[int],
+    shared: Optional[SharedEngines] = None,
 ) -> Measured:
     """Run ``argv`` (stdout/stderr to files in ``run_dir``) and measure it.
 
     ``keep``: pids of this process's own long-lived children (the S3 server),
-    which are not orphans of the run.
+    which are not orphans of the run. ``shared``: s3client's shared engine
+    servers, charged for what they do during the run (see SharedEngines).
     """
+    before = shared.cpu() if shared else {}
     out_path, err_path = os.path.join(run_dir, "stdout"), os.path.join(run_dir, "stderr")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
@@ -363,7 +454,7 @@ def measure(
             stderr=err,
             start_new_session=True,
         )
-        sampler = TreeSampler(proc.pid)
+        sampler = TreeSampler(proc.pid, shared.procs if shared else None)
         sampler.start()
         watchdog = Watchdog(proc.pid, timeout)
         _, status, usage = os.wait4(proc.pid, 0)  # rusage includes reaped descendants
@@ -372,10 +463,16 @@ def measure(
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     peak = sampler.stop()
     _kill_group(proc.pid)
+    shared_cpu = 0.0
+    if shared:
+        after = shared.cpu()
+        shared_cpu = sum(max(0.0, t - before.get(pid, 0.0)) for pid, t in after.items())
+        shared.reap()
+        keep = {*keep, *shared.known}
     orphan_cpu, orphans = reap_orphans(keep)
     return Measured(
         wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime + orphan_cpu,
+        cpu=usage.ru_utime + usage.ru_stime + orphan_cpu + shared_cpu,
         rss=peak,
         returncode=proc.returncode,
         timed_out=watchdog.fired,
@@ -397,6 +494,7 @@ class Bench:
     env: Dict[str, str]
     workdir: str
     keep: Tuple[int, ...]  # pids of our own children that are not a run's orphans
+    shared: SharedEngines  # s3client's shared engine servers
 
 
 def make_job(bench: Bench, wl: Workload, tool: str, rep: int, dest: str) -> Job:
@@ -451,7 +549,9 @@ def run_one(bench: Bench, wl: Workload, tool: str, rep: int) -> Sample:
     load = os.getloadavg()[0]
     try:
         argv = child_argv(tool, job, run_dir)
-        m = measure(argv, env, run_dir, bench.sizes.timeout, bench.keep)
+        if wl.name == "W7-first" and tool == "s3client":
+            bench.shared.stop()  # the engine is cold: nothing ran in the last minute
+        m = measure(argv, env, run_dir, bench.sizes.timeout, bench.keep, bench.shared)
         error = verify(bench, tool, job, run_dir, m)
     finally:
         if job.local:
@@ -649,8 +749,9 @@ def check_tools(tools: Sequence[str]) -> None:
         raise SystemExit(f"not installed: {missing}; run `pip install -e '.[bench]'`")
 
 
-def base_env(srv: LocalS3, workdir: str) -> Dict[str, str]:
-    """The environment of every child: only this server, no user configuration."""
+def base_env(srv: LocalS3, workdir: str, runtime: str) -> Dict[str, str]:
+    """The environment of every child: only this server, no user configuration; shared
+    s3client engines in ``runtime`` (``XDG_RUNTIME_DIR``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("S3CLIENT_", "METAFLOW_"))}
     mf_home = os.path.join(workdir, "metaflow-home")
     os.makedirs(mf_home, exist_ok=True)
@@ -662,6 +763,7 @@ def base_env(srv: LocalS3, workdir: str) -> Dict[str, str]:
             METAFLOW_HOME=mf_home,
             PYTHONPATH=pythonpath,
             PATH=f"{BINDIR}{os.pathsep}{env.get('PATH', '')}",
+            XDG_RUNTIME_DIR=runtime,
         ),
         base=env,
     )
@@ -681,6 +783,8 @@ def run_benchmark(
     """
     started = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="s3client-bench-", dir=args.workdir)
+    runtime = tempfile.mkdtemp(prefix="bench-rt-", dir="/tmp")  # short: socket paths
+    shared = SharedEngines(runtime)
     try:
         with LocalS3() as srv:
             srv.create_bucket(BUCKET)
@@ -688,9 +792,9 @@ def run_benchmark(
             client = srv.client()
             data = create_data(client, sizes, workdir)
             print(f"bench: data ready after {time.monotonic() - started:.0f} s", file=sys.stderr)
-            env = base_env(srv, workdir)
+            env = base_env(srv, workdir, runtime)
             keep = (srv.pid,) if srv.pid is not None else ()
-            bench = Bench(srv.endpoint_url, client, sizes, data, env, workdir, keep)
+            bench = Bench(srv.endpoint_url, client, sizes, data, env, workdir, keep, shared)
             samples = run_all(bench, wls, tools, skipped)
             latency_tools = [t for t in tools if t in ("s3client", "metaflow", "boto3", "s5cmd")]
             if any(wl.name == "W7" for wl in wls) and latency_tools:
@@ -709,7 +813,9 @@ def run_benchmark(
                 )
             return samples
     finally:
+        shared.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

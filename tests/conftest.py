@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -52,6 +55,40 @@ AWS_VARS = (
     "S3OP_SESSION_VARS",
     "S3OP_CLIENT_PARAMS",
 )
+
+
+def shared_servers(directory: str) -> list[int]:
+    """Pids of the shared ``s3op serve --listen`` servers with sockets under ``directory``."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--listen" in argv and any(a.startswith(directory.encode()) for a in argv):
+            pids.append(int(entry))
+    return pids
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_runtime_dir() -> Iterator[str]:
+    """Shared engine servers of this session live in a directory of their own (short:
+    socket paths are limited to 107 bytes), idle out after 10 s, and are all stopped
+    when the session ends."""
+    directory = tempfile.mkdtemp(prefix="s3c-rt-", dir="/tmp")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_RUNTIME_DIR", directory)
+        mp.setenv("S3CLIENT_SHARED_IDLE", "10")
+        yield directory
+    for pid in shared_servers(directory):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

@@ -187,8 +187,10 @@ CLIENT = textwrap.dedent(
 @pytest.mark.parametrize(
     "how, engine",
     [
+        ("SIGINT-group", "shared"),
         ("SIGINT-group", "persistent"),
         ("SIGINT-group", "subprocess"),
+        ("SIGTERM", "shared"),
         ("SIGTERM", "persistent"),
         ("SIGTERM", "subprocess"),
     ],

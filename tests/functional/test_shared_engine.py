@@ -1,0 +1,216 @@
+"""The shared engine (``S3CLIENT_ENGINE=shared``, the default), on moto.
+
+Each test gets a runtime directory of its own (``XDG_RUNTIME_DIR``), so the
+servers it sees are the ones it caused; they are killed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+
+from s3client import S3
+from s3client import shared as shared_mod
+from s3client.runner import child_env
+from s3client.server import REGISTRY
+from tests.backends import Backend
+from tests.conftest import shared_servers
+from tests.interop_helpers import run_python
+
+CLIENT = """
+import os, sys
+from s3client import S3
+with S3(s3root=sys.argv[1]) as s3:
+    s3.put("k-%d" % os.getpid(), b"from %d" % os.getpid())
+    got = s3.get_many(["seed", "k-%d" % os.getpid()])
+    print(got[0].blob.decode(), got[1].blob.decode())
+"""
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    directory = Path(tempfile.mkdtemp(prefix="s3c-rt-", dir="/tmp"))  # short socket paths
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(directory))
+    monkeypatch.setenv("S3CLIENT_ENGINE", "shared")
+    monkeypatch.delenv("S3CLIENT_SHARED_IDLE", raising=False)
+    yield directory
+    for pid in shared_servers(str(directory)):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _sockets(runtime: Path) -> List[Path]:
+    return sorted((runtime / f"s3client-{os.getuid()}").glob("*.sock"))
+
+
+def _server_pid(sock_path: Path) -> int:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(str(sock_path))
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return int(struct.unpack("3i", creds)[0])
+
+
+def _wait(predicate: object, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return bool(predicate())  # type: ignore[operator]
+
+
+def test_processes_share_one_warm_server(s3backend: Backend, runtime: Path) -> None:
+    """Three programs in a row: one server does all their batches, each sees its data,
+    and the programs exit at once (the server holds none of their pipes)."""
+    s3backend.client().put_object(Bucket=s3backend.bucket, Key="sh/seed", Body=b"seed")
+    outs, pids = [], []
+    for _ in range(3):
+        t0 = time.monotonic()
+        done = run_python(CLIENT, [s3backend.root("sh")], timeout=60)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert time.monotonic() - t0 < 30
+        outs.append(done.stdout.strip().split(" ", 1))
+        (sock,) = _sockets(runtime)
+        pids.append(_server_pid(sock))
+    assert [o[0] for o in outs] == ["seed"] * 3
+    assert all(o[1].startswith("from ") for o in outs) and len({o[1] for o in outs}) == 3
+    assert len(set(pids)) == 1
+    assert shared_servers(str(runtime)) == pids[:1]
+    stored = s3backend.client().list_objects_v2(Bucket=s3backend.bucket, Prefix="sh/k-")
+    assert stored["KeyCount"] == 3
+
+
+def test_a_different_configuration_gets_its_own_server(
+    s3backend: Backend, runtime: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Credentials are part of the server's name; TMPDIR is not."""
+    s3backend.client().put_object(Bucket=s3backend.bucket, Key="sh/seed", Body=b"seed")
+    assert run_python(CLIENT, [s3backend.root("sh")]).returncode == 0
+    monkeypatch.setenv("TMPDIR", str(runtime))
+    assert run_python(CLIENT, [s3backend.root("sh")]).returncode == 0
+    assert len(_sockets(runtime)) == 1
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "another-session")  # moto ignores it
+    assert run_python(CLIENT, [s3backend.root("sh")]).returncode == 0
+    assert len(_sockets(runtime)) == 2
+    assert len(shared_servers(str(runtime))) == 2
+
+
+def test_digest_follows_credentials_files(tmp_path: Path) -> None:
+    creds = tmp_path / "credentials"
+    creds.write_text("[default]\naws_access_key_id = a\n")
+    env = {"AWS_SHARED_CREDENTIALS_FILE": str(creds), "TMPDIR": "/x"}
+    first = shared_mod.digest(env)
+    assert shared_mod.digest(dict(env, TMPDIR="/y", PWD="/z")) == first
+    creds.write_text("[default]\naws_access_key_id = bb\n")
+    assert shared_mod.digest(env) != first
+    assert shared_mod.digest(dict(env, HTTPS_PROXY="http://proxy:3128")) != shared_mod.digest(env)
+
+
+def test_a_busy_server_sends_the_batch_to_a_private_one(s3backend: Backend, runtime: Path) -> None:
+    """While another process holds the batch lock, a batch runs on a private server."""
+    s3backend.client().put_object(Bucket=s3backend.bucket, Key="sh/seed", Body=b"seed")
+    with S3(s3root=s3backend.root("sh")) as s3:
+        assert _wait(lambda: len(_sockets(runtime)) == 1, 30)  # S3() started it
+        (sock,) = _sockets(runtime)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, str(sock).removesuffix(".sock") + ".batch"],
+            stdout=subprocess.PIPE,
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+            before = sum(len(v) for v in REGISTRY._idle.values())
+            assert s3.get("seed").blob == b"seed"
+            assert sum(len(v) for v in REGISTRY._idle.values()) == before + 1  # a private one
+        finally:
+            holder.kill()
+            holder.wait()
+            REGISTRY.close_all()
+        assert s3.get("seed").blob == b"seed"  # the shared one again
+        assert sum(len(v) for v in REGISTRY._idle.values()) == 0
+    assert len(shared_servers(str(runtime))) == 1
+
+
+HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_an_idle_server_exits_and_removes_its_socket(
+    s3backend: Backend, runtime: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("S3CLIENT_SHARED_IDLE", "1")
+    s3backend.client().put_object(Bucket=s3backend.bucket, Key="sh/seed", Body=b"seed")
+    assert run_python(CLIENT, [s3backend.root("sh")]).returncode == 0
+    assert len(_sockets(runtime)) == 1
+    assert _wait(lambda: not shared_servers(str(runtime)), 15)
+    assert _sockets(runtime) == []
+
+
+def test_a_stale_socket_is_replaced(s3backend: Backend, runtime: Path) -> None:
+    """A socket left by a server that died (nobody listening) does not stop batches."""
+    s3backend.client().put_object(Bucket=s3backend.bucket, Key="sh/seed", Body=b"seed")
+    assert run_python(CLIENT, [s3backend.root("sh")]).returncode == 0
+    (sock,) = _sockets(runtime)
+    for pid in shared_servers(str(runtime)):
+        os.kill(pid, signal.SIGKILL)
+    assert _wait(lambda: not shared_servers(str(runtime)), 10)
+    assert sock.exists()  # SIGKILL: the server could not remove it
+    done = run_python(CLIENT, [s3backend.root("sh")])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(shared_servers(str(runtime))) == 1
+
+
+def test_an_unsafe_runtime_dir_disables_sharing(s3backend: Backend, runtime: Path) -> None:
+    """A socket directory others can write to is never used: batches go to private
+    servers, and ``s3op serve --listen`` itself refuses such a directory."""
+    s3backend.client().put_object(Bucket=s3backend.bucket, Key="sh/seed", Body=b"seed")
+    ours = runtime / f"s3client-{os.getuid()}"
+    ours.mkdir(mode=0o700)
+    os.chmod(ours, 0o777)
+    done = run_python(CLIENT, [s3backend.root("sh")])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert shared_servers(str(runtime)) == [] and list(ours.iterdir()) == []
+    serve = subprocess.run(
+        [sys.executable, "-m", "s3op", "serve", "--listen", str(ours / "x.sock")],
+        env=child_env({}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert serve.returncode != 0 and "mode 0700" in serve.stderr
+    assert list(ours.iterdir()) == []
+
+
+def test_a_second_server_for_the_same_socket_exits_at_once(
+    s3backend: Backend, runtime: Path
+) -> None:
+    s3backend.client().put_object(Bucket=s3backend.bucket, Key="sh/seed", Body=b"seed")
+    assert run_python(CLIENT, [s3backend.root("sh")]).returncode == 0
+    (sock,) = _sockets(runtime)
+    first = _server_pid(sock)
+    second = subprocess.run(
+        [sys.executable, "-m", "s3op", "serve", "--listen", str(sock)],
+        env=child_env({}),
+        capture_output=True,
+        timeout=60,
+    )
+    assert second.returncode == 0
+    assert _server_pid(sock) == first
