@@ -83,6 +83,11 @@ Other differences worth knowing
       ``application/x-directory``; moto returns 404. ``dir`` (no slash): 404 on both.
     - Missing key: GET -> ``NoSuchKey`` 404, HEAD -> code ``"404"``; missing
       bucket: ``NoSuchBucket`` 404 (both).
+    - SeaweedFS keeps an object ``a/b`` and objects under ``a/b/`` side by side,
+      but only when they are written one after the other: two *concurrent* PUTs
+      of ``a/b`` and ``a/b/c`` both answer 200 and ``a/b`` is then gone (404) about
+      one time in 20 (its filer turns the file into the directory). Tests that
+      need both write ``a/b`` first, in a batch of its own.
 """
 
 from __future__ import annotations
