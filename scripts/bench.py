@@ -434,14 +434,17 @@ def measure(
     timeout: float,
     keep: Iterable[int],
     shared: Optional[SharedEngines] = None,
+    charge: bool = False,
 ) -> Measured:
     """Run ``argv`` (stdout/stderr to files in ``run_dir``) and measure it.
 
     ``keep``: pids of this process's own long-lived children (the S3 server),
     which are not orphans of the run. ``shared``: s3client's shared engine
-    servers, charged for what they do during the run (see SharedEngines).
+    servers, never reaped as orphans and, with ``charge`` (s3client's runs),
+    charged for what they do during the run (see SharedEngines).
     """
-    before = shared.cpu() if shared else {}
+    charged = shared if shared and charge else None
+    before = charged.cpu() if charged else {}
     out_path, err_path = os.path.join(run_dir, "stdout"), os.path.join(run_dir, "stderr")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
@@ -454,7 +457,7 @@ def measure(
             stderr=err,
             start_new_session=True,
         )
-        sampler = TreeSampler(proc.pid, shared.procs if shared else None)
+        sampler = TreeSampler(proc.pid, charged.procs if charged else None)
         sampler.start()
         watchdog = Watchdog(proc.pid, timeout)
         _, status, usage = os.wait4(proc.pid, 0)  # rusage includes reaped descendants
@@ -464,9 +467,11 @@ def measure(
     peak = sampler.stop()
     _kill_group(proc.pid)
     shared_cpu = 0.0
-    if shared:
-        after = shared.cpu()
+    if charged:
+        after = charged.cpu()
         shared_cpu = sum(max(0.0, t - before.get(pid, 0.0)) for pid, t in after.items())
+    if shared:
+        shared.procs()  # remember servers started during the run
         shared.reap()
         keep = {*keep, *shared.known}
     orphan_cpu, orphans = reap_orphans(keep)
@@ -551,7 +556,9 @@ def run_one(bench: Bench, wl: Workload, tool: str, rep: int) -> Sample:
         argv = child_argv(tool, job, run_dir)
         if wl.name == "W7-first" and tool == "s3client":
             bench.shared.stop()  # the engine is cold: nothing ran in the last minute
-        m = measure(argv, env, run_dir, bench.sizes.timeout, bench.keep, bench.shared)
+        m = measure(
+            argv, env, run_dir, bench.sizes.timeout, bench.keep, bench.shared, tool == "s3client"
+        )
         error = verify(bench, tool, job, run_dir, m)
     finally:
         if job.local:

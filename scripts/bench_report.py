@@ -81,7 +81,7 @@ def render_progress_table(summaries: Dict[Tuple[str, str], Summary]) -> str:
 
 def _wl_order(name: str) -> Tuple[int, int]:
     head, _, n = name.partition("-")
-    return int(head[1:]), int(n or 0)
+    return int(head[1:]), int(n) if n.isdigit() else (-1 if not n else 0)
 
 
 # --------------------------------------------------------------------------------- targets
