@@ -11,6 +11,7 @@ import dataclasses
 import os
 import signal
 import sys
+import time
 import uuid
 from typing import Any, Callable, List, Optional, Sequence
 
@@ -337,19 +338,25 @@ def client_config(role: Optional[str], threads: int, deadline: float) -> Any:
 
 
 _RESOLVED: dict = {}
+#: In serve mode a resolution (credentials, role) is reused for this long, then redone:
+#: a server can outlive temporary credentials (assumed roles, SSO, instance roles), and
+#: botocore refreshes those well before they expire (10-15 min ahead).
+RESOLVE_TTL_SECONDS = 300.0
 
 
 def _config(role: Optional[str], connections: int) -> Any:
-    """Resolve credentials once per process in serve mode (per call otherwise)."""
+    """Resolve credentials per call, or in serve mode at most every RESOLVE_TTL_SECONDS."""
     from s3op.client import config_from_env, resolve
 
     raw = config_from_env(role, connections)
     if not SERVE_MODE:
         return resolve(raw)
     key = repr(raw) + repr(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
-    if key not in _RESOLVED:
-        _RESOLVED[key] = resolve(raw)
-    return _RESOLVED[key]
+    cached = _RESOLVED.get(key)
+    now = time.monotonic()
+    if cached is None or now - cached[0] >= RESOLVE_TTL_SECONDS:
+        cached = _RESOLVED[key] = (now, resolve(raw))
+    return cached[1]
 
 
 def _processes(num_workers: Optional[int], size_hint: int) -> int:

@@ -226,6 +226,9 @@ def _replace(config: ClientConfig, **changes: Any) -> ClientConfig:
 
 _CLIENTS: Dict[str, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
+#: Clients kept per process: a long-lived server re-resolves credentials (new config,
+#: new client) every few minutes; the oldest clients are dropped.
+MAX_CACHED_CLIENTS = 8
 
 
 def cached_client(config: ClientConfig) -> Any:
@@ -233,6 +236,8 @@ def cached_client(config: ClientConfig) -> Any:
     key = repr(config)
     with _CLIENTS_LOCK:
         if key not in _CLIENTS:
+            while len(_CLIENTS) >= MAX_CACHED_CLIENTS:
+                _CLIENTS.pop(next(iter(_CLIENTS)))
             _CLIENTS[key] = make_client(config)
         return _CLIENTS[key]
 
