@@ -40,7 +40,7 @@ from .runner import (
     stop_process_group,
     write_manifest,
 )
-from .shared import SHARED
+from .shared import SHARED, NoAnswer
 
 #: Seconds a server may idle before it exits by itself (passed to ``s3op serve``).
 SERVER_IDLE_SECONDS = 300.0
@@ -216,6 +216,8 @@ class PersistentEngine:
         if lease is not None:
             try:
                 return lease.run(argv)
+            except NoAnswer:
+                pass  # it was going away (idle) or died unseen: run on a private server
             except BaseException:  # Ctrl-C or anything else: never leave a batch running
                 lease.kill()
                 raise

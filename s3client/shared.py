@@ -12,37 +12,46 @@ the same configuration:
   needs it, in its own session, with no pipes to anyone; it exits after
   ``SHARED_IDLE_SECONDS`` without a batch (``S3CLIENT_SHARED_IDLE``).
 - Its socket lives in ``$XDG_RUNTIME_DIR/s3client-UID`` (else
-  ``/tmp/s3client-UID``), a directory that must be ours with mode 0700;
-  the server also refuses connections from other users. Where that is
-  not so (or the path is too long for a socket, or the platform cannot
-  tell who is connecting), batches use private servers.
-- The socket's name is a digest of everything that can change what the
-  engine does: the environment (credentials, endpoints, proxies,
-  ``PYTHONPATH``...; only variables known not to matter, such as
-  ``TMPDIR`` or ``PWD``, are left out), this Python, the s3op source files
-  (size and mtime) and the AWS config and credentials files (size and
-  mtime). Change any of them and the next batch gets a new server; the
-  old one idles out.
+  ``/tmp/s3client-UID``), a directory that must be ours with mode 0700.
+  The server refuses connections from other users, and the client checks
+  that the server is ours (``SO_PEERCRED``). Where that cannot be done (or
+  the path is too long for a socket), batches use private servers.
+- The socket's name is an HMAC (under a random per-user key kept in that
+  directory) of everything that can change what the engine does: the
+  environment (credentials, endpoints, proxies, ``PYTHONPATH``...; only
+  variables known not to matter, such as ``TMPDIR`` or ``PWD``, are left
+  out), this Python and its ``sys.prefix`` (each venv its own), the umask,
+  the s3op source files and the AWS config and credentials files (size and
+  mtime). Change any of them and the next batch gets a new server; the old
+  one idles out. Credentials the server found itself (files, SSO, roles)
+  are looked up again every 5 minutes (``s3op.cli.RESOLVE_TTL_SECONDS``).
 - One batch at a time: a process holds ``SOCKET.batch`` (flock) for the
-  batch. A process that finds it taken, or finds no server ready within
-  ``SHARED_START_SECONDS``, uses a private server for that batch instead,
-  so concurrency is never worse than without sharing.
+  batch. A process that finds it taken, or no server ready within
+  ``SHARED_START_SECONDS``, or a server that closes without answering (it
+  was exiting on idle), runs that batch on a private server instead, so
+  concurrency is never worse than without sharing. A forked child closes
+  its copies of its parent's lease.
 - Ctrl-C (or any exception) during a batch ends the shared server the same
   way a private one is ended: SIGTERM to its process group (the engine
-  removes its temp files and stops its workers), then SIGKILL.
+  removes its temp files and stops its workers), then SIGKILL if it has
+  not closed the connection within 5 s.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import hmac
 import json
 import os
+import select
 import signal
 import socket
 import stat
 import struct
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -92,12 +101,55 @@ def runtime_dir() -> Optional[str]:
     return path
 
 
-def digest(env: Mapping[str, str]) -> str:
-    """The name of the shared server for ``env`` (see the module docstring)."""
+def digest(env: Mapping[str, str], directory: Optional[str] = None) -> str:
+    """The name of the shared server for ``env`` (see the module docstring).
+
+    An HMAC under a random key kept in our private ``directory``: the name is
+    visible to other users (``/proc/PID/cmdline``) and is computed over secrets.
+    """
     kept = sorted((k, v) for k, v in env.items() if k not in IGNORED_VARS)
     files = [_stamp(p) for p in _aws_files(env)]
-    blob = json.dumps([kept, os.getuid(), os.path.realpath(_python()), _code_stamp(), files])
-    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    where = [_python(), sys.prefix, sys.exec_prefix]  # each venv its own server
+    blob = json.dumps([kept, os.getuid(), _umask(), where, _code_stamp(), files])
+    key = _secret_key(directory) if directory is not None else b""
+    return hmac.new(key, blob.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+
+
+def _secret_key(directory: str) -> bytes:
+    """The per-user key of ``directory`` (made once, 0600)."""
+    path = os.path.join(directory, "key")
+    try:
+        with open(path, "rb") as f:
+            key = f.read()
+        if len(key) >= 32:
+            return key
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".key-")
+    try:
+        os.write(fd, os.urandom(32))
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # the first key written wins; racing processes read it
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _umask() -> int:
+    """This process's umask (the server creates downloads with its own)."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return -1  # unknown: still one server per (unknown) umask value
 
 
 def idle_seconds() -> float:
@@ -109,39 +161,67 @@ def idle_seconds() -> float:
     return value if value >= 1 else SHARED_IDLE_SECONDS
 
 
+class NoAnswer(OSError):
+    """The shared server closed the connection before answering anything (it was
+    exiting on idle, or died): the batch can go to a private server instead."""
+
+
 class Lease:
     """One batch's hold on the shared server: its connection and the batch lock."""
 
-    def __init__(self, sock: socket.socket, lock_fd: int) -> None:
+    def __init__(self, sock: socket.socket, lock_fd: int, where: str) -> None:
         self.sock = sock
         self.lock_fd = lock_fd
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        self.pid = struct.unpack("3i", creds)[0]
+        self.where = where
+        self.pid, self.uid = _peer(sock)
+        self.eof = False
 
     def run(self, argv: Sequence[str]) -> Tuple[int, List[Union[Result, str]], str]:
         """Send one command; (exit code, result lines, stderr). A server that goes
-        away before its terminator line gives exit code -1."""
-        self.sock.sendall(json.dumps({"argv": list(argv)}).encode() + b"\n")
+        away before its first line raises NoAnswer; after it, exit code -1."""
         lines: List[Union[Result, str]] = []
-        with self.sock.makefile("rb") as stream:
-            for raw in stream:
-                line = raw.decode("utf-8", errors="replace")
-                if line.startswith('{"end": true'):
-                    end = json.loads(line)
-                    return int(end["exit_code"]), lines, str(end.get("stderr", ""))
-                lines.append(parse_early(line))
-        return -1, lines, "the shared s3op server ended during the batch"
+        try:
+            self.sock.sendall(json.dumps({"argv": list(argv)}).encode() + b"\n")
+            with self.sock.makefile("rb") as stream:
+                for raw in stream:
+                    line = raw.decode("utf-8", errors="replace")
+                    if line.startswith('{"end": true'):
+                        end = json.loads(line)
+                        return int(end["exit_code"]), lines, str(end.get("stderr", ""))
+                    lines.append(parse_early(line))
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            if not lines:
+                raise NoAnswer(str(exc)) from exc
+        if not lines:
+            raise NoAnswer("closed before answering")
+        self.eof = True
+        return -1, lines, "the shared s3op server ended during the batch" + _log_tail(self.where)
 
     def kill(self) -> None:
-        """End the server (and its workers) now: SIGTERM, then SIGKILL after a grace."""
+        """End the server (and its workers) now: SIGTERM, then SIGKILL if it has not
+        closed our connection (it does as it exits) within the grace period."""
         _signal(self.pid, signal.SIGTERM)
-        deadline = time.monotonic() + KILL_GRACE_SECONDS
-        while _alive(self.pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        _signal(self.pid, signal.SIGKILL)
+        if not self._wait_eof(KILL_GRACE_SECONDS):
+            _signal(self.pid, signal.SIGKILL)
+
+    def _wait_eof(self, seconds: float) -> bool:
+        if self.eof:
+            return True
+        deadline = time.monotonic() + seconds
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                ready, _, _ = select.select([self.sock], [], [], left)
+                if ready and not self.sock.recv(65536):
+                    return True
+        except OSError:
+            return True  # reset: it is gone
 
     def release(self) -> None:
         """Close the connection and let the next batch in."""
+        SHARED.forget(self)
         self.sock.close()
         os.close(self.lock_fd)  # drops the flock
 
@@ -152,6 +232,7 @@ class SharedServers:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._started: Dict[str, subprocess.Popen[bytes]] = {}
+        self._leases: List[Lease] = []
 
     def prewarm(self, env: Dict[str, str]) -> None:
         """Start the shared server for ``env`` now unless one answers: its start-up
@@ -161,7 +242,8 @@ class SharedServers:
             return
         sock = _connect(where)
         if sock is not None:
-            sock.close()
+            if sock is not BUSY:
+                sock.close()
             return
         self._start(env, where)
 
@@ -180,26 +262,62 @@ class SharedServers:
             os.close(lock_fd)
             return None
         try:
-            sock = _connect(where) or self._start_and_connect(env, where)
+            sock = self._connect_or_start(env, where)
+            lease = Lease(sock, lock_fd, where) if sock is not None else None
         except BaseException:
             os.close(lock_fd)
             raise
-        if sock is None:
+        if lease is None or lease.uid != os.getuid():
+            if lease is not None:
+                lease.sock.close()
             os.close(lock_fd)
             return None
-        return Lease(sock, lock_fd)
+        with self._lock:
+            self._leases.append(lease)
+        return lease
 
-    def _start_and_connect(self, env: Dict[str, str], where: str) -> Optional[socket.socket]:
-        proc = self._start(env, where)
+    def forget(self, lease: Lease) -> None:
+        with self._lock:
+            if lease in self._leases:
+                self._leases.remove(lease)
+
+    def after_fork_in_child(self) -> None:
+        """A forked child must not keep its parent's lease alive: close its copies."""
+        self._lock = threading.Lock()
+        self._started = {}
+        for lease in self._leases:
+            try:
+                lease.sock.close()
+                os.close(lease.lock_fd)
+            except OSError:
+                pass
+        self._leases = []
+
+    def _connect_or_start(self, env: Dict[str, str], where: str) -> Optional[socket.socket]:
+        """Connect, starting the server if none listens; None after SHARED_START_SECONDS,
+        or as soon as the server we started has exited without listening."""
+        self._reap()
+        proc = None
         deadline = time.monotonic() + SHARED_START_SECONDS
         while time.monotonic() < deadline:
             sock = _connect(where)
-            if sock is not None:
+            if sock is not None and sock is not BUSY:
                 return sock
-            if proc is not None and proc.poll() not in (None, 0):
-                return None  # it failed to start: a private server will say why
+            if sock is None:
+                if proc is not None and proc.poll() is not None:
+                    return None  # it exited (failed, or lost the path to a server going away)
+                if proc is None:
+                    proc = self._start(env, where)
+                    if proc is None:
+                        return None
             time.sleep(0.002)
         return None
+
+    def _reap(self) -> None:
+        with self._lock:
+            for where, proc in list(self._started.items()):
+                if proc.poll() is not None:
+                    del self._started[where]
 
     def _start(self, env: Dict[str, str], where: str) -> Optional[subprocess.Popen[bytes]]:
         """Start a server for ``where`` unless ours is still starting; a server that
@@ -209,7 +327,7 @@ class SharedServers:
             if proc is not None and proc.poll() is None:
                 return proc
             try:
-                log = os.open(where + ".log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                log = os.open(where + ".log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             except OSError:
                 return None
             try:
@@ -238,18 +356,49 @@ def _where(env: Mapping[str, str]) -> Optional[str]:
     directory = runtime_dir()
     if directory is None:
         return None
-    where = os.path.join(directory, digest(env))
+    try:
+        where = os.path.join(directory, digest(env, directory))
+    except OSError:
+        return None
     return where if len(os.fsencode(where)) + 5 <= MAX_SOCKET_PATH else None
 
 
-def _connect(where: str) -> Optional[socket.socket]:
+#: What ``_connect`` returns when the server is there but its backlog is full.
+BUSY: Any = object()
+
+
+def _connect(where: str) -> Any:
+    """A connected socket, BUSY (listening, backlog full: never block on it), or None."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setblocking(False)
     try:
         sock.connect(where + ".sock")
+    except BlockingIOError:
+        sock.close()
+        return BUSY
     except OSError:
         sock.close()
         return None
+    sock.setblocking(True)
     return sock
+
+
+def _peer(sock: socket.socket) -> Tuple[int, int]:
+    """(pid, uid) of the process on the other end."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, _gid = struct.unpack("3i", creds)
+    return pid, uid
+
+
+def _log_tail(where: str) -> str:
+    try:
+        with open(where + ".log", "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 1500))
+            tail = f.read().decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+    return f"; its log ends: {tail}" if tail else ""
 
 
 def _aws_files(env: Mapping[str, str]) -> List[str]:
@@ -300,19 +449,6 @@ def _signal(pid: int, sig: signal.Signals) -> None:
         pass
 
 
-def _alive(pid: int) -> bool:
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0]:
-            return False  # our own child (we started it), now reaped
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 SHARED = SharedServers()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=SHARED.after_fork_in_child)

@@ -355,7 +355,9 @@ def _config(role: Optional[str], connections: int) -> Any:
     cached = _RESOLVED.get(key)
     now = time.monotonic()
     if cached is None or now - cached[0] >= RESOLVE_TTL_SECONDS:
-        cached = _RESOLVED[key] = (now, resolve(raw))
+        cached = (now, resolve(raw))
+        if cached[1].credentials is not None:  # a miss (e.g. IMDS timed out) is not kept
+            _RESOLVED[key] = cached
     return cached[1]
 
 

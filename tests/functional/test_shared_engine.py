@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Iterator, List
@@ -214,3 +215,87 @@ def test_a_second_server_for_the_same_socket_exits_at_once(
     )
     assert second.returncode == 0
     assert _server_pid(sock) == first
+
+
+def _closing_server(path: Path) -> threading.Thread:
+    """A stand-in for a shared server that is going away: it accepts connections and
+    closes them unanswered (what a server exiting on idle does to a late client)."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(4)
+    listener.settimeout(30)
+
+    def run() -> None:
+        with listener:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_server_closing_unanswered_sends_the_batch_to_a_private_one(
+    s3backend: Backend, runtime: Path
+) -> None:
+    s3backend.client().put_object(Bucket=s3backend.bucket, Key="sh/seed", Body=b"seed")
+    with S3(s3root=s3backend.root("sh")) as s3:
+        assert _wait(lambda: len(_sockets(runtime)) == 1, 30)
+        (sock,) = _sockets(runtime)
+        for pid in shared_servers(str(runtime)):
+            os.kill(pid, signal.SIGKILL)
+        assert _wait(lambda: not shared_servers(str(runtime)), 10)
+        sock.unlink()
+        closer = _closing_server(sock)
+        before = sum(len(v) for v in REGISTRY._idle.values())
+        try:
+            assert s3.get("seed").blob == b"seed"
+            closer.join(10)
+            assert not closer.is_alive()  # the batch did reach it first
+            assert sum(len(v) for v in REGISTRY._idle.values()) == before + 1
+        finally:
+            REGISTRY.close_all()
+
+
+def test_a_forked_child_does_not_hold_the_parents_lease(
+    s3backend: Backend, runtime: Path
+) -> None:
+    """fork() while a batch holds the shared server: once the parent lets go, the
+    server is free again even though the child still runs."""
+    s3backend.client().put_object(Bucket=s3backend.bucket, Key="sh/seed", Body=b"seed")
+    env = child_env({})
+    lease = shared_mod.SHARED.lease(env)
+    assert lease is not None
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child (fork hooks have run by now): say so, then live a while
+        os.write(ready_w, b"x")
+        time.sleep(20)
+        os._exit(0)
+    os.close(ready_w)
+    try:
+        assert os.read(ready_r, 1) == b"x"
+        lease.release()
+        again = shared_mod.SHARED.lease(env)
+        assert again is not None, "the child kept the batch lock"
+        assert again.run(["info", "--help"])[0] == 0  # and the server answers
+        again.release()
+    finally:
+        os.close(ready_r)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def test_digest_follows_the_umask() -> None:
+    """The server creates downloads with its own umask: one server per umask."""
+    env = {"AWS_ACCESS_KEY_ID": "a"}
+    old = os.umask(0o022)
+    try:
+        first = shared_mod.digest(env)
+        os.umask(0o077)
+        assert shared_mod.digest(env) != first
+    finally:
+        os.umask(old)
