@@ -79,6 +79,8 @@ def _secrets() -> dict:
 @pytest.mark.parametrize(
     "engine, where",
     [
+        ("shared", "session_vars"),
+        ("shared", "client_params"),
         ("persistent", "session_vars"),
         ("persistent", "client_params"),
         ("subprocess", "session_vars"),
@@ -145,6 +147,7 @@ def test_secrets_never_leak(
         "engine stderr": "\n".join(b.stderr for b in spy.batches),
         "error messages": "\n".join(messages),
         "kept files": "\n".join(Path(p).read_text(errors="replace") for p in kept),
+        "shared engine files": _runtime_files(),
     }
     leaks = {
         where: [k for k, v in secrets.items() if v in text] for where, text in haystacks.items()
@@ -159,6 +162,16 @@ def test_secrets_never_leak(
     )
     assert len(argvs) >= 1 and len(messages) >= 3 and kept
     assert all(not v for v in leaks.values()), leaks
+
+
+def _runtime_files() -> str:
+    """Names of the shared engines' files, and their logs."""
+    directory = Path(os.environ["XDG_RUNTIME_DIR"]) / f"s3client-{os.getuid()}"
+    if not directory.is_dir():
+        return ""
+    names = [p.name for p in directory.iterdir()]
+    logs = [p.read_text(errors="replace") for p in directory.glob("*.log")]
+    return "\n".join(names + logs)
 
 
 def test_secrets_never_leak_cli(seaweed_target: Target, tmp_path: Path) -> None:
