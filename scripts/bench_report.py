@@ -404,7 +404,7 @@ TOOL_COLORS = {
 
 def _tick_label(wl: Workload) -> str:
     op, _, rest = wl.title.partition(" ")
-    return f"{wl.name}\n{op}\n{rest}"
+    return f"{wl.name}\n{op}\n" + rest.replace(", ", "\n")
 
 
 def _seconds(y: float) -> str:
