@@ -67,6 +67,8 @@ SHARED_IDLE_VAR = "S3CLIENT_SHARED_IDLE"
 SHARED_START_SECONDS = 20.0
 #: Longest socket path bind() takes on Linux (sun_path is 108 bytes with its NUL).
 MAX_SOCKET_PATH = 107
+#: A server's files are removed once it is gone and its batch lock unused this long.
+STALE_SECONDS = 86400.0
 #: Grace between SIGTERM and SIGKILL when a batch is interrupted.
 KILL_GRACE_SECONDS = 5.0
 #: Variables that cannot change what the engine does: not part of the digest.
@@ -258,6 +260,7 @@ class SharedServers:
             return None
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.utime(lock_fd)  # last used now (see sweep)
         except OSError:  # another process's batch is on it
             os.close(lock_fd)
             return None
@@ -326,6 +329,7 @@ class SharedServers:
             proc = self._started.get(where)
             if proc is not None and proc.poll() is None:
                 return proc
+            sweep(os.path.dirname(where))
             try:
                 log = os.open(where + ".log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             except OSError:
@@ -347,6 +351,33 @@ class SharedServers:
                 os.close(log)
             self._started[where] = proc
             return proc
+
+
+def sweep(directory: str, older_than: float = STALE_SECONDS) -> None:
+    """Remove the files of servers that are gone and unused for ``older_than`` s (each
+    change of credentials or code leaves a set behind). Run when a server starts."""
+    now = time.time()
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not name.endswith(".batch"):
+            continue
+        base = os.path.join(directory, name[: -len(".batch")])
+        try:
+            if (
+                os.path.exists(base + ".sock")
+                or now - os.stat(base + ".batch").st_mtime < older_than
+            ):
+                continue
+        except OSError:
+            continue
+        for suffix in (".batch", ".log", ".sock.lock"):
+            try:
+                os.unlink(base + suffix)
+            except OSError:
+                pass
 
 
 def _where(env: Mapping[str, str]) -> Optional[str]:

@@ -299,3 +299,21 @@ def test_digest_follows_the_umask() -> None:
         assert shared_mod.digest(env) != first
     finally:
         os.umask(old)
+
+
+def test_sweep_removes_only_stale_sets_of_files(tmp_path: Path) -> None:
+    def make(name: str, sock: bool, age: float) -> None:
+        for suffix in (".batch", ".log", ".sock.lock"):
+            (tmp_path / (name + suffix)).write_text("")
+            os.utime(tmp_path / (name + suffix), (time.time() - age, time.time() - age))
+        if sock:
+            (tmp_path / (name + ".sock")).write_text("")
+
+    make("old", sock=False, age=3 * 86400)
+    make("recent", sock=False, age=60)
+    make("running", sock=True, age=3 * 86400)
+    shared_mod.sweep(str(tmp_path))
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert not any(n.startswith("old.") for n in left)
+    assert len([n for n in left if n.startswith("recent.")]) == 3
+    assert len([n for n in left if n.startswith("running.")]) == 4
