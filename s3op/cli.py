@@ -38,6 +38,10 @@ IN_PROCESS_MAX = 32
 #: more CPU in all), as parent, workers and a local server fight for 2 cores.
 FORK_MIN_CPUS = 3
 DEFAULT_THREADS = 16
+#: Uploads wait longer on the server (it writes), so more of them in flight pays:
+#: 1,000 x 10 KiB put_files took 0.59 s with 16 threads, 0.55 with 32 and 0.54 with 48
+#: (SeaweedFS on this 2-CPU box; downloads, HEADs and listings did not change).
+PUT_THREADS = 32
 DEFAULT_DEADLINE = 300.0
 #: Set by ``s3op serve``: credentials are resolved once and clients reused.
 SERVE_MODE = False
@@ -69,9 +73,8 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--threads",
             type=click.IntRange(1, 256),
-            default=DEFAULT_THREADS,
-            show_default=True,
-            help="Threads per worker.",
+            default=None,
+            help=f"Threads per worker [default: {DEFAULT_THREADS}; put: {PUT_THREADS}].",
         ),
         click.option(
             "--retries",
@@ -211,6 +214,7 @@ def put(pairs: Sequence[str], overwrite: bool, **opts: Any) -> None:
 
     requests = _requests("put", urls, opts["inputs"], from_pair)
     _refuse_duplicates(requests)
+    opts["threads"] = opts["threads"] or PUT_THREADS
     settings = _settings(opts, no_overwrite=not overwrite)
     _run(
         lambda engine: [engine.add(jobs.PutJob(r)) for r in requests], settings, opts, len(requests)
@@ -310,6 +314,7 @@ def _run(
     from s3op.pool import Pool, WorkerSpec
     from s3op.retry import RetryPolicy
 
+    opts["threads"] = opts["threads"] or DEFAULT_THREADS
     try:
         config = client_config(opts["role"], opts["threads"], opts["deadline"])
     except ValueError as exc:

@@ -80,7 +80,8 @@ def warm_up() -> None:
         import s3op.ops.put  # noqa: F401
         from s3op.client import cached_client
 
-        cached_client(cli.client_config(None, cli.DEFAULT_THREADS, cli.DEFAULT_DEADLINE))
+        for threads in (cli.DEFAULT_THREADS, cli.PUT_THREADS):
+            cached_client(cli.client_config(None, threads, cli.DEFAULT_DEADLINE))
     except Exception:  # noqa: BLE001 - the first command reports any real problem
         pass
 
