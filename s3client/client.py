@@ -24,7 +24,13 @@ from s3op.protocol import GetRequest, InfoRequest, ListRequest, Request, Result
 from .config import Config, EngineOptions
 from .errors import S3EngineError, S3Error, S3URLError, is_not_found, raise_for_result
 from .objects import PutValue, RangeInfo, S3GetObject, S3Object, S3PutObject
-from .runner import Engine, SubprocessEngine, results_by_request, sigterm_as_interrupt
+from .runner import (
+    Engine,
+    SubprocessEngine,
+    remove_file,
+    results_by_request,
+    sigterm_as_interrupt,
+)
 from .server import PersistentEngine
 from .uploads import PutItem, items_from_files, items_from_values, put_spec, stage_value
 from .urls import as_prefix, choose_root, range_header, resolve_object_url, resolve_url
@@ -297,7 +303,7 @@ class S3:
             results = self._run("put", requests, [] if overwrite else ["--no-overwrite"])
         finally:
             for path in staged:
-                _unlink(path)
+                remove_file(path)
         by_idx = results_by_request(requests, results)
         written = []
         for item, req in zip(items, requests):
@@ -415,13 +421,6 @@ class S3:
             results = self._engine.run(op, requests, [*flags, *self._flags])
         self._failures.urls = [res.url for res in results if res.error is not None]
         return results
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 __all__ = ["S3"]

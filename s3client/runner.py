@@ -23,6 +23,7 @@ environment given as ``env``, never on the command line or in the manifest.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -33,6 +34,7 @@ from typing import (
     IO,
     Any,
     Dict,
+    Iterable,
     Iterator,
     List,
     Mapping,
@@ -138,7 +140,7 @@ def run_batch(
         returncode, lines, stderr = _execute(argv, child_env(env_extra), workdir)
     finally:
         if not keep_manifest:
-            _remove(manifest)
+            remove_file(manifest)
     results = check_outcome(op, flags, requests, returncode, lines, stderr)
     return sorted(results, key=lambda r: r.idx)
 
@@ -233,6 +235,20 @@ def parse_early(line: str) -> Union[Result, str]:
         return line
 
 
+def read_answer(
+    stream: Iterable[bytes], lines: List[Union[Result, str]]
+) -> Optional[Tuple[int, str]]:
+    """Read one ``s3op serve`` answer: result lines go to ``lines`` (parsed early),
+    then (exit code, stderr) from the terminator; None if the stream ended first."""
+    for raw in stream:
+        line = raw.decode("utf-8", errors="replace")
+        if line.startswith('{"end": true'):
+            end = json.loads(line)
+            return int(end["exit_code"]), str(end.get("stderr", ""))
+        lines.append(parse_early(line))
+    return None
+
+
 def parse_results(
     op: str, requests: Sequence[Request], lines: Sequence[Union[Result, str]], stderr: str
 ) -> List[Result]:
@@ -299,7 +315,8 @@ def results_by_request(requests: Sequence[Request], results: Sequence[Result]) -
     return by_idx
 
 
-def _remove(path: str) -> None:
+def remove_file(path: str) -> None:
+    """Remove ``path``; a file already gone is fine."""
     try:
         os.unlink(path)
     except FileNotFoundError:

@@ -35,7 +35,8 @@ from .errors import S3EngineError
 from .runner import (
     check_outcome,
     child_env,
-    parse_early,
+    read_answer,
+    remove_file,
     s3op_command,
     stop_process_group,
     write_manifest,
@@ -83,13 +84,10 @@ class Server:
         self.proc.stdin.write(json.dumps({"argv": list(argv)}).encode() + b"\n")
         self.proc.stdin.flush()
         lines: List[Union[Result, str]] = []
-        for raw in self.proc.stdout:
-            line = raw.decode("utf-8", errors="replace")
-            if line.startswith('{"end": true'):
-                end = json.loads(line)
-                self.idle_since = time.monotonic()
-                return int(end["exit_code"]), lines, str(end.get("stderr", ""))
-            lines.append(parse_early(line))
+        answer = read_answer(self.proc.stdout, lines)
+        if answer is not None:
+            self.idle_since = time.monotonic()
+            return answer[0], lines, answer[1]
         code = self.proc.wait()
         return code if code != 0 else -1, lines, self._stderr_tail()
 
@@ -207,7 +205,7 @@ class PersistentEngine:
             code, lines, stderr = self._on_server([op, "--inputs", manifest, *flags])
         finally:
             if not self.keep_files:
-                _remove(manifest)
+                remove_file(manifest)
         results = check_outcome(op, flags, requests, code, lines, stderr)
         return sorted(results, key=lambda r: r.idx)
 
@@ -252,8 +250,3 @@ class PersistentEngine:
             server.stop(kill=True)
 
 
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

@@ -58,7 +58,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from s3op.protocol import Result
 
-from .runner import parse_early, s3op_command
+from .runner import read_answer, s3op_command
 
 #: Seconds the shared server waits for a batch before it exits (``S3CLIENT_SHARED_IDLE``).
 SHARED_IDLE_SECONDS = 60.0
@@ -185,12 +185,9 @@ class Lease:
         try:
             self.sock.sendall(json.dumps({"argv": list(argv)}).encode() + b"\n")
             with self.sock.makefile("rb") as stream:
-                for raw in stream:
-                    line = raw.decode("utf-8", errors="replace")
-                    if line.startswith('{"end": true'):
-                        end = json.loads(line)
-                        return int(end["exit_code"]), lines, str(end.get("stderr", ""))
-                    lines.append(parse_early(line))
+                answer = read_answer(stream, lines)
+            if answer is not None:
+                return answer[0], lines, answer[1]
         except (ConnectionResetError, BrokenPipeError) as exc:
             if not lines:
                 raise NoAnswer(str(exc)) from exc

@@ -19,7 +19,7 @@ from s3op import jobs
 from s3op.checksum import crc32_of_parts, spans
 from s3op.errors import ERRNO_KINDS
 from s3op.ops.get import TEMP_GLOB, create_private, temp_path
-from s3op.paths import local_path
+from s3op.paths import local_path, remove_file
 from s3op.pool import Died, Done, Pool
 from s3op.protocol import (
     ErrorKind,
@@ -255,7 +255,7 @@ class Engine:
             _preallocate(tmp, head.size)
         except OSError as exc:
             kind = ERRNO_KINDS.get(exc.errno or 0, ErrorKind.LOCAL_FILE_ERROR)
-            _unlink(tmp)
+            remove_file(tmp)
             self.emit(Result.failure(head.idx, head.url, kind, f"{exc.strerror}: {head.local}", 1))
             return
         ranges = spans(head.size, self.settings.part_size)
@@ -289,7 +289,7 @@ class Engine:
     def _big_get_retry(self, state: BigGet, why: str) -> None:
         """Start the object over (a part was damaged), or give up as corrupt."""
         state.failed = True
-        _unlink(state.tmp)
+        remove_file(state.tmp)
         head = state.head
         if state.tries < self.max_object_tries:
             req = GetRequest(idx=head.idx, url=head.url)
@@ -306,7 +306,7 @@ class Engine:
             os.chmod(state.tmp, self.settings.file_mode)
             os.replace(state.tmp, head.local)
         except OSError as exc:  # e.g. the target is a directory (keys 'a' and 'a/x')
-            _unlink(state.tmp)
+            remove_file(state.tmp)
             kind = ERRNO_KINDS.get(exc.errno or 0, ErrorKind.LOCAL_FILE_ERROR)
             self.emit(Result.failure(head.idx, head.url, kind, f"{exc.strerror}: {head.local}"))
             return
@@ -366,7 +366,7 @@ class Engine:
             return
         owner.failed = True
         if isinstance(owner, BigGet):
-            _unlink(owner.tmp)
+            remove_file(owner.tmp)
         else:
             req = owner.job.req
             self.add(jobs.AbortUploadJob(req.idx, req.url, owner.split.upload_id))
@@ -378,13 +378,13 @@ class Engine:
         """Remove every temp file this run may have left (dead workers, Ctrl-C)."""
         for entry in self.entries.values():
             if isinstance(entry.owner, BigGet):
-                _unlink(entry.owner.tmp)
+                remove_file(entry.owner.tmp)
         if not self.settings.tmp_tag:
             return
         pattern = TEMP_GLOB.format(tag=self.settings.tmp_tag)
         for directory in self.local_dirs:
             for path in glob.glob(os.path.join(glob.escape(directory), pattern)):
-                _unlink(path)
+                remove_file(path)
 
 
 def _preallocate(path: str, size: int) -> None:
@@ -394,13 +394,6 @@ def _preallocate(path: str, size: int) -> None:
             os.posix_fallocate(fd, 0, size)
     finally:
         os.close(fd)
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _replace(result: Result, **changes: Any) -> Result:

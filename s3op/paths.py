@@ -4,6 +4,7 @@ A key is data, never a path to trust: with the ``keys`` layout it is split
 on ``/`` and refused if any part is empty, ``.`` or ``..``, or holds a NUL,
 so no key can write outside the destination directory. The ``hashed``
 layout names files by a hash of the URL (what ``s3client`` uses).
+``remove_file`` is the one quiet unlink of the engine's temp files and sockets.
 """
 
 from __future__ import annotations
@@ -40,3 +41,11 @@ def local_path(destination: str, layout: str, url: str, byte_range: Optional[str
     if not os.path.realpath(path).startswith(root + os.sep):
         raise ValueError(f"key {key!r} leads outside {destination}")
     return path
+
+
+def remove_file(path: str) -> None:
+    """Remove ``path``; a file already gone is fine."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

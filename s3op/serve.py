@@ -41,6 +41,8 @@ from typing import Any, Dict, List, Optional
 
 import click
 
+from s3op.paths import remove_file
+
 
 def serve_forever(idle_timeout: float) -> None:
     """Answer commands from stdin until EOF or idle timeout."""
@@ -121,7 +123,7 @@ def serve_socket(path: str, idle_timeout: float) -> None:
             idle_since = _now()
     finally:
         if _identity(path) == identity:
-            _unlink(path)
+            remove_file(path)
         listener.close()
 
 
@@ -155,7 +157,7 @@ def _check_private_dir(directory: str) -> None:
 
 
 def _listen(path: str) -> socket.socket:
-    _unlink(path)  # a dead server's socket: we hold the lock, so nobody else uses it
+    remove_file(path)  # a dead server's socket: we hold the lock, so nobody else uses it
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)
     try:
@@ -178,13 +180,6 @@ def _peer_uid(conn: socket.socket) -> int:
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _pid, uid, _gid = struct.unpack("3i", creds)
     return int(uid)
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _quiet_flush() -> None:

@@ -25,6 +25,7 @@ from s3op.fastpath import early_body
 from s3op.jobs import GetJob, GetPartJob, PartDone, PartFailed, SplitGet, VerifyJob
 from s3op.ops import OpContext, failed, invalid
 from s3op.ops.info import describe, head
+from s3op.paths import remove_file
 from s3op.protocol import ErrorKind, RangeServed, Result, parse_object_url, parse_range, parse_url
 from s3op.retry import Deadline, Failure, run_with_retries
 
@@ -151,7 +152,7 @@ def save_body(
             os.close(fd)
         os.replace(tmp, local)
     except BaseException:
-        _unlink(tmp)
+        remove_file(tmp)
         raise
     finally:
         body.close()
@@ -227,13 +228,6 @@ def _verify(got: int, size: int, digest: Any, md5: Optional[str]) -> None:
         raise OpError(ErrorKind.CORRUPT, f"short body: got {got} of {size} bytes")
     if digest is not None and digest.hexdigest() != md5:
         raise OpError(ErrorKind.CORRUPT, f"MD5 mismatch: body {digest.hexdigest()}, ETag {md5}")
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]:
