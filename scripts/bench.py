@@ -44,7 +44,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import bench_latency
 import psutil  # type: ignore[import-untyped, unused-ignore]
@@ -263,15 +263,15 @@ def tree_rss(root: psutil.Process, extra: Iterable[psutil.Process] = ()) -> int:
 
 
 class TreeSampler(threading.Thread):
-    """Samples the RSS of a process tree (plus ``extra()``, e.g. the shared engine)
+    """Samples the RSS of a process tree (plus ``extra``, e.g. the shared engine)
     every SAMPLE_INTERVAL s and keeps the peak."""
 
     def __init__(
-        self, pid: int, extra: Optional[Callable[[], List[psutil.Process]]] = None
+        self, pid: int, extra: Sequence[psutil.Process] = ()
     ) -> None:
         super().__init__(daemon=True)
         self.pid = pid
-        self.extra = extra or (lambda: [])
+        self.extra = extra
         self.peak = 0
         self._stop_event = threading.Event()
 
@@ -281,7 +281,7 @@ class TreeSampler(threading.Thread):
         except psutil.Error:
             return
         while not self._stop_event.is_set():
-            self.peak = max(self.peak, tree_rss(root, self.extra()))
+            self.peak = max(self.peak, tree_rss(root, self.extra))
             self._stop_event.wait(SAMPLE_INTERVAL)
 
     def stop(self) -> int:
@@ -316,10 +316,10 @@ class SharedEngines:
                 self.known.add(proc.pid)
         return out
 
-    def cpu(self) -> Dict[int, float]:
-        """CPU seconds so far of each shared server and its workers, by server pid."""
+    def cpu(self, procs: Sequence[psutil.Process]) -> Dict[int, float]:
+        """CPU seconds so far of each server in ``procs`` and its workers, by pid."""
         out = {}
-        for proc in self.procs():
+        for proc in procs:
             try:
                 t = proc.cpu_times()
                 total = t.user + t.system + t.children_user + t.children_system
@@ -444,7 +444,9 @@ def measure(
     charged for what they do during the run (see SharedEngines).
     """
     charged = shared if shared and charge else None
-    before = charged.cpu() if charged else {}
+    # Servers up now are sampled with the run's tree; one the run starts is in that tree.
+    servers = charged.procs() if charged else []
+    before = charged.cpu(servers) if charged else {}
     out_path, err_path = os.path.join(run_dir, "stdout"), os.path.join(run_dir, "stderr")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
@@ -457,7 +459,7 @@ def measure(
             stderr=err,
             start_new_session=True,
         )
-        sampler = TreeSampler(proc.pid, charged.procs if charged else None)
+        sampler = TreeSampler(proc.pid, servers)
         sampler.start()
         watchdog = Watchdog(proc.pid, timeout)
         _, status, usage = os.wait4(proc.pid, 0)  # rusage includes reaped descendants
@@ -468,7 +470,7 @@ def measure(
     _kill_group(proc.pid)
     shared_cpu = 0.0
     if charged:
-        after = charged.cpu()
+        after = charged.cpu(charged.procs())
         shared_cpu = sum(max(0.0, t - before.get(pid, 0.0)) for pid, t in after.items())
     if shared:
         shared.procs()  # remember servers started during the run

@@ -59,18 +59,11 @@ AWS_VARS = (
 
 def shared_servers(directory: str) -> list[int]:
     """Pids of the shared ``s3op serve --listen`` servers with sockets under ``directory``."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if b"--listen" in argv and any(a.startswith(directory.encode()) for a in argv):
-            pids.append(int(entry))
-    return pids
+    from tests.faults.conftest import processes
+
+    return [
+        p.pid for p in processes() if "--listen" in p.cmdline.split() and directory in p.cmdline
+    ]
 
 
 @pytest.fixture(scope="session", autouse=True)
