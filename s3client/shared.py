@@ -40,6 +40,7 @@ the same configuration:
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import hmac
 import json
@@ -117,8 +118,9 @@ def digest(env: Mapping[str, str], directory: Optional[str] = None) -> str:
     return hmac.new(key, blob.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
 
 
+@functools.lru_cache(maxsize=8)
 def _secret_key(directory: str) -> bytes:
-    """The per-user key of ``directory`` (made once, 0600)."""
+    """The per-user key of ``directory`` (made once, 0600; read once per process)."""
     path = os.path.join(directory, "key")
     try:
         with open(path, "rb") as f:
