@@ -26,6 +26,7 @@ from s3op.checksum import crc32_from_b64
 from s3op.errors import OpError
 from s3op.http1 import Pool
 from s3op.protocol import ErrorKind
+from s3op.readahead import ReadAhead, next_token
 from s3op.responses import describe_headers, parse_listing, raise_error
 
 CHECKSUM_MODE = "x-amz-checksum-mode"
@@ -189,6 +190,7 @@ class FastClient:
         self._slow_client = slow_client  # a zero-argument factory, called on first use
         self._slow: Any = None
         self._slow_buckets: set = set()  # buckets botocore must serve (other region)
+        self._read_ahead = ReadAhead()  # the next page of each listing, asked for early
 
     def botocore_client(self) -> Any:
         """The real botocore client, built on first use."""
@@ -337,17 +339,27 @@ class FastClient:
         args = {"Prefix": Prefix, "Delimiter": Delimiter, "ContinuationToken": ContinuationToken}
         if unsupported or Bucket in self._slow_buckets:
             return self._slow_list(Bucket, dict(args, **unsupported))
-        params = [("list-type", "2"), ("encoding-type", "url"), ("prefix", Prefix)]
-        if Delimiter:
-            params.append(("delimiter", Delimiter))
-        if ContinuationToken:
-            params.append(("continuation-token", ContinuationToken))
+        key = (Bucket, Prefix, Delimiter, ContinuationToken or "")
+        body = self._read_ahead.take(key)
+        if body is None:
+            try:
+                body = self._list_page(*key)
+            except _NotOurs:
+                return self._slow_list(Bucket, args)
+        token = next_token(body)
+        if token:  # ask for the next page while this one is parsed and written out
+            ahead = (Bucket, Prefix, Delimiter, token)
+            self._read_ahead.start(ahead, lambda: self._list_page(*ahead))
+        return parse_listing(body)
+
+    def _list_page(self, bucket: str, prefix: str, delimiter: str, token: str) -> bytes:
+        params = [("list-type", "2"), ("encoding-type", "url"), ("prefix", prefix)]
+        if delimiter:
+            params.append(("delimiter", delimiter))
+        if token:
+            params.append(("continuation-token", token))
         query = "?" + "&".join(f"{k}={quote(v, safe='-_.~')}" for k, v in sorted(params))
-        try:
-            resp = self._send("GET", Bucket, None, {}, query=query)
-        except _NotOurs:
-            return self._slow_list(Bucket, args)
-        return parse_listing(resp.read_all())
+        return bytes(self._send("GET", bucket, None, {}, query=query).read_all())
 
     def _slow_list(self, bucket: str, kwargs: Dict[str, Any]) -> Any:
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
