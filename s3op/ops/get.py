@@ -159,6 +159,7 @@ def save_body(
 
 
 _NEW_PRIVATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL  # never reuse or follow an existing name
+MAX_KNOWN_DIRS = 4096
 _KNOWN_DIRS: Set[str] = set()  # directories this process created or found (saves a mkdir each)
 
 
@@ -167,6 +168,8 @@ def create_private(tmp: str) -> int:
     directory = os.path.dirname(tmp) or "."
     if directory not in _KNOWN_DIRS:
         os.makedirs(directory, exist_ok=True)
+        if len(_KNOWN_DIRS) >= MAX_KNOWN_DIRS:  # a long-lived engine: forget, never grow
+            _KNOWN_DIRS.clear()
         _KNOWN_DIRS.add(directory)
     try:
         return os.open(tmp, _NEW_PRIVATE, 0o600)

@@ -494,3 +494,29 @@ def test_a_failed_batch_names_every_failed_url(s3backend: Backend) -> None:
     urls = [s3backend.root(f"fails/gone-{i}") for i in (1, 2, 3)]
     assert info.value.url == urls[0]
     assert info.value.failed_urls == urls
+
+
+def test_a_large_get_many_spreads_its_files_over_directories(
+    s3backend: Backend, tmp_path: Path
+) -> None:
+    """Many files in one directory make the engine's threads queue on its lock;
+    a big batch gets ``SHARDS`` directories, a small one stays flat."""
+    from s3client.client import SHARD_MIN, SHARDS
+
+    client = s3backend.client()
+    count = SHARD_MIN + 36
+    bodies = {f"k{i}": f"body {i}".encode() for i in range(count)}
+    for key, body in bodies.items():
+        client.put_object(Bucket=s3backend.bucket, Key=key, Body=body)
+    with S3(s3root=s3backend.root(), tmproot=str(tmp_path)) as s3:
+        many = s3.get_many(list(bodies))
+        few = s3.get_many(["k1", "k2", "k3"])
+        assert [o.blob for o in many] == list(bodies.values())
+        assert [o.blob for o in few] == [bodies["k1"], bodies["k2"], bodies["k3"]]
+        tmpdir = os.path.dirname(few[0].path)
+        assert {os.path.dirname(o.path) for o in few} == {tmpdir}
+        shard_dirs = {os.path.dirname(o.path) for o in many}
+        assert len(shard_dirs) == SHARDS
+        assert {os.path.dirname(d) for d in shard_dirs} == {tmpdir}
+        assert len({o.path for o in many}) == count
+    assert not os.path.exists(tmpdir)
