@@ -171,7 +171,8 @@ def buffer_stdout() -> None:
     type=click.Choice(["keys", "hashed"]),
     default="keys",
     show_default=True,
-    help="keys: DEST/<key> (refusing keys that would escape DEST); hashed: DEST/<hash of URL>.",
+    help="keys: DEST/<key> (refusing keys that would escape DEST); "
+    "hashed: DEST/<first hex digit of the hash>/<hash of URL>.",
 )
 @click.option("--recursive", is_flag=True, help="Each URL is a prefix: get every object under it.")
 @click.option(

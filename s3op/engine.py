@@ -137,7 +137,17 @@ class Engine:
         except ValueError as exc:
             self.emit(Result.failure(req.idx, req.url, ErrorKind.LOCAL_FILE_ERROR, str(exc), 0))
             return
-        self.local_dirs.add(os.path.dirname(os.path.abspath(local)))
+        directory = os.path.dirname(os.path.abspath(local))
+        if directory not in self.local_dirs:
+            if req.local is None and self.layout == "hashed":
+                try:  # a subdirectory of our making (paths.local_path): private
+                    os.makedirs(directory, 0o700, exist_ok=True)
+                except OSError as exc:
+                    kind = ERRNO_KINDS.get(exc.errno or 0, ErrorKind.LOCAL_FILE_ERROR)
+                    message = f"{exc.strerror}: {directory}"
+                    self.emit(Result.failure(req.idx, req.url, kind, message, 0))
+                    return
+            self.local_dirs.add(directory)
         self.add(jobs.GetJob(req, local))
 
     def emit(self, result: Result) -> None:

@@ -3,7 +3,8 @@
 A key is data, never a path to trust: with the ``keys`` layout it is split
 on ``/`` and refused if any part is empty, ``.`` or ``..``, or holds a NUL,
 so no key can write outside the destination directory. The ``hashed``
-layout names files by a hash of the URL (what ``s3client`` uses).
+layout names files by a hash of the URL, in 16 subdirectories named by the
+hash's first hex digit (what ``s3client`` uses).
 ``remove_file`` is the one quiet unlink of the engine's temp files and sockets.
 """
 
@@ -29,7 +30,9 @@ def local_path(destination: str, layout: str, url: str, byte_range: Optional[str
     suffix = "." + re.sub(r"[^A-Za-z0-9=\-]", "_", byte_range) if byte_range else ""
     if layout == "hashed":
         name = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:40]
-        return os.path.join(destination, name + suffix)
+        # Spread over 16 directories by the first hex digit: creating and renaming a
+        # file takes its directory's lock, and the engine's threads would all want one.
+        return os.path.join(destination, name[0], name + suffix)
     key = parse_url(url).key
     parts = key.split("/")
     if not key or any(p in ("", ".", "..") or "\0" in p for p in parts):

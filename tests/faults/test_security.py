@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import textwrap
@@ -222,8 +223,9 @@ MODES = textwrap.dedent(
     from s3client import S3
     root, tmproot = sys.argv[1:3]
     with S3(s3root=root, tmproot=tmproot) as s3:
-        s3.put_many([("a", "x"), ("b", b"y")])
+        s3.put_many([("a", "x"), ("b", b"y")] + [("m/%d" % i, b"m") for i in range(70)])
         s3.get_many(["a", "b"])
+        s3.get_many(["m/%d" % i for i in range(70)])  # big enough for shard directories
         s3.get_recursive([""])
         modes = {}
         for dirpath, dirs, files in os.walk(s3._tmpdir):
@@ -252,9 +254,9 @@ def test_temp_dirs_and_manifests_are_private(seaweed_target: Target, tmp_path: P
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     modes = json.loads(proc.stdout.strip().splitlines()[-1])
-    dirs = {
-        k: v for k, v in modes.items() if k == "." or k.startswith("recursive-") and "/" not in k
-    }
+    # The temp dir, recursive-N, its hash shards recursive-N/X, and get_many's shards.
+    ours = re.compile(r"\.|recursive-\d+(/[0-9a-f])?|get-\d+-shard\d+")
+    dirs = {k: v for k, v in modes.items() if ours.fullmatch(k)}
     manifests = {k: v for k, v in modes.items() if k.startswith("manifest-")}
     figure(
         "security (private files)",
@@ -263,6 +265,8 @@ def test_temp_dirs_and_manifests_are_private(seaweed_target: Target, tmp_path: P
         f"{sorted(set(modes.values()))}",
     )
     assert set(dirs.values()) == {"0o700"}
+    assert sum(1 for k in dirs if "shard" in k) == 16
+    assert any(re.fullmatch(r"recursive-\d+/[0-9a-f]", k) for k in dirs)
     assert manifests and set(manifests.values()) == {"0o600"}
 
 

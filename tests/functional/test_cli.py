@@ -240,7 +240,7 @@ def test_hashed_layout(bk: Backend, client: Any, tmp_path: Path) -> None:
     assert run.code == 0, run.stdout + run.stderr
     lines = run.by_idx()
     names = [tmp_path / lines[i]["local"] for i in (0, 1)]
-    assert all(p.parent == tmp_path / "H" for p in names)
+    assert all(p.parent == tmp_path / "H" / p.name[0] for p in names)
     assert names[0] != names[1]
     assert [p.read_bytes() for p in names] == [b"one", b"two"]
     assert all("up" not in p.name and "b" != p.name for p in names)

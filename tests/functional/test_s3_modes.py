@@ -357,7 +357,9 @@ def test_ctrl_c_removes_the_temp_dir_and_stops_the_engine(
         assert _readline(proc, 60).strip() == "READY", proc.stderr
         (tmpdir,) = _wait_until(lambda: list(tmproot.iterdir()), 10)
         # Wait until downloads are landing: the batch is really under way.
-        assert _wait_until(lambda: any(tmpdir.glob("get-*")), 60), "no download started"
+        # (A batch this big goes to get-B-shardN/ directories, made before the engine starts.)
+        landed = lambda: any(p.is_file() for p in tmpdir.glob("get-*/*"))  # noqa: E731
+        assert _wait_until(landed, 60), "no download started"
         engine_procs = _s3op_procs(proc.pid)
         assert engine_procs, "no s3op process found below the child"
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does

@@ -86,9 +86,11 @@ def test_relative_destination_works(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 )
 def test_hashed_layout_never_contains_the_key(dest: str, url: str) -> None:
     path = local_path(dest, "hashed", url)
-    assert os.path.dirname(path) == dest
+    shard = os.path.dirname(path)
+    assert os.path.dirname(shard) == dest
     name = os.path.basename(path)
     assert name and all(c in "0123456789abcdef" for c in name)
+    assert os.path.basename(shard) == name[0]  # 16 directories, by the first hex digit
     key = url.split("/", 3)[3]
     for part in key.split("/"):
         if len(part) > 2:
