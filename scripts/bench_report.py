@@ -281,7 +281,9 @@ METHOD = """\
 - Each run is a separate child process in a new session, started from the benchmark:
   for s5cmd and `aws s3` the CLI process itself; for s3client, metaflow.S3 and boto3 a
   fresh `python scripts/bench_tools.py TOOL JOB` that imports the tool and makes the calls
-  (Python start-up and imports are counted, as a user's script pays them).
+  (Python start-up and imports are counted, as a user's script pays them). s3client and
+  s3op run from this source tree; their bytecode is compiled before the first run, as
+  `pip install` compiles an installed package's (the peers run from theirs).
 - Wall time: spawn to reap. CPU: user + sys from the child's `wait4` rusage, which includes
   every descendant the child waited for (s3op / metaflow worker processes). Peak RSS: the
   child's process tree sampled with psutil every 20 ms, RSS summed over the tree (pages
