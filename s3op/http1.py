@@ -213,7 +213,9 @@ class Pool:
     def _exchange(
         self, conn: Connection, method: str, target: str, headers: Dict[str, str], body: Any
     ) -> Response:
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header()}"]
+        lines = [f"{method} {target} HTTP/1.1"]
+        if not any(name.lower() == "host" for name in headers):
+            lines.append(f"Host: {self._host_header()}")
         lines += [f"{name}: {value}" for name, value in headers.items()]
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         if isinstance(body, (bytes, bytearray, memoryview)):
