@@ -147,8 +147,10 @@ def buffer_stdout() -> None:
     if not isinstance(out, io.TextIOWrapper):
         return  # replaced by a caller (a test runner, say): theirs to manage
     if isinstance(out.buffer, io.RawIOBase):  # -u: text straight to the file descriptor
+        # A raw file of our own: closing the old stream (or its raw file) leaves ours open.
+        raw = io.FileIO(out.fileno(), "w", closefd=False)
         sys.stdout = io.TextIOWrapper(
-            io.BufferedWriter(out.buffer, STDOUT_BUFFER),
+            io.BufferedWriter(raw, STDOUT_BUFFER),
             encoding=out.encoding,
             errors=out.errors,
         )
