@@ -190,7 +190,6 @@ class FastClient:
         self._slow_client = slow_client  # a zero-argument factory, called on first use
         self._slow: Any = None
         self._slow_buckets: set = set()  # buckets botocore must serve (other region)
-        self._hosts: Dict[str, str] = {}  # URL netloc -> Host header
         self._read_ahead = ReadAhead()  # the next page of each listing, asked for early
 
     def botocore_client(self) -> Any:
@@ -220,17 +219,16 @@ class FastClient:
         base = self.endpoint.bucket_url(bucket) if key is None else self.endpoint.url(bucket, key)
         url = base + query
         parts = urlsplit(url)
+        pool = self._pool(parts.hostname or "", parts.port)
         headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
         # Signed as given and sent as given (http1 sends no Host of its own then); left
         # out, the signer works it out again from the URL on every request.
-        headers["host"] = self._hosts.get(parts.netloc) or self._host(parts)
+        headers["host"] = pool.host_header
         request = AWSRequest(method=method, url=url, headers=headers)
         request.context["client_config"] = _SigningConfig
         self._signer.add_auth(request)
         target = parts.path + ("?" + parts.query if parts.query else "")
-        resp = self._pool(parts.hostname or "", parts.port).request(
-            method, target, dict(request.headers.items()), body
-        )
+        resp = pool.request(method, target, dict(request.headers.items()), body)
         if resp.status in (301, 307) or (
             resp.status == 400 and resp.headers.get("x-amz-bucket-region")
         ):
@@ -240,17 +238,6 @@ class FastClient:
         if resp.status >= 300:
             raise_error(resp, method)
         return resp
-
-    def _host(self, parts: Any) -> str:
-        """The Host header for a URL's netloc: ``host[:port]``, the port only when not
-        the scheme's default, an IPv6 address in brackets."""
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        if parts.port not in (None, 443 if parts.scheme == "https" else 80):
-            host = f"{host}:{parts.port}"
-        self._hosts[parts.netloc] = host
-        return host
 
     def _pool(self, host: str, port: Optional[int]) -> Pool:
         """The keep-alive pool for one host (virtual-hosted buckets differ by host)."""

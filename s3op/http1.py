@@ -170,6 +170,7 @@ class Pool:
     ) -> None:
         self.host, self.port, self.timeouts, self.max_idle = host, port, timeouts, max_idle
         self.tls = _tls_context(verify) if scheme == "https" else None
+        self.host_header = _host_header(host, port, 443 if self.tls is not None else 80)
         self._idle: List[Connection] = []
         self._lock = threading.Lock()
 
@@ -215,7 +216,7 @@ class Pool:
     ) -> Response:
         lines = [f"{method} {target} HTTP/1.1"]
         if not any(name.lower() == "host" for name in headers):
-            lines.append(f"Host: {self._host_header()}")
+            lines.append(f"Host: {self.host_header}")
         lines += [f"{name}: {value}" for name, value in headers.items()]
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         if isinstance(body, (bytes, bytearray, memoryview)):
@@ -227,16 +228,19 @@ class Pool:
         status, reason, response_headers = _read_head(conn.reader)
         return Response(conn, self, status, reason, response_headers, head_only=method == "HEAD")
 
-    def _host_header(self) -> str:
-        default = 443 if self.tls is not None else 80
-        return self.host if self.port == default else f"{self.host}:{self.port}"
-
     def close(self) -> None:
         """Close every idle connection."""
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def _host_header(host: str, port: int, default_port: int) -> str:
+    """``host[:port]``: the port only when not the scheme's default, IPv6 in brackets."""
+    if ":" in host:
+        host = f"[{host}]"
+    return host if port == default_port else f"{host}:{port}"
 
 
 def _send_file(sock: socket.socket, body: Any) -> None:
