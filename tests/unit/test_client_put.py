@@ -199,8 +199,26 @@ def test_put_files_missing_file_names_key_and_path(tmp_path: Path) -> None:
 
 
 def test_put_files_directory_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(S3LocalFileError):
+    with pytest.raises(S3LocalFileError, match="not a regular file"):
         items_from_files([("k", str(tmp_path))], resolve, None)
+
+
+def test_put_files_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    """Opening a FIFO for reading would wait for a writer forever; the check
+    opens without blocking and refuses it as not a regular file."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(S3LocalFileError, match="not a regular file") as info:
+        items_from_files([("k", str(fifo))], resolve, None)
+    assert info.value.path == str(fifo)
+
+
+def test_put_files_path_through_a_file_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    below = tmp_path / "f" / "g"
+    with pytest.raises(S3LocalFileError, match="no such file") as info:
+        items_from_files([("k", str(below))], resolve, None)
+    assert info.value.path == str(below)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read any file")
@@ -221,7 +239,7 @@ def test_put_files_open_failure_is_reported(
     def deny(*args: Any, **kwargs: Any) -> Any:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(uploads, "open", deny, raising=False)
+    monkeypatch.setattr(uploads.os, "open", deny)
     with pytest.raises(S3LocalFileError, match="cannot read .*Permission denied") as info:
         items_from_files([("k", str(path))], resolve, None)
     assert info.value.kind is not None and info.value.path == str(path)
