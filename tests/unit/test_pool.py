@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import signal
 import threading
 import time
@@ -17,7 +18,7 @@ import pytest
 
 from s3op import jobs
 from s3op.client import ClientConfig, Credentials
-from s3op.pool import Died, Done, Pool, WorkerSpec
+from s3op.pool import Channel, Died, Done, Pool, WorkerSpec
 from s3op.protocol import ErrorKind, InfoRequest, Result
 from s3op.retry import RetryPolicy
 
@@ -207,3 +208,73 @@ def test_in_process_pool_answers_every_job_once_without_pickling(started: List[P
     for thread in ours:  # the worker and its job threads see the shutdown and end
         thread.join(timeout=5)
     assert ours and not any(t.is_alive() for t in ours)
+
+
+# ------------------------------------------------- the in-process channel
+
+
+def woken(channel: Channel) -> bool:
+    """True if the parent's wait on ``channel`` would return now."""
+    return bool(select.select([channel], [], [], 0)[0])
+
+
+def drain(channel: Channel) -> List[Any]:
+    got = []
+    while channel.poll():
+        got.append(channel.recv())
+    return got
+
+
+def test_channel_wakes_the_parent_once_per_batch_while_the_inbox_is_full() -> None:
+    channel = Channel(batch=4)
+    try:
+        for n in range(10):
+            channel.send((n, "job"))  # 10 waiting: the threads have work
+        for n in range(3):
+            channel.inbox.get()
+            channel.worker_end.send((n, "done"))
+            assert not woken(channel), f"woken after {n + 1} outcomes"
+        channel.inbox.get()
+        channel.worker_end.send((3, "done"))
+        assert woken(channel)
+        assert [job_id for job_id, _ in drain(channel)] == [0, 1, 2, 3]
+        assert not woken(channel)
+    finally:
+        channel.close()
+
+
+def test_channel_wakes_the_parent_for_every_outcome_once_the_inbox_runs_low() -> None:
+    """The threads must never run dry, and the last outcomes are never held."""
+    channel = Channel(batch=4)
+    try:
+        for n in range(5):
+            channel.send((n, "job"))
+        channel.inbox.get()  # 4 left: as low as the batch
+        channel.worker_end.send((0, "done"))
+        assert woken(channel)
+        assert drain(channel) == [(0, "done")]
+        for n in range(1, 5):
+            channel.inbox.get()
+            channel.worker_end.send((n, "done"))
+            assert woken(channel), f"outcome {n} held back with {4 - n} jobs left"
+            assert drain(channel) == [(n, "done")]
+    finally:
+        channel.close()
+
+
+def test_in_process_pool_with_many_threads_answers_every_job(started: List[Pool]) -> None:
+    """Batched wake-ups lose nothing: 16 threads (batch 8), 200 jobs, all answered."""
+    base = spec(RetryPolicy(max_attempts=1))
+    pool = Pool(WorkerSpec(base.config, base.policy, base.settings, threads=16), processes=0)
+    started.append(pool)
+    pool.start()
+    todo = [(i, info_job(i)) for i in range(200)]
+    answered: List[int] = []
+    for _ in range(500):
+        while todo and pool.free_slots() > 0:
+            pool.submit(*todo.pop())
+        if not todo and not pool.busy():
+            break
+        answered.extend(e.job_id for e in pool.poll(timeout=1.0) if isinstance(e, Done))
+    assert sorted(answered) == list(range(200))
+    pool.shutdown()
