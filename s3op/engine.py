@@ -272,9 +272,14 @@ class Engine:
         key = (head.idx, head.url)
         self.object_tries[key] = self.object_tries.get(key, 0) + 1
         state = BigGet(split, tmp, len(ranges), self.object_tries[key])
+        # With no whole-object CRC32 to check (e.g. a composite one, whose part
+        # boundaries we don't know) a CRC of the parts would be 4 GB/s of wasted CPU.
+        checksum = self.settings.verify and split.crc32 is not None
         for number, (start, length) in enumerate(ranges):
             end = start + length - 1
-            part = jobs.GetPartJob(head.idx, head.url, split.etag, number, start, end, tmp)
+            part = jobs.GetPartJob(
+                head.idx, head.url, split.etag, number, start, end, tmp, checksum
+            )
             self.add(part, owner=state)
 
     def _big_get_done(self, state: BigGet) -> None:

@@ -50,6 +50,7 @@ class GetPartJob:
     start: int
     end: int
     tmp: str  # preallocated temp file shared by all parts of the object
+    checksum: bool = True  # CRC32 the bytes (only when a whole-object CRC32 will be checked)
 
 
 @dataclass(frozen=True)

@@ -245,7 +245,7 @@ def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]
     def attempt(deadline: Deadline) -> PartDone:
         resp = ctx.client.get_object(Bucket=loc.bucket, Key=loc.key, Range=header, IfMatch=job.etag)
         want = job.end - job.start + 1
-        got, crc = _write_at(early_body(resp), job.tmp, job.start, deadline)
+        got, crc = _write_at(early_body(resp), job.tmp, job.start, deadline, job.checksum)
         if got != want:
             raise OpError(ErrorKind.CORRUPT, f"short part {header}: got {got} of {want} bytes")
         return PartDone(job.number, crc32=crc, length=got)
@@ -258,18 +258,21 @@ def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]
     return out
 
 
-def _write_at(body: Any, path: str, offset: int, deadline: Deadline) -> Tuple[int, int]:
-    """Stream ``body`` into ``path`` at ``offset``; return (bytes, crc32)."""
+def _write_at(
+    body: Any, path: str, offset: int, deadline: Deadline, checksum: bool = True
+) -> Tuple[int, Optional[int]]:
+    """Stream ``body`` into ``path`` at ``offset``; return (bytes, crc32 or None)."""
     fd = os.open(path, os.O_WRONLY)
     crc = 0
 
     def sink(chunk: bytes, at: int) -> None:
         nonlocal crc
         os.pwrite(fd, chunk, offset + at)
-        crc = zlib.crc32(chunk, crc)
+        if checksum:
+            crc = zlib.crc32(chunk, crc)
 
     try:
-        return stream(body, deadline, sink), crc
+        return stream(body, deadline, sink), crc if checksum else None
     finally:
         os.close(fd)
         body.close()

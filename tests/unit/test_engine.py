@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import os
 import zlib
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 
 from s3op import jobs
 from s3op.engine import Engine
-from s3op.ops.get import run_verify
+from s3op.ops.get import _write_at, run_verify
 from s3op.pool import Died, Done
 from s3op.protocol import (
     ErrorKind,
@@ -31,6 +32,7 @@ from s3op.protocol import (
     RangeServed,
     Result,
 )
+from s3op.retry import Deadline
 
 URL = "s3://bkt/obj"
 TAG = "aaaa1111bbbb"
@@ -194,6 +196,36 @@ def test_split_get_with_a_matching_crc32_commits(tmp_path: Path) -> None:
     assert engine.run() is ExitCode.OK
     assert (tmp_path / "obj").read_bytes() == DATA
     assert [r.ok for r in out] == [True]
+
+
+@pytest.mark.parametrize(
+    "crc32,settings,wanted",
+    [
+        (zlib.crc32(DATA), SPLIT, True),  # checked at the end: parts must CRC their bytes
+        (None, SPLIT, False),  # nothing to check against (composite or no checksum)
+        (zlib.crc32(DATA), dataclasses.replace(SPLIT, verify=False), False),
+    ],
+)
+def test_parts_compute_a_crc32_only_when_one_will_be_checked(
+    tmp_path: Path, crc32: Optional[int], settings: jobs.Settings, wanted: bool
+) -> None:
+    pool = FakePool(big_get_runner(crc32=crc32))
+    engine, out = make_engine(pool, tmp_path, settings)
+    engine.add_get(GetRequest(idx=0, url=URL))
+    assert engine.run() is ExitCode.OK and [r.ok for r in out] == [True]
+    parts = pool.of_type(jobs.GetPartJob)
+    assert parts and {p.checksum for p in parts} == {wanted}
+
+
+@pytest.mark.parametrize("checksum", [True, False])
+def test_a_part_is_written_at_its_offset_with_or_without_a_crc32(
+    tmp_path: Path, checksum: bool
+) -> None:
+    target = tmp_path / "tmp"
+    target.write_bytes(b"." * 10)
+    got, crc = _write_at(io.BytesIO(b"abcd"), str(target), 3, Deadline(60), checksum)
+    assert got == 4 and target.read_bytes() == b"...abcd..."
+    assert crc == (zlib.crc32(b"abcd") if checksum else None)
 
 
 def test_a_damaged_part_restarts_the_object_then_fails_as_corrupt(tmp_path: Path) -> None:
