@@ -12,13 +12,13 @@ import select
 import signal
 import threading
 import time
-from typing import Any, Iterator, List
+from typing import Any, Iterator, List, Tuple
 
 import pytest
 
 from s3op import jobs
 from s3op.client import ClientConfig, Credentials
-from s3op.pool import Channel, Died, Done, Pool, WorkerSpec
+from s3op.pool import Channel, Died, Done, Pool, Worker, WorkerSpec
 from s3op.protocol import ErrorKind, InfoRequest, Result
 from s3op.retry import RetryPolicy
 
@@ -225,6 +225,11 @@ def drain(channel: Channel) -> List[Any]:
     return got
 
 
+def done(n: int) -> Tuple[int, Result]:
+    """A worker's message for job ``n``: a plain result (no follow-up work)."""
+    return n, Result(idx=n, url=f"s3://bkt/{n}")
+
+
 def test_channel_wakes_the_parent_once_per_batch_while_the_inbox_is_full() -> None:
     channel = Channel(batch=4)
     try:
@@ -232,10 +237,10 @@ def test_channel_wakes_the_parent_once_per_batch_while_the_inbox_is_full() -> No
             channel.send((n, "job"))  # 10 waiting: the threads have work
         for n in range(3):
             channel.inbox.get()
-            channel.worker_end.send((n, "done"))
+            channel.worker_end.send(done(n))
             assert not woken(channel), f"woken after {n + 1} outcomes"
         channel.inbox.get()
-        channel.worker_end.send((3, "done"))
+        channel.worker_end.send(done(3))
         assert woken(channel)
         assert [job_id for job_id, _ in drain(channel)] == [0, 1, 2, 3]
         assert not woken(channel)
@@ -250,16 +255,51 @@ def test_channel_wakes_the_parent_for_every_outcome_once_the_inbox_runs_low() ->
         for n in range(5):
             channel.send((n, "job"))
         channel.inbox.get()  # 4 left: as low as the batch
-        channel.worker_end.send((0, "done"))
+        channel.worker_end.send(done(0))
         assert woken(channel)
-        assert drain(channel) == [(0, "done")]
+        assert drain(channel) == [done(0)]
         for n in range(1, 5):
             channel.inbox.get()
-            channel.worker_end.send((n, "done"))
+            channel.worker_end.send(done(n))
             assert woken(channel), f"outcome {n} held back with {4 - n} jobs left"
-            assert drain(channel) == [(n, "done")]
+            assert drain(channel) == [done(n)]
     finally:
         channel.close()
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        jobs.PartDone(number=3),
+        jobs.SplitPut(upload_id="u", size=10),
+        [Result(idx=1, url="s3://bkt/a")],  # a listing page's objects
+    ],
+)
+def test_an_outcome_that_makes_more_work_wakes_the_parent_at_once(outcome: Any) -> None:
+    channel = Channel(batch=4)
+    try:
+        for n in range(10):
+            channel.send((n, "job"))
+        channel.worker_end.send((0, outcome))
+        assert woken(channel)
+    finally:
+        channel.close()
+
+
+def test_poll_takes_held_outcomes_when_its_timeout_passes(started: List[Pool]) -> None:
+    """An outcome held back (inbox still full) waits at most one poll timeout."""
+    pool = Pool(spec(RetryPolicy(max_attempts=1)), processes=0)
+    started.append(pool)
+    channel = Channel(batch=4)
+    pool.workers.append(Worker(channel, None, {n: info_job(n) for n in range(10)}))
+    for n in range(10):
+        channel.send((n, "job"))
+    channel.inbox.get()
+    channel.worker_end.send(done(0))
+    assert not woken(channel)
+    events = pool.poll(timeout=0.05)
+    assert [(e.job_id, e.outcome) for e in events] == [done(0)]
+    assert 0 not in pool.workers[0].inflight
 
 
 def test_in_process_pool_with_many_threads_answers_every_job(started: List[Pool]) -> None:
