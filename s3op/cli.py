@@ -45,7 +45,7 @@ DEFAULT_THREADS = 16
 #: with 32 threads, 0.550 with 48, 0.535 with 64, 0.530 with 96; engine CPU 0.45 ->
 #: 0.40 s and the server's 0.645 -> 0.600 s from 32 to 64. Memory: a thread holds at
 #: most one small body (``ops.put.SMALL_BODY``). Downloads, HEADs and listings did not
-#: change with more threads.
+#: change with more threads. Forked workers share the 64 out (see ``_threads``).
 PUT_THREADS = 64
 DEFAULT_DEADLINE = 300.0
 #: Set by ``s3op serve``: credentials are resolved once and clients reused.
@@ -81,7 +81,8 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--threads",
             type=click.IntRange(1, 256),
             default=None,
-            help=f"Threads per worker [default: {DEFAULT_THREADS}; put: {PUT_THREADS}].",
+            help=f"Threads per worker [default: {DEFAULT_THREADS}; put: {PUT_THREADS}, "
+            f"shared out among forked workers, at least {DEFAULT_THREADS} each].",
         ),
         click.option(
             "--retries",
@@ -246,10 +247,13 @@ def put(pairs: Sequence[str], overwrite: bool, **opts: Any) -> None:
 
     requests = _requests("put", urls, opts["inputs"], from_pair)
     _refuse_duplicates(requests)
-    opts["threads"] = opts["threads"] or PUT_THREADS
     settings = _settings(opts, no_overwrite=not overwrite)
     _run(
-        lambda engine: [engine.add(jobs.PutJob(r)) for r in requests], settings, opts, len(requests)
+        lambda engine: [engine.add(jobs.PutJob(r)) for r in requests],
+        settings,
+        opts,
+        len(requests),
+        default_threads=PUT_THREADS,
     )
 
 
@@ -341,19 +345,21 @@ def _run(
     size_hint: int,
     destination: str = ".",
     layout: str = "keys",
+    default_threads: int = DEFAULT_THREADS,
 ) -> None:
     from s3op.engine import Engine
     from s3op.pool import Pool, WorkerSpec
     from s3op.retry import RetryPolicy
 
-    opts["threads"] = opts["threads"] or DEFAULT_THREADS
+    processes = _processes(opts["num_workers"], size_hint)
+    opts["threads"] = opts["threads"] or _threads(default_threads, processes)
     try:
         config = client_config(opts["role"], opts["threads"], opts["deadline"])
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     policy = RetryPolicy(max_attempts=opts["retries"], deadline=opts["deadline"])
     spec = WorkerSpec(config, policy, settings, opts["threads"])
-    pool = Pool(spec, _processes(opts["num_workers"], size_hint))
+    pool = Pool(spec, processes)
     engine = Engine(
         pool, settings, _write, opts["allow_missing"], destination, layout, flush=_flush
     )
@@ -396,6 +402,15 @@ def _config(role: Optional[str], connections: int) -> Any:
         if cached[1].credentials is not None:  # a miss (e.g. IMDS timed out) is not kept
             _RESOLVED[key] = cached
     return cached[1]
+
+
+def _threads(default: int, processes: int) -> int:
+    """Threads per process when --threads is not given: ``default`` in-process;
+    forked workers share it out (never below DEFAULT_THREADS each), so a
+    many-CPU machine does not run CPUs x 64 uploads at once."""
+    if processes <= 1:
+        return default
+    return max(DEFAULT_THREADS, default // processes)
 
 
 def _processes(num_workers: Optional[int], size_hint: int) -> int:
