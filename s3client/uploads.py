@@ -173,26 +173,29 @@ def check_metadata(url: str, metadata: Any) -> Optional[Dict[str, Any]]:
 def check_local_file(key: str, path: Any) -> str:
     """The absolute path of a readable regular file; S3LocalFileError otherwise.
 
-    One open (non-blocking, so a FIFO cannot hang us) and one fstat: what
-    is checked is the file that opened, and a batch of 1,000 files costs
-    ~4 ms instead of ~10 with stat, stat and a buffered open.
+    A stat first, so nothing but a regular file is ever opened (opening a
+    device or a FIFO can have effects of its own); then one open (non-blocking,
+    no controlling terminal) and an fstat of what opened. A batch of 1,000
+    files costs ~6.5 ms, against ~10 for the stat, stat and buffered open before.
     """
     try:
         local = os.path.abspath(os.fspath(path))
     except TypeError:
         raise S3LocalFileError.about(key, f"not a path: {path!r}", path=repr(path)) from None
     try:
-        fd = os.open(local, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except (FileNotFoundError, NotADirectoryError):
+        regular = stat.S_ISREG(os.stat(local).st_mode)
+        if regular:
+            fd = os.open(local, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+            try:
+                regular = stat.S_ISREG(os.fstat(fd).st_mode)  # what opened, if it changed
+            finally:
+                os.close(fd)
+    except (FileNotFoundError, NotADirectoryError, ValueError):  # ValueError: a NUL byte
         raise S3LocalFileError.about(key, f"no such file: {local}", path=local) from None
     except OSError as exc:
         raise S3LocalFileError.about(
             key, f"cannot read {local}: {exc.strerror}", path=local
         ) from None
-    try:
-        regular = stat.S_ISREG(os.fstat(fd).st_mode)
-    finally:
-        os.close(fd)
     if not regular:
         raise S3LocalFileError.about(key, f"not a regular file: {local}", path=local)
     return local

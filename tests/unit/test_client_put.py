@@ -213,6 +213,31 @@ def test_put_files_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     assert info.value.path == str(fifo)
 
 
+def test_put_files_path_with_a_nul_byte_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(S3LocalFileError, match="no such file"):
+        items_from_files([("k", str(tmp_path / "a\0b"))], resolve, None)
+
+
+def test_put_files_never_opens_what_is_not_a_regular_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a device or a FIFO can do something; only regular files are opened."""
+    opened: List[str] = []
+    real_open = os.open
+
+    def spy(path: Any, *args: Any, **kwargs: Any) -> int:
+        opened.append(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(uploads.os, "open", spy)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path in ("/dev/null", str(fifo), str(tmp_path)):
+        with pytest.raises(S3LocalFileError, match="not a regular file"):
+            items_from_files([("k", path)], resolve, None)
+    assert opened == []
+
+
 def test_put_files_path_through_a_file_is_missing(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     below = tmp_path / "f" / "g"
