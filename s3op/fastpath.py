@@ -72,6 +72,8 @@ class FastBody:
     ) -> None:
         self._response = response
         self._read = read or response.read  # must return early: read1 semantics
+        # Only our own responses read into a buffer with read1 semantics.
+        self._readinto = getattr(response, "readinto", None) if read is None else None
         self._expect = expect_crc
         self._crc = 0
         self._done = False
@@ -87,13 +89,32 @@ class FastBody:
             if self._expect is not None:
                 self._crc = zlib.crc32(data, self._crc)
             return bytes(data)
+        self._end()
+        return b""
+
+    def readinto(self, buf: memoryview) -> int:
+        """``read`` into ``buf`` (reused by the caller); 0 at the end (checksum passed)."""
+        if self._readinto is not None:
+            got = self._readinto(buf)
+        else:
+            data = self.read(len(buf))
+            buf[: len(data)] = data
+            return len(data)  # read() checked the CRC32 already
+        if got:
+            if self._expect is not None:
+                self._crc = zlib.crc32(buf[:got], self._crc)
+            return int(got)
+        self._end()
+        return 0
+
+    def _end(self) -> None:
+        """The body is complete: it must match the whole-object CRC32, if one came."""
         self._done = True
         if self._expect is not None and self._crc != self._expect:
             raise OpError(
                 ErrorKind.CORRUPT,
                 f"CRC32 mismatch: body {self._crc:08x}, server {self._expect:08x}",
             )
-        return b""
 
     def close(self) -> None:
         """Drop the connection if the body was not read (it can't be reused then)."""

@@ -102,6 +102,28 @@ class Response:
             self._finish()
         return data
 
+    def readinto(self, buf: memoryview) -> int:
+        """``read(len(buf))`` into ``buf``: as soon as any bytes arrive; 0 at the end.
+
+        No new bytes object per call: a large download reuses one buffer
+        instead of allocating (and page-faulting in) a fresh one per chunk.
+        """
+        if self._conn is None:
+            return 0
+        if self._chunked:
+            data = self._read_chunked(len(buf))
+            buf[: len(data)] = data
+            return len(data)
+        want = min(len(buf), self._left)
+        got = self._conn.reader.readinto1(buf[:want])
+        if not got:
+            self.close()
+            raise TransportError(f"connection closed with {self._left} body bytes unread")
+        self._left -= got
+        if self._left == 0:
+            self._finish()
+        return int(got)
+
     def read_all(self) -> bytes:
         """The whole (rest of the) body."""
         parts: List[bytes] = []
