@@ -185,6 +185,19 @@ def test_an_in_process_worker_that_cannot_build_a_client_answers_its_jobs(
     assert [e.job_id for e in events if isinstance(e, Done)] == [1]
 
 
+def run_to_end(pool: Pool, todo: List[Tuple[int, Any]]) -> List[int]:
+    """Submit ``todo`` as slots free up and poll until nothing is in flight;
+    the ids of the jobs answered (Done), in the order they came."""
+    answered: List[int] = []
+    for _ in range(500):
+        while todo and pool.free_slots() > 0:
+            pool.submit(*todo.pop())
+        if not todo and not pool.busy():
+            break
+        answered.extend(e.job_id for e in pool.poll(timeout=1.0) if isinstance(e, Done))
+    return answered
+
+
 def test_in_process_pool_answers_every_job_once_without_pickling(started: List[Pool]) -> None:
     """Jobs reach in-process threads by reference: an unpicklable job still runs,
     which a pipe (the forked workers' link) could not carry."""
@@ -196,13 +209,7 @@ def test_in_process_pool_answers_every_job_once_without_pickling(started: List[P
     unpicklable = jobs.InfoJob(InfoRequest(idx=99, url="s3://bkt/unpicklable"))
     object.__setattr__(unpicklable, "extra", lambda: None)  # lambdas do not pickle
     todo = [(99, unpicklable)] + [(i, info_job(i)) for i in range(40)]
-    answered: List[int] = []
-    for _ in range(500):
-        while todo and pool.free_slots() > 0:
-            pool.submit(*todo.pop())
-        if not todo and not pool.busy():
-            break
-        answered.extend(e.job_id for e in pool.poll(timeout=1.0) if isinstance(e, Done))
+    answered = run_to_end(pool, todo)
     assert sorted(answered) == list(range(40)) + [99]
     pool.shutdown()
     for thread in ours:  # the worker and its job threads see the shutdown and end
@@ -309,12 +316,6 @@ def test_in_process_pool_with_many_threads_answers_every_job(started: List[Pool]
     started.append(pool)
     pool.start()
     todo = [(i, info_job(i)) for i in range(200)]
-    answered: List[int] = []
-    for _ in range(500):
-        while todo and pool.free_slots() > 0:
-            pool.submit(*todo.pop())
-        if not todo and not pool.busy():
-            break
-        answered.extend(e.job_id for e in pool.poll(timeout=1.0) if isinstance(e, Done))
+    answered = run_to_end(pool, todo)
     assert sorted(answered) == list(range(200))
     pool.shutdown()
