@@ -201,8 +201,8 @@ TEMP_GLOB = ".*.s3op-{tag}-*.part"
 
 
 def _copy(body: Any, fd: int, deadline: Deadline, digest: Any) -> int:
-    def sink(chunk: bytes, offset: int) -> None:
-        view = memoryview(chunk)
+    def sink(chunk: memoryview, offset: int) -> None:
+        view = chunk
         while view:
             view = view[os.write(fd, view) :]
         if digest is not None:
@@ -211,21 +211,38 @@ def _copy(body: Any, fd: int, deadline: Deadline, digest: Any) -> int:
     return stream(body, deadline, sink)
 
 
-def stream(body: Any, deadline: Deadline, sink: Callable[[bytes, int], None]) -> int:
+def stream(body: Any, deadline: Deadline, sink: Callable[[memoryview, int], None]) -> int:
     """Feed ``body`` to ``sink(chunk, offset)`` until EOF; the byte count.
 
     Bodies return data as soon as any arrives (``early_body``), so the
-    deadline is checked however slowly the bytes come.
+    deadline is checked however slowly the bytes come. Chunks are views of
+    this thread's one reusable buffer (``readinto``; the sink must be done
+    with a chunk when it returns), so a 512 MiB download allocates nothing
+    per chunk: a fresh 1 MiB bytes object per read meant mmap, page faults
+    and munmap under the process's memory lock, for every chunk, on every
+    thread.
     """
+    buf = _chunk_buffer()
     got = 0
     while True:
-        chunk = body.read(CHUNK)
-        if not chunk:
+        n = body.readinto(buf)
+        if not n:
             return got
-        sink(chunk, got)
-        got += len(chunk)
+        sink(buf[:n], got)
+        got += n
         if deadline.passed():
             raise OpError(ErrorKind.TRANSIENT, f"deadline passed after {got} bytes")
+
+
+_BUFFERS = threading.local()
+
+
+def _chunk_buffer() -> memoryview:
+    """This thread's CHUNK-byte read buffer (one per thread, kept for its life)."""
+    buf = getattr(_BUFFERS, "view", None)
+    if buf is None:
+        buf = _BUFFERS.view = memoryview(bytearray(CHUNK))
+    return buf
 
 
 def _verify(got: int, size: int, digest: Any, md5: Optional[str]) -> None:
@@ -263,44 +280,13 @@ def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]
 def _write_at(
     body: Any, path: str, offset: int, deadline: Deadline, checksum: bool = True
 ) -> Tuple[int, Optional[int]]:
-    """Stream ``body`` into ``path`` at ``offset``; return (bytes, crc32 or None).
-
-    Bodies that can (``readinto``) fill this thread's one reusable buffer, so
-    a 512 MiB download allocates nothing per chunk: a fresh 1 MiB bytes object
-    per read meant mmap, page faults and munmap under the process's memory
-    lock, for every chunk, on every thread.
-    """
-    if getattr(body, "readinto", None) is None:
-        return _write_at_bytes(body, path, offset, deadline, checksum)
-    buf = _chunk_buffer()
-    fd = os.open(path, os.O_WRONLY)
-    crc, got = 0, 0
-    try:
-        while True:
-            n = body.readinto(buf)
-            if not n:
-                return got, crc if checksum else None
-            chunk = buf[:n]
-            _pwrite_all(fd, chunk, offset + got)
-            if checksum:
-                crc = zlib.crc32(chunk, crc)
-            got += n
-            if deadline.passed():
-                raise OpError(ErrorKind.TRANSIENT, f"deadline passed after {got} bytes")
-    finally:
-        os.close(fd)
-        body.close()
-
-
-def _write_at_bytes(
-    body: Any, path: str, offset: int, deadline: Deadline, checksum: bool
-) -> Tuple[int, Optional[int]]:
+    """Stream ``body`` into ``path`` at ``offset``; return (bytes, crc32 or None)."""
     fd = os.open(path, os.O_WRONLY)
     crc = 0
 
-    def sink(chunk: bytes, at: int) -> None:
+    def sink(chunk: memoryview, at: int) -> None:
         nonlocal crc
-        _pwrite_all(fd, memoryview(chunk), offset + at)
+        _pwrite_all(fd, chunk, offset + at)
         if checksum:
             crc = zlib.crc32(chunk, crc)
 
@@ -317,17 +303,6 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
         if written <= 0:  # never for a regular file, but never spin on it either
             raise OSError(errno.EIO, f"pwrite wrote nothing at offset {offset}")
         data, offset = data[written:], offset + written
-
-
-_BUFFERS = threading.local()
-
-
-def _chunk_buffer() -> memoryview:
-    """This thread's CHUNK-byte read buffer (one per thread, kept for its life)."""
-    buf = getattr(_BUFFERS, "view", None)
-    if buf is None:
-        buf = _BUFFERS.view = memoryview(bytearray(CHUNK))
-    return buf
 
 
 def run_verify(ctx: OpContext, job: VerifyJob) -> Union[PartDone, PartFailed]:
