@@ -280,21 +280,72 @@ def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]
 def _write_at(
     body: Any, path: str, offset: int, deadline: Deadline, checksum: bool = True
 ) -> Tuple[int, Optional[int]]:
-    """Stream ``body`` into ``path`` at ``offset``; return (bytes, crc32 or None)."""
+    """Stream ``body`` into ``path`` at ``offset``; return (bytes, crc32 or None).
+
+    The parts of one file take turns to write (``_WriteTurns``); see there why.
+    """
     fd = os.open(path, os.O_WRONLY)
     crc = 0
+    turn = _WRITE_TURNS.acquire(path)
 
     def sink(chunk: memoryview, at: int) -> None:
         nonlocal crc
-        _pwrite_all(fd, chunk, offset + at)
+        with turn:
+            _pwrite_all(fd, chunk, offset + at)
         if checksum:
             crc = zlib.crc32(chunk, crc)
 
     try:
         return stream(body, deadline, sink), crc if checksum else None
     finally:
+        _WRITE_TURNS.release(path)
         os.close(fd)
         body.close()
+
+
+class _WriteTurns:
+    """One lock per file that this process's threads are writing parts into.
+
+    Linux serialises buffered writes to one file anyway (ext4 and xfs hold
+    the inode's lock for each write), and a thread waiting for that lock
+    spins while its holder copies: 16 threads writing 512 MiB into one file
+    here cost 0.20 s of system CPU against 0.11 s for one thread, with the
+    same wall time; when the page cache has to take pages the hypervisor
+    reclaimed (each first touch faults in the host), 2.1 s against 1.2 s.
+    Waiting on our own lock sleeps instead, and leaves the CPU to the
+    threads that are receiving. Checksums are computed outside the lock.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: Dict[str, Tuple[threading.Lock, int]] = {}
+
+    def acquire(self, path: str) -> threading.Lock:
+        """The lock for ``path``; pair with ``release(path)``."""
+        with self._guard:
+            lock, users = self._locks.get(path) or (threading.Lock(), 0)
+            self._locks[path] = (lock, users + 1)
+            return lock
+
+    def release(self, path: str) -> None:
+        """Done with ``path``'s lock; forgotten when nobody else holds it."""
+        with self._guard:
+            lock, users = self._locks[path]
+            if users > 1:
+                self._locks[path] = (lock, users - 1)
+            else:
+                del self._locks[path]
+
+
+_WRITE_TURNS = _WriteTurns()
+
+
+def _fresh_write_turns() -> None:
+    global _WRITE_TURNS
+    _WRITE_TURNS = _WriteTurns()  # a forked worker inherits no thread, so no holder
+
+
+os.register_at_fork(after_in_child=_fresh_write_turns)
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
