@@ -301,6 +301,13 @@ METHOD = """\
   in the bucket afterwards) and fails loudly when it is wrong. Downloads go to a fresh
   directory (also the child's `TMPDIR` and the clients' `tmproot`) deleted after the run;
   uploads go to a fresh prefix deleted after the run.
+- Before each run of W3 and W4, the benchmark writes and deletes a scratch file a little
+  larger than the object (untimed), so that every tool starts with the same amount of
+  memory freed a moment ago. This machine is a VM that hands freed memory back to its
+  host, and the first write to such a page faults in the host: 512 MiB written into those
+  pages took 1.2 s of system CPU, into pages freed a moment before 0.10 s. Without it,
+  each tool of W3 got the pages the tool before it had just freed, except the first one
+  (s3client), whose later repeats took 2 to 4 times the CPU of its first.
 - Tools use their defaults. s3client / metaflow.S3: `S3(s3root=...)` then `get_many(keys)`,
   `put_files([(key, path), ...])`, `get(key)`, `list_recursive()`, `info_many(keys)`.
   boto3: `ThreadPoolExecutor({threads})` over `get_object` (body streamed to a file) /
