@@ -1,0 +1,131 @@
+"""botocore's SigV4 signer, fed a lighter request (``FastClient``'s signing).
+
+botocore signs an ``AWSRequest`` whose headers are an ``email.message``
+object: setting one header sanitises it, reading one walks every header.
+That, and deriving the same signing key again for every request (four
+HMACs), made up most of the ~42 us a request took to sign here.
+``sign`` gives the signer a ``SignedRequest`` with the few attributes it
+reads and ``Headers`` that behave like botocore's ``HTTPHeaders`` (case-
+insensitive, repeatable names, ``get_all``), and ``Signer`` keeps the
+derived key for the day. The canonical request, the string to sign and
+every HMAC are still computed by botocore's ``S3SigV4Auth``; tests check
+that both ways give the same headers. ~30 us a request, against ~42.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
+
+from botocore.auth import SIGNED_HEADERS_BLACKLIST, S3SigV4Auth
+
+
+class Headers:
+    """Request headers as botocore's signer uses them: names compare without
+    case, a name set twice is kept twice (as ``HTTPHeaders`` does), ``del``
+    removes every value, and items keep the order and spelling they were set
+    with."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Optional[Dict[str, str]] = None) -> None:
+        self._items: List[Tuple[str, str, str]] = []  # (lower name, name, value)
+        for name, value in (items or {}).items():
+            self[name] = value
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._items.append((name.lower(), name, value))
+
+    def __getitem__(self, name: str) -> str:
+        lower = name.lower()
+        for low, _, value in self._items:
+            if low == lower:
+                return value
+        raise KeyError(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def get_all(self, name: str, failobj: Any = None) -> Any:
+        lower = name.lower()
+        found = [value for low, _, value in self._items if low == lower]
+        return found or failobj
+
+    def __delitem__(self, name: str) -> None:
+        lower = name.lower()
+        self._items = [item for item in self._items if item[0] != lower]
+
+    def __contains__(self, name: object) -> bool:
+        lower = str(name).lower()
+        return any(low == lower for low, _, _ in self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for _, name, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def keys(self) -> List[str]:
+        return [name for _, name, _ in self._items]
+
+    def items(self) -> List[Tuple[str, str]]:
+        return [(name, value) for _, name, value in self._items]
+
+
+class SignedRequest:
+    """The parts of an ``AWSRequest`` botocore's S3 signer reads and writes."""
+
+    __slots__ = ("method", "url", "headers", "params", "body", "context")
+
+    def __init__(self, method: str, url: str, headers: Dict[str, str], body: Any, config: Any):
+        self.method = method
+        self.url = url
+        self.headers = Headers(headers)
+        self.params: Dict[str, str] = {}  # the query is in the URL, as botocore reads it
+        self.body = body
+        self.context: Dict[str, Any] = {"client_config": config}
+
+
+class Signer(S3SigV4Auth):
+    """botocore's S3 SigV4 signer; headers picked without ``HTTPHeaders``, and
+    the signing key derived once per secret and day."""
+
+    def __init__(self, credentials: Any, service: str, region: str) -> None:
+        super().__init__(credentials, service, region)
+        self._key: Tuple[Any, bytes] = (None, b"")
+
+    def headers_to_sign(self, request: Any) -> Any:
+        if not isinstance(request.headers, Headers):
+            return super().headers_to_sign(request)
+        chosen = Headers()
+        for name, value in request.headers.items():
+            lower = name.lower()
+            if lower not in SIGNED_HEADERS_BLACKLIST:
+                chosen[lower] = value
+        if "host" not in chosen:
+            return super().headers_to_sign(request)  # botocore works the host out
+        return chosen
+
+    def signature(self, string_to_sign: str, request: Any) -> str:
+        auth: Any = self  # botocore's own HMAC step and names (typed as private)
+        secret = self.credentials.secret_key
+        day = request.context["timestamp"][0:8]
+        seen, key = self._key
+        if seen != (secret, day):
+            k_date = auth._sign(f"AWS4{secret}".encode(), day)
+            k_region = auth._sign(k_date, auth._region_name)
+            k_service = auth._sign(k_region, auth._service_name)
+            key = auth._sign(k_service, "aws4_request")
+            self._key = ((secret, day), key)  # one tuple: threads see old or new, whole
+        return str(auth._sign(key, string_to_sign, hex=True))
+
+
+def sign(
+    signer: Signer, method: str, url: str, headers: Dict[str, str], body: Any, config: Any
+) -> List[Tuple[str, str]]:
+    """The headers to send: ``headers`` plus the signature's."""
+    request = SignedRequest(method, url, headers, body, config)
+    signer.add_auth(cast(Any, request))  # duck-typed: what the signer reads
+    return request.headers.items()
