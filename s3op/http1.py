@@ -94,12 +94,7 @@ class Response:
             return self._read_chunked(amt)
         want = self._left if amt < 0 else min(amt, self._left)
         data = self._conn.reader.read1(want) if amt >= 0 else self._conn.reader.read(want)
-        if not data:
-            self.close()
-            raise TransportError(f"connection closed with {self._left} body bytes unread")
-        self._left -= len(data)
-        if self._left == 0:
-            self._finish()
+        self._took(len(data))
         return data
 
     def readinto(self, buf: memoryview) -> int:
@@ -115,14 +110,18 @@ class Response:
             buf[: len(data)] = data
             return len(data)
         want = min(len(buf), self._left)
-        got = self._conn.reader.readinto1(buf[:want])
-        if not got:
+        got = int(self._conn.reader.readinto1(buf[:want]))
+        self._took(got)
+        return got
+
+    def _took(self, n: int) -> None:
+        """Count ``n`` body bytes just read; none means the server hung up early."""
+        if not n:
             self.close()
             raise TransportError(f"connection closed with {self._left} body bytes unread")
-        self._left -= got
+        self._left -= n
         if self._left == 0:
             self._finish()
-        return int(got)
 
     def read_all(self) -> bytes:
         """The whole (rest of the) body."""
