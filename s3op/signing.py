@@ -64,12 +64,6 @@ class Headers:
     def __iter__(self) -> Iterator[str]:
         return (name for _, name, _ in self._items)
 
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def keys(self) -> List[str]:
-        return [name for _, name, _ in self._items]
-
     def items(self) -> List[Tuple[str, str]]:
         return [(name, value) for _, name, value in self._items]
 
