@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 
 from s3op.checksum import crc32_from_b64
 from s3op.errors import OpError
-from s3op.http1 import Pool
+from s3op.http1 import Connection, Pool
 from s3op.protocol import ErrorKind
 from s3op.readahead import ReadAhead, next_token
 from s3op.responses import describe_headers, parse_listing, raise_error
@@ -235,6 +235,19 @@ class FastClient:
         body: Any = None,
         query: str = "",
     ) -> Any:
+        pool, target, signed = self._prepare(method, bucket, key, headers, body, query)
+        return self._check(pool.request(method, target, signed, body), bucket, method)
+
+    def _prepare(
+        self,
+        method: str,
+        bucket: str,
+        key: Optional[str],
+        headers: Dict[str, str],
+        body: Any = None,
+        query: str = "",
+    ) -> Tuple[Pool, str, Dict[str, str]]:
+        """The pool to send to, the request target and the signed headers."""
         from s3op.signing import sign
 
         base = self.endpoint.bucket_url(bucket) if key is None else self.endpoint.url(bucket, key)
@@ -247,7 +260,11 @@ class FastClient:
         headers["host"] = pool.host_header
         signed = dict(sign(self._signer, method, url, headers, body, _SigningConfig))
         target = parts.path + ("?" + parts.query if parts.query else "")
-        resp = pool.request(method, target, signed, body)
+        return pool, target, signed
+
+    def _check(self, resp: Any, bucket: str, method: str) -> Any:
+        """``resp`` if it succeeded; else botocore's ClientError, or ``_NotOurs``
+        for a bucket in another region (botocore serves it from then on)."""
         if resp.status in (301, 307) or (
             resp.status == 400 and resp.headers.get("x-amz-bucket-region")
         ):
@@ -257,6 +274,22 @@ class FastClient:
         if resp.status >= 300:
             raise_error(resp, method)
         return resp
+
+    def start_get(self, Bucket: str, Key: str) -> Optional[Tuple[Pool, Connection]]:
+        """Send a whole-object GET and return at once: the pool and the connection
+        to ``finish`` it on. None when the fast path does not send this one
+        (``get_object`` then does, through botocore)."""
+        if Bucket in self._slow_buckets or not literal_path_safe(Key):
+            return None
+        pool, target, signed = self._prepare("GET", Bucket, Key, {CHECKSUM_MODE: "ENABLED"})
+        return pool, pool.start("GET", target, signed)
+
+    def get_answer(self, resp: Any, Bucket: str, Key: str) -> Dict[str, Any]:
+        """``get_object``'s answer, or error, for the response to ``start_get``'s request."""
+        try:
+            return self._get_answer(self._check(resp, Bucket, "GET"), None)
+        except _NotOurs:
+            return self._slow_call("get_object", Bucket, Key, {})
 
     def _pool(self, host: str, port: Optional[int]) -> Pool:
         """The keep-alive pool for one host (virtual-hosted buckets differ by host)."""
@@ -298,7 +331,9 @@ class FastClient:
             headers["Range"] = Range
         if IfMatch:
             headers["If-Match"] = IfMatch
-        resp = self._send("GET", Bucket, Key, headers)
+        return self._get_answer(self._send("GET", Bucket, Key, headers), Range)
+
+    def _get_answer(self, resp: Any, Range: Optional[str]) -> Dict[str, Any]:
         out = describe_headers(resp.headers)
         whole = resp.status == 200 and not Range
         crc = crc32_from_b64(resp.headers.get("x-amz-checksum-crc32")) if whole else None

@@ -78,6 +78,7 @@ class Response:
         self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         self._left = 0 if head_only or status in (204, 304) else _length(headers, self._chunked)
         self._chunk_left = 0
+        self.length: Optional[int] = None if self._chunked else self._left  # announced
         if self._left == 0 and not self._chunked:
             self._finish()
 
@@ -232,14 +233,52 @@ class Pool:
             fresh.close()
             raise
 
-    def _exchange(
-        self, conn: Connection, method: str, target: str, headers: Dict[str, str], body: Any
-    ) -> Response:
+    def start(self, method: str, target: str, headers: Dict[str, str]) -> Connection:
+        """Send a body-less request and return at once; ``finish`` reads the answer.
+
+        Lets one thread keep many requests in flight (``s3op.ops.multiget``).
+        A reused connection found broken while sending is replaced once; one
+        the server closed while idle may only show it in ``finish`` (a
+        ``TransportError`` with ``before_response`` True), and the caller
+        decides what to resend then.
+        """
+        head = self._head(method, target, headers)
+        conn = self._take()
+        try:
+            conn.sock.sendall(head)
+            return conn
+        except (ConnectionResetError, BrokenPipeError):
+            conn.close()
+            if not conn.reused:
+                raise
+        fresh = Connection(self.host, self.port, self.tls, self.timeouts)
+        try:
+            fresh.sock.sendall(head)
+        except BaseException:
+            fresh.close()
+            raise
+        return fresh
+
+    def finish(self, conn: Connection, method: str) -> Response:
+        """The answer to the request ``start`` sent on ``conn`` (closed if it fails)."""
+        try:
+            status, reason, response_headers = _read_head(conn.reader)
+        except BaseException:
+            conn.close()
+            raise
+        return Response(conn, self, status, reason, response_headers, head_only=method == "HEAD")
+
+    def _head(self, method: str, target: str, headers: Dict[str, str]) -> bytes:
         lines = [f"{method} {target} HTTP/1.1"]
         if not any(name.lower() == "host" for name in headers):
             lines.append(f"Host: {self.host_header}")
         lines += [f"{name}: {value}" for name, value in headers.items()]
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _exchange(
+        self, conn: Connection, method: str, target: str, headers: Dict[str, str], body: Any
+    ) -> Response:
+        head = self._head(method, target, headers)
         if isinstance(body, (bytes, bytearray, memoryview)):
             conn.sock.sendall(head + bytes(body))
         else:

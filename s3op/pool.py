@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
 from s3op.client import ClientConfig
-from s3op.jobs import Job, Outcome, Settings, job_ident
+from s3op.jobs import Job, Outcome, Settings
 from s3op.protocol import ErrorKind, Result
 from s3op.retry import RetryPolicy
 
@@ -129,27 +129,60 @@ def _pump(conn: Connection, inbox: Any) -> None:
 
 
 def _serve(ctx: Any, inbox: Any, conn: Any, lock: Any, throttle: Any) -> None:
-    from s3op.ops import run_job
+    from s3op.ops import internal_failure, run_job
+    from s3op.ops.multiget import GET_BATCH, Resume, batchable, finish_resumed, run_gets
+
+    def answer(job_id: int, outcome: Outcome) -> bool:
+        with lock:
+            try:
+                conn.send((job_id, outcome))
+            except (BrokenPipeError, OSError):
+                return False
+        return True
+
+    def hand_off(job_id: int, resume: Resume) -> None:
+        inbox.put((job_id, resume))  # any free thread finishes it (SimpleQueue: never full)
 
     while True:
         msg = inbox.get()
         if msg is SHUTDOWN_SIGNAL:
             inbox.put(SHUTDOWN_SIGNAL)  # for the next thread
             return
-        job_id, job = msg
+        batch = [msg]
+        if batchable(ctx, msg[1]):
+            batch += _more_gets(ctx, inbox, min(GET_BATCH, throttle.limit) - 1)
         with throttle.slot():
+            if len(batch) > 1:
+                if not run_gets(ctx, batch, answer, hand_off):
+                    return
+                continue
+            job_id, job = msg
             try:
-                outcome = run_job(ctx, job)
-            except Exception as exc:  # a bug in an op: answer, never leave the job hanging
-                idx, url = job_ident(job)
-                outcome = Result.failure(
-                    idx, url, ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}"
-                )
-        with lock:
-            try:
-                conn.send((job_id, outcome))
-            except (BrokenPipeError, OSError):
-                return
+                outcome = finish_resumed(ctx, job) if type(job) is Resume else run_job(ctx, job)
+            except Exception as exc:  # noqa: BLE001 - a bug in an op: answered, not lost
+                outcome = internal_failure(job.job if type(job) is Resume else job, exc)
+        if not answer(job_id, outcome):
+            return
+
+
+def _more_gets(ctx: Any, inbox: Any, most: int) -> List[Any]:
+    """Up to ``most`` more batchable GETs already waiting in ``inbox`` (never waits).
+
+    Anything else met on the way is put back for another thread.
+    """
+    from s3op.ops.multiget import batchable
+
+    more: List[Any] = []
+    while len(more) < most:
+        try:
+            msg = inbox.get_nowait()
+        except queue.Empty:
+            break
+        if msg is SHUTDOWN_SIGNAL or not batchable(ctx, msg[1]):
+            inbox.put(msg)
+            break
+        more.append(msg)
+    return more
 
 
 def _process_entry(conn: Connection, spec: WorkerSpec, close: List[Connection]) -> None:

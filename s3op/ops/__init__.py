@@ -34,6 +34,12 @@ def invalid(idx: int, url: str, kind: ErrorKind, message: str) -> Result:
     return Result.failure(idx, url, kind, message, attempts=0)
 
 
+def internal_failure(job: jobs.Job, exc: Exception) -> Result:
+    """The answer for a job whose op raised (a bug): never leave a job hanging."""
+    idx, url = jobs.job_ident(job)
+    return Result.failure(idx, url, ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
+
+
 def run_job(ctx: OpContext, job: jobs.Job) -> jobs.Outcome:
     """Run one job with the op registered for its type."""
     from s3op.ops import get, info, listing, put

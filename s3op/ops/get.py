@@ -23,12 +23,13 @@ from typing import Any, Callable, Dict, Optional, Set, Tuple, Union
 
 from s3op.checksum import crc32_from_b64
 from s3op.errors import OpError
-from s3op.fastpath import early_body
+from s3op.fastpath import FastBody, early_body
 from s3op.jobs import GetJob, GetPartJob, PartDone, PartFailed, SplitGet, VerifyJob
 from s3op.ops import OpContext, failed, invalid
 from s3op.ops.info import describe, head
 from s3op.paths import remove_file
 from s3op.protocol import ErrorKind, RangeServed, Result, parse_object_url, parse_range, parse_url
+from s3op.responses import describe_headers
 from s3op.retry import Deadline, Failure, run_with_retries
 
 CHUNK = 1024 * 1024
@@ -36,8 +37,15 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 _PLAIN_MD5 = re.compile(r'^"?([0-9a-f]{32})"?$')
 
 
-def run_get(ctx: OpContext, job: GetJob) -> Union[Result, SplitGet]:
-    """GET ``job.req`` into ``job.local``."""
+def run_get(
+    ctx: OpContext, job: GetJob, first: Optional[Callable[[], Dict[str, Any]]] = None
+) -> Union[Result, SplitGet]:
+    """GET ``job.req`` into ``job.local``.
+
+    ``first``: the first attempt's answer, for a request already sent
+    (``s3op.ops.multiget``); it returns what ``get_object`` would, or raises
+    what went wrong, and counts as attempt 1 either way.
+    """
     req = job.req
     try:
         loc = parse_object_url(req.url)
@@ -49,25 +57,27 @@ def run_get(ctx: OpContext, job: GetJob) -> Union[Result, SplitGet]:
     if rng is not None:
         kwargs["Range"] = rng.header()
 
+    given = [first] if first is not None else []
+
     def attempt(deadline: Deadline) -> Union[Result, SplitGet]:
-        resp = ctx.client.get_object(**kwargs)
+        resp = given.pop()() if given else ctx.client.get_object(**kwargs)
         size = int(resp["ContentLength"])
         if rng is None and size >= ctx.settings.multipart_threshold:
             resp["Body"].close()
             info = describe(req.idx, req.url, resp, local=job.local)
             return SplitGet(info, resp["ETag"], _full_crc32(resp), _expected_md5(resp))
-        served = _served(resp, size) if rng is not None else RangeServed(0, size - 1, size)
-        md5 = _expected_md5(resp) if rng is None and ctx.settings.verify else None
+        if rng is None:
+            return _save_whole(ctx, job, resp, early_body(resp), size, deadline)
         save_body(
             early_body(resp),
             size,
             job.local,
             deadline,
-            md5,
+            None,
             ctx.settings.tmp_tag,
             ctx.settings.file_mode,
         )
-        return _result(ctx, req.idx, req.url, resp, job.local, served)
+        return _result(ctx, req.idx, req.url, resp, job.local, _served(resp, size))
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     if isinstance(out, Failure):
@@ -75,6 +85,34 @@ def run_get(ctx: OpContext, job: GetJob) -> Union[Result, SplitGet]:
             return _empty_object(ctx, req.idx, req.url, job.local, out)
         return failed(req.idx, req.url, out)
     return out
+
+
+def save_answer(ctx: OpContext, job: GetJob, response: Any) -> Result:
+    """Save a whole-object 200 answer of the fast path (``response``, an
+    ``http1.Response`` smaller than the multipart threshold): ``run_get``'s
+    first attempt, minus the retry loop. It raises what went wrong, and the
+    caller hands that to ``run_get`` as attempt 1."""
+    resp = describe_headers(response.headers)
+    size = int(response.length)
+    body = FastBody(response, _full_crc32(resp))
+    deadline = Deadline(ctx.policy.deadline)
+    return _save_whole(ctx, job, resp, body, size, deadline, attempts=1)
+
+
+def _save_whole(
+    ctx: OpContext,
+    job: GetJob,
+    resp: Dict[str, Any],
+    body: Any,
+    size: int,
+    deadline: Deadline,
+    attempts: Optional[int] = None,
+) -> Result:
+    md5 = _expected_md5(resp) if ctx.settings.verify else None
+    tag, mode = ctx.settings.tmp_tag, ctx.settings.file_mode
+    save_body(body, size, job.local, deadline, md5, tag, mode)
+    served = RangeServed(0, size - 1, size)
+    return _result(ctx, job.req.idx, job.req.url, resp, job.local, served, attempts)
 
 
 def _empty_object(ctx: OpContext, idx: int, url: str, local: str, failure: Failure) -> Result:
@@ -96,11 +134,18 @@ def _empty_object(ctx: OpContext, idx: int, url: str, local: str, failure: Failu
 
 
 def _result(
-    ctx: OpContext, idx: int, url: str, resp: Dict[str, Any], local: str, served: RangeServed
+    ctx: OpContext,
+    idx: int,
+    url: str,
+    resp: Dict[str, Any],
+    local: str,
+    served: RangeServed,
+    attempts: Optional[int] = None,
 ) -> Result:
     if ctx.settings.info:
-        return describe(idx, url, resp, local=local, range=served)
-    return Result(idx=idx, url=url, local=local, size=served.end - served.start + 1, range=served)
+        return describe(idx, url, resp, local=local, range=served, attempts=attempts)
+    size = served.end - served.start + 1
+    return Result(idx=idx, url=url, local=local, size=size, range=served, attempts=attempts)
 
 
 def _served(resp: Dict[str, Any], size: int) -> RangeServed:

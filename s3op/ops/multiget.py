@@ -1,0 +1,177 @@
+"""Many small downloads on one thread: the requests go out together.
+
+A worker thread that finds several whole-object ``GetJob``s waiting takes
+up to ``GET_BATCH`` of them, sends every request at once (each on its own
+keep-alive connection of the fast path), and finishes each one as its
+answer arrives (``selectors``), through ``run_get`` with that answer as its
+first attempt. So retries, errors, splits of large objects, checks and
+results are exactly those of one-at-a-time gets; only the waiting is
+shared. A connection the server closed while it sat idle is resent at once
+and not counted, as ``http1.Pool.request`` does.
+
+Why: a thread per request in flight costs a thread switch, a GIL hand-off
+and a wake-up of its own per answer; one thread with several requests out
+reads whichever answer is in and goes on.
+"""
+
+from __future__ import annotations
+
+import selectors
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
+
+from s3op.jobs import GetJob, Job, Outcome
+from s3op.ops import OpContext, internal_failure
+from s3op.ops.get import run_get, save_answer
+from s3op.protocol import parse_object_url
+
+#: Whole-object GETs one worker thread keeps in flight at once, at most. It takes
+#: what is waiting in its inbox, so the pool's capacity (2 x threads) bounds it too.
+#: W1-shaped runs (1,000 x 10 KiB, 16 threads), engine CPU, median of 8: one at a
+#: time 0.62 s; 8 at once 0.54 s; 32 at once 0.49 s.
+GET_BATCH = 32
+#: Bodies up to this size are saved by the batch's own thread; larger ones stream on
+#: another (one thread reading a large body would stall every other answer of its batch).
+INLINE_MAX = 256 * 1024
+
+
+def batchable(ctx: OpContext, job: Job) -> bool:
+    """True for a job ``run_gets`` can take (a whole-object GET on the fast path)."""
+    return type(job) is GetJob and job.req.range is None and hasattr(ctx.client, "start_get")
+
+
+class _Sent:
+    """One request out: its job, and where its answer will come."""
+
+    __slots__ = ("job_id", "job", "bucket", "key", "pool", "conn")
+
+    def __init__(self, job_id: Any, job: GetJob, bucket: str, key: str, started: Any) -> None:
+        self.job_id, self.job, self.bucket, self.key = job_id, job, bucket, key
+        self.pool, self.conn = started
+
+
+class Resume:
+    """A batched GET whose answer needs more than the batch's thread gives it.
+
+    Retries sleep, and large bodies stream for a while: either would hold up
+    every other answer of the batch, so the batch hands the job, with what
+    its first attempt got, to any free thread (``finish_resumed``).
+    """
+
+    __slots__ = ("job", "first")
+
+    def __init__(self, job: GetJob, first: Optional[Callable[[], Dict[str, Any]]]) -> None:
+        self.job, self.first = job, first
+
+
+def finish_resumed(ctx: OpContext, resumed: Resume) -> Outcome:
+    """Finish a handed-off GET: ``run_get``, the first attempt being what the batch got
+    (none: a connection found closed while idle; that request is sent again, uncounted)."""
+    return run_get(ctx, resumed.job, first=resumed.first)
+
+
+def run_gets(
+    ctx: OpContext,
+    batch: List[Tuple[Any, GetJob]],
+    answer: Callable[[Any, Outcome], bool],
+    hand_off: Optional[Callable[[Any, Resume], None]] = None,
+) -> bool:
+    """Run every job of ``batch``, calling ``answer(job_id, outcome)`` as each ends.
+
+    Only small whole-object answers are saved on this thread. Everything
+    else goes to ``hand_off(job_id, resume)`` (None: finished here too),
+    which must see that ``finish_resumed`` runs and its outcome is answered.
+    Returns False as soon as ``answer`` does (nobody is listening any
+    more); the connections of requests still out are closed then.
+    """
+    sel = selectors.DefaultSelector()
+
+    def done(job_id: Any, job: GetJob, outcome: Any) -> bool:
+        if not isinstance(outcome, Resume):
+            return answer(job_id, outcome)
+        if hand_off is not None:
+            hand_off(job_id, outcome)
+            return True
+        return answer(job_id, _guarded(job, finish_resumed, ctx, outcome))
+
+    try:
+        for job_id, job in batch:
+            sent = _guarded(job, _start, ctx, job_id, job)
+            if isinstance(sent, _Sent):
+                sel.register(sent.conn.sock, selectors.EVENT_READ, sent)
+            elif not done(job_id, job, sent):
+                return False
+        while sel.get_map():
+            waiting = list(sel.get_map().values())
+            ready = sel.select(waiting[0].data.pool.timeouts[1])
+            for key in [key for key, _ in ready] or waiting:  # none in time: all time out
+                sel.unregister(key.fileobj)
+                sent = key.data
+                outcome = _guarded(sent.job, _finish if ready else _timed_out, ctx, sent)
+                if not done(sent.job_id, sent.job, outcome):
+                    return False
+        return True
+    finally:
+        for key in list(sel.get_map().values()):
+            key.data.conn.close()
+        sel.close()
+
+
+def _guarded(job: Job, run: Callable[..., Any], *args: Any) -> Any:
+    """``run(*args)``; a bug in it answers ``job`` as an internal error instead."""
+    try:
+        return run(*args)
+    except Exception as exc:  # noqa: BLE001 - a bug in an op: answered, not lost
+        return internal_failure(job, exc)
+
+
+def _start(ctx: OpContext, job_id: Any, job: GetJob) -> Any:
+    """Send ``job``'s request: a ``_Sent``, else an outcome or a ``Resume``."""
+    try:
+        loc = parse_object_url(job.req.url)
+    except ValueError:
+        return run_get(ctx, job)  # rejects it at once, as it always does
+    try:
+        started = ctx.client.start_get(loc.bucket, loc.key)
+    except Exception as exc:  # noqa: BLE001 - counted and classified as attempt 1
+        return Resume(job, _raising(exc))
+    if started is None:
+        return Resume(job, None)
+    return _Sent(job_id, job, loc.bucket, loc.key, started)
+
+
+def _finish(ctx: OpContext, sent: _Sent) -> Any:
+    """Read ``sent``'s answer: a small whole object is saved here (the outcome),
+    anything else becomes a ``Resume``."""
+    try:
+        resp = sent.pool.finish(sent.conn, "GET")
+    except Exception as exc:  # noqa: BLE001 - counted and classified as attempt 1
+        stale = isinstance(exc, ConnectionError) and getattr(exc, "before_response", True)
+        if stale and sent.conn.reused:
+            return Resume(sent.job, None)  # closed while idle: sent again, uncounted
+        return Resume(sent.job, _raising(exc))
+    size = resp.length
+    if resp.status == 200 and size is not None and size <= INLINE_MAX:
+        try:  # run_get's first attempt, without the loop around it
+            return save_answer(ctx, sent.job, resp)
+        except Exception as exc:  # noqa: BLE001 - counted and classified as attempt 1
+            resp.close()
+            return Resume(sent.job, _raising(exc))
+
+    def first() -> Dict[str, Any]:
+        answer: Dict[str, Any] = ctx.client.get_answer(resp, sent.bucket, sent.key)
+        return answer
+
+    return Resume(sent.job, first)
+
+
+def _timed_out(ctx: OpContext, sent: _Sent) -> Resume:
+    sent.conn.close()
+    timeout = sent.pool.timeouts[1]
+    return Resume(sent.job, _raising(TimeoutError(f"no answer in {timeout:g}s")))
+
+
+def _raising(exc: BaseException) -> Callable[[], NoReturn]:
+    def first() -> NoReturn:
+        raise exc
+
+    return first
