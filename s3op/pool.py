@@ -149,8 +149,8 @@ def _serve(ctx: Any, inbox: Any, conn: Any, lock: Any, throttle: Any) -> None:
             inbox.put(SHUTDOWN_SIGNAL)  # for the next thread
             return
         batch = [msg]
-        if batchable(ctx, msg[1]):
-            batch += _more_gets(ctx, inbox, min(GET_BATCH, throttle.limit) - 1)
+        if batchable(ctx, msg[1]) and not throttle.slowed():
+            batch += _more_gets(ctx, inbox, GET_BATCH - 1)
         with throttle.slot():
             if len(batch) > 1:
                 if not run_gets(ctx, batch, answer, hand_off):

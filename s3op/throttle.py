@@ -31,6 +31,14 @@ class Throttle:
                 self.limit = max(1, self.limit // 2)
                 self._last_cut = now
 
+    def slowed(self) -> bool:
+        """True while below the maximum: S3 asked to slow down not long ago.
+
+        A thread that sends many GETs at once counts as one here, so the
+        worker sends one at a time per slot until the limit is back up.
+        """
+        return self.limit < self.maximum
+
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Hold one of the allowed concurrent slots while running a job."""

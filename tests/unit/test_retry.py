@@ -255,6 +255,20 @@ def test_finished_jobs_grow_the_limit_back_to_the_maximum(clock: Clock) -> None:
     assert t.limit == 4
 
 
+def test_slowed_holds_from_a_slow_down_until_the_limit_is_back(clock: Clock) -> None:
+    t = Throttle(4)
+    assert not t.slowed()
+    t.slow_down()
+    assert t.slowed()
+    clock.now += 1.0
+    with t.slot():
+        pass
+    assert t.limit == 3 and t.slowed()
+    with t.slot():
+        pass
+    assert not t.slowed()
+
+
 def test_maximum_is_at_least_one() -> None:
     assert Throttle(0).limit == 1
 
