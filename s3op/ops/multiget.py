@@ -1,17 +1,26 @@
 """Many small downloads on one thread: the requests go out together.
 
 A worker thread that finds several whole-object ``GetJob``s waiting takes
-up to ``GET_BATCH`` of them, sends every request at once (each on its own
-keep-alive connection of the fast path), and finishes each one as its
-answer arrives (``selectors``), through ``run_get`` with that answer as its
+up to ``GET_BATCH`` of them (one at a time while S3 says slow down: see
+``s3op.pool``), sends every request at once, each on its own keep-alive
+connection of the fast path, and reads the answers as they arrive
+(``selectors``). A small whole object (200, up to ``INLINE_MAX`` bytes) is
+saved right there: ``run_get``'s first attempt without the loop around it.
+Anything else (an error status, a large or chunked body, a broken
+connection, no answer in the read timeout) is handed to any free thread as
+a ``Resume``, and ``run_get`` finishes it with what the batch got as its
 first attempt. So retries, errors, splits of large objects, checks and
-results are exactly those of one-at-a-time gets; only the waiting is
-shared. A connection the server closed while it sat idle is resent at once
-and not counted, as ``http1.Pool.request`` does.
+results are exactly those of one-at-a-time gets, and no retry sleeps while
+other answers wait. A connection the server closed while it sat idle is
+resent and not counted, as ``http1.Pool.request`` does.
 
-Why: a thread per request in flight costs a thread switch, a GIL hand-off
-and a wake-up of its own per answer; one thread with several requests out
-reads whichever answer is in and goes on.
+Why: with a thread per request in flight, every answer costs a thread
+switch, a GIL hand-off and a wake-up of its own; one thread with many
+requests out reads whichever answer is in and goes on.
+
+Known cost: a new TLS 1.3 connection may turn readable with a session
+ticket before its answer; its read then waits for the answer while other
+answers of the batch queue up behind it (once per new connection).
 """
 
 from __future__ import annotations
@@ -84,8 +93,10 @@ def run_gets(
     more); the connections of requests still out are closed then.
     """
     sel = selectors.DefaultSelector()
+    settled = set()
 
     def done(job_id: Any, job: GetJob, outcome: Any) -> bool:
+        settled.add(job_id)
         if not isinstance(outcome, Resume):
             return answer(job_id, outcome)
         if hand_off is not None:
@@ -109,6 +120,11 @@ def run_gets(
                 outcome = _guarded(sent.job, _finish if ready else _timed_out, ctx, sent)
                 if not done(sent.job_id, sent.job, outcome):
                     return False
+        return True
+    except Exception as exc:  # noqa: BLE001 - a bug here: answer the rest, lose no job
+        for job_id, job in batch:
+            if job_id not in settled and not answer(job_id, internal_failure(job, exc)):
+                return False
         return True
     finally:
         for key in list(sel.get_map().values()):
@@ -150,7 +166,8 @@ def _finish(ctx: OpContext, sent: _Sent) -> Any:
             return Resume(sent.job, None)  # closed while idle: sent again, uncounted
         return Resume(sent.job, _raising(exc))
     size = resp.length
-    if resp.status == 200 and size is not None and size <= INLINE_MAX:
+    small = size is not None and size <= INLINE_MAX and size < ctx.settings.multipart_threshold
+    if resp.status == 200 and small:
         try:  # run_get's first attempt, without the loop around it
             return save_answer(ctx, sent.job, resp)
         except Exception as exc:  # noqa: BLE001 - counted and classified as attempt 1

@@ -125,6 +125,21 @@ def test_a_batch_ends_each_job_as_run_get_would(s3backend: Backend, tmp_path: Pa
     assert names == sorted(f"f{i}" for i, k in enumerate(keys) if k in data and k != "big")
 
 
+def test_a_low_multipart_threshold_still_splits(s3backend: Backend, tmp_path: Path) -> None:
+    client = s3backend.client()
+    client.put_object(Bucket=s3backend.bucket, Key="small", Body=b"s" * 100)
+    client.put_object(Bucket=s3backend.bucket, Key="parts", Body=b"p" * 3000)
+    ctx = _context(s3backend.endpoint_url)
+    ctx.settings = dataclasses.replace(ctx.settings, multipart_threshold=1024)
+    urls = [f"s3://{s3backend.bucket}/small", f"s3://{s3backend.bucket}/parts"]
+
+    answers = _batch(ctx, _jobs(urls, tmp_path), handed=[])
+
+    assert answers[0].ok and (tmp_path / "f0").read_bytes() == b"s" * 100
+    assert isinstance(answers[1], SplitGet) and answers[1].head.size == 3000
+    assert not (tmp_path / "f1").exists()
+
+
 def test_a_bad_url_in_a_batch_is_rejected_alone(s3backend: Backend, tmp_path: Path) -> None:
     client = s3backend.client()
     client.put_object(Bucket=s3backend.bucket, Key="fine", Body=b"fine")
