@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -163,6 +164,33 @@ def test_failure_round_trips_and_carries_the_kind_as_a_string() -> None:
     back = Result.from_json(res.to_json())
     assert back == res
     assert back.error == Error(ErrorKind.NOT_FOUND, "NoSuchKey: gone")
+
+
+def test_a_parsed_result_is_a_constructed_one() -> None:
+    res = Result(idx=3, url="s3://b/k", size=5, etag='"e"', attempts=1)
+    back = Result.from_json(res.to_json())
+    assert back == res and back.__dict__ == res.__dict__
+    assert list(back.__dict__) == list(res.__dict__)  # the same line when written again
+    assert back.to_json() == res.to_json()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        back.size = 6  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"idx": 1, "url": "s3://b/k", "sise": 3}',  # unknown field
+        '{"url": "s3://b/k"}',  # no idx
+        '{"idx": 1}',  # no url
+        '[1, "s3://b/k"]',  # not an object
+        '{"idx": 1, "url": "s3://b/k", "error": {"kind": "bogus", "message": ""}}',
+        '{"idx": 1, "url": "s3://b/k", "range": {"start": 1}}',
+        '{"idx": 1, "url": ',
+    ],
+)
+def test_a_line_that_is_not_a_result_is_refused(line: str) -> None:
+    with pytest.raises((ValueError, TypeError, KeyError)):
+        Result.from_json(line)
 
 
 def test_prefix_and_skipped_results_round_trip() -> None:
