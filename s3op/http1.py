@@ -262,11 +262,11 @@ class Pool:
     def finish(self, conn: Connection, method: str) -> Response:
         """The answer to the request ``start`` sent on ``conn`` (closed if it fails)."""
         try:
-            status, reason, response_headers = _read_head(conn.reader)
-        except BaseException:
+            status, reason, headers = _read_head(conn.reader)
+            return Response(conn, self, status, reason, headers, head_only=method == "HEAD")
+        except BaseException:  # a bad head (no or a bad Content-Length too): never reused
             conn.close()
             raise
-        return Response(conn, self, status, reason, response_headers, head_only=method == "HEAD")
 
     def _head(self, method: str, target: str, headers: Dict[str, str]) -> bytes:
         lines = [f"{method} {target} HTTP/1.1"]

@@ -129,8 +129,7 @@ def _pump(conn: Connection, inbox: Any) -> None:
 
 
 def _serve(ctx: Any, inbox: Any, conn: Any, lock: Any, throttle: Any) -> None:
-    from s3op.ops import internal_failure, run_job
-    from s3op.ops.multiget import GET_BATCH, Resume, batchable, finish_resumed, run_gets
+    from s3op.ops.multiget import Resume
 
     def answer(job_id: int, outcome: Outcome) -> bool:
         with lock:
@@ -143,46 +142,60 @@ def _serve(ctx: Any, inbox: Any, conn: Any, lock: Any, throttle: Any) -> None:
     def hand_off(job_id: int, resume: Resume) -> None:
         inbox.put((job_id, resume))  # any free thread finishes it (SimpleQueue: never full)
 
+    carried = None  # a message taken while gathering a batch, run right after it
     while True:
-        msg = inbox.get()
+        msg, carried = (carried, None) if carried is not None else (inbox.get(), None)
         if msg is SHUTDOWN_SIGNAL:
             inbox.put(SHUTDOWN_SIGNAL)  # for the next thread
             return
-        batch = [msg]
-        if batchable(ctx, msg[1]) and not throttle.slowed():
-            batch += _more_gets(ctx, inbox, GET_BATCH - 1)
-        with throttle.slot():
-            if len(batch) > 1:
-                if not run_gets(ctx, batch, answer, hand_off):
-                    return
-                continue
-            job_id, job = msg
-            try:
-                outcome = finish_resumed(ctx, job) if type(job) is Resume else run_job(ctx, job)
-            except Exception as exc:  # noqa: BLE001 - a bug in an op: answered, not lost
-                outcome = internal_failure(job.job if type(job) is Resume else job, exc)
-        if not answer(job_id, outcome):
+        batch, carried = _gather(ctx, inbox, msg, throttle)
+        if len(batch) > 1:
+            if not _run_batch(ctx, batch, answer, hand_off, throttle):
+                return
+        elif not _run_one(ctx, msg, answer, throttle):
             return
 
 
-def _more_gets(ctx: Any, inbox: Any, most: int) -> List[Any]:
-    """Up to ``most`` more batchable GETs already waiting in ``inbox`` (never waits).
+def _gather(ctx: Any, inbox: Any, msg: Any, throttle: Any) -> Tuple[List[Any], Any]:
+    """``msg`` and the batchable GETs waiting behind it (never waits), plus the
+    first other message met on the way (None if none): the caller runs it next,
+    so nothing taken is put back behind later work. Batches only while S3 is
+    calm (``Throttle.calm``), and of at most ``GET_BATCH`` (the pool's
+    capacity, twice its threads, bounds what can be waiting)."""
+    from s3op.ops.multiget import GET_BATCH, batchable
 
-    Anything else met on the way is put back for another thread.
-    """
-    from s3op.ops.multiget import batchable
-
-    more: List[Any] = []
-    while len(more) < most:
+    batch = [msg]
+    if not batchable(ctx, msg[1]) or not throttle.calm():
+        return batch, None
+    while len(batch) < GET_BATCH:
         try:
-            msg = inbox.get_nowait()
+            nxt = inbox.get_nowait()
         except queue.Empty:
             break
-        if msg is SHUTDOWN_SIGNAL or not batchable(ctx, msg[1]):
-            inbox.put(msg)
-            break
-        more.append(msg)
-    return more
+        if nxt is SHUTDOWN_SIGNAL or not batchable(ctx, nxt[1]):
+            return batch, nxt
+        batch.append(nxt)
+    return batch, None
+
+
+def _run_one(ctx: Any, msg: Any, answer: Any, throttle: Any) -> bool:
+    from s3op.ops import internal_failure, run_job
+    from s3op.ops.multiget import Resume, finish_resumed
+
+    job_id, job = msg
+    with throttle.slot():
+        try:
+            outcome = finish_resumed(ctx, job) if type(job) is Resume else run_job(ctx, job)
+        except Exception as exc:  # noqa: BLE001 - a bug in an op: answered, not lost
+            outcome = internal_failure(job.job if type(job) is Resume else job, exc)
+    return bool(answer(job_id, outcome))
+
+
+def _run_batch(ctx: Any, batch: List[Any], answer: Any, hand_off: Any, throttle: Any) -> bool:
+    from s3op.ops.multiget import run_gets
+
+    with throttle.slot():
+        return run_gets(ctx, batch, answer, hand_off)
 
 
 def _process_entry(conn: Connection, spec: WorkerSpec, close: List[Connection]) -> None:

@@ -73,9 +73,14 @@ def run_with_retries(
     policy: RetryPolicy,
     on_throttle: Optional[Callable[[], None]] = None,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: Optional[Deadline] = None,
 ) -> T | Failure:
-    """Call ``attempt(deadline)`` until it returns, fails permanently or time is up."""
-    deadline = Deadline(policy.deadline)
+    """Call ``attempt(deadline)`` until it returns, fails permanently or time is up.
+
+    ``deadline``: one that started earlier (the first attempt's request went
+    out before this call); by default the policy's, from now.
+    """
+    deadline = deadline or Deadline(policy.deadline)
     tries = 0
     while True:
         tries += 1

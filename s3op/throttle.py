@@ -31,13 +31,16 @@ class Throttle:
                 self.limit = max(1, self.limit // 2)
                 self._last_cut = now
 
-    def slowed(self) -> bool:
-        """True while below the maximum: S3 asked to slow down not long ago.
+    def calm(self, seconds: float = 5.0) -> bool:
+        """True when the limit is at its maximum and no throttling answer came
+        in the last ``seconds``.
 
-        A thread that sends many GETs at once counts as one here, so the
-        worker sends one at a time per slot until the limit is back up.
+        A thread that sends many GETs at once holds one slot for all of them
+        (a slot per request would park every other thread on this lock, all
+        woken at each release). So the pool sends GETs together only while
+        S3 is calm, and one per slot from the first "slow down" on.
         """
-        return self.limit < self.maximum
+        return self.limit >= self.maximum and time.monotonic() - self._last_cut >= seconds
 
     @contextmanager
     def slot(self) -> Iterator[None]:

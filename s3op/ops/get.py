@@ -38,13 +38,17 @@ _PLAIN_MD5 = re.compile(r'^"?([0-9a-f]{32})"?$')
 
 
 def run_get(
-    ctx: OpContext, job: GetJob, first: Optional[Callable[[], Dict[str, Any]]] = None
+    ctx: OpContext,
+    job: GetJob,
+    first: Optional[Callable[[], Dict[str, Any]]] = None,
+    deadline: Optional[Deadline] = None,
 ) -> Union[Result, SplitGet]:
     """GET ``job.req`` into ``job.local``.
 
     ``first``: the first attempt's answer, for a request already sent
     (``s3op.ops.multiget``); it returns what ``get_object`` would, or raises
-    what went wrong, and counts as attempt 1 either way.
+    what went wrong, and counts as attempt 1 either way. ``deadline``: the
+    operation's, if it started before this call (when that request went out).
     """
     req = job.req
     try:
@@ -79,7 +83,7 @@ def run_get(
         )
         return _result(ctx, req.idx, req.url, resp, job.local, _served(resp, size))
 
-    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle, deadline=deadline)
     if isinstance(out, Failure):
         if out.kind is ErrorKind.INVALID_RANGE and rng is not None and not rng.start:
             return _empty_object(ctx, req.idx, req.url, job.local, out)
@@ -87,15 +91,14 @@ def run_get(
     return out
 
 
-def save_answer(ctx: OpContext, job: GetJob, response: Any) -> Result:
+def save_answer(ctx: OpContext, job: GetJob, response: Any, deadline: Deadline) -> Result:
     """Save a whole-object 200 answer of the fast path (``response``, an
-    ``http1.Response`` smaller than the multipart threshold): ``run_get``'s
-    first attempt, minus the retry loop. It raises what went wrong, and the
-    caller hands that to ``run_get`` as attempt 1."""
+    ``http1.Response`` smaller than the multipart threshold) by ``deadline``:
+    ``run_get``'s first attempt, minus the retry loop. It raises what went
+    wrong, and the caller hands that to ``run_get`` as attempt 1."""
     resp = describe_headers(response.headers)
     size = int(response.length)
     body = FastBody(response, _full_crc32(resp))
-    deadline = Deadline(ctx.policy.deadline)
     return _save_whole(ctx, job, resp, body, size, deadline, attempts=1)
 
 

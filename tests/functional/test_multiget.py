@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 from s3op.client import ClientConfig, Credentials, make_client
+from s3op.errors import OpError
 from s3op.jobs import GetJob, Settings, SplitGet
 from s3op.ops import OpContext
 from s3op.ops.get import run_get
@@ -212,3 +213,84 @@ def test_a_server_that_never_answers_times_every_job_out(
         assert outcome.error.kind is ErrorKind.TRANSIENT
         assert outcome.attempts == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_deadline_runs_from_when_the_request_went_out(
+    silent_server: str, tmp_path: Path
+) -> None:
+    """Deadline = read timeout: alone, one attempt times out and the time is up. The
+    batch's wait must be that attempt, not a free one before the deadline starts."""
+    ctx = _context(silent_server, read_timeout=0.3, attempts=5)
+    ctx.policy = dataclasses.replace(ctx.policy, deadline=0.3)
+    (tmp_path / "alone").mkdir()
+    (tmp_path / "batch").mkdir()
+
+    alone = run_get(ctx, _jobs(["s3://bucket/k"], tmp_path / "alone")[0][1])
+    batched = _batch(ctx, _jobs([f"s3://bucket/k{i}" for i in range(3)], tmp_path / "batch"))
+
+    assert not alone.ok and alone.attempts == 1
+    for outcome in batched.values():
+        assert not outcome.ok and outcome.error.kind is alone.error.kind
+        assert outcome.attempts == alone.attempts
+
+
+@pytest.fixture
+def drip_server() -> Iterator[str]:
+    """Plain HTTP/1.1 on loopback: ``.../slow`` drips a 2,000-byte body 10 bytes at a
+    time, every 20 ms (4 s in all); any other path answers a 3-byte body at once."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            slow = self.path.endswith("/slow")
+            self.send_response(200)
+            self.send_header("Content-Length", "2000" if slow else "3")
+            self.end_headers()
+            if not slow:
+                self.wfile.write(b"abc")
+                return
+            for _ in range(200):
+                if stop.is_set():
+                    return
+                self.wfile.write(b"x" * 10)
+                self.wfile.flush()
+                stop.wait(0.02)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_dripping_body_is_given_up_on_the_batch_thread(drip_server: str, tmp_path: Path) -> None:
+    """A small body that trickles in must not hold up the batch's other answers: the
+    batch's thread gives it up (a counted attempt) and hands it to another thread."""
+    ctx = _context(drip_server)
+    jobs = _jobs(["s3://bucket/slow", "s3://bucket/a", "s3://bucket/b"], tmp_path)
+    handed: List[Tuple[int, Resume]] = []
+    answers: Dict[int, Any] = {}
+
+    def answer(job_id: int, outcome: Any) -> bool:
+        answers[job_id] = outcome
+        return True
+
+    assert run_gets(ctx, jobs, answer, lambda job_id, resume: handed.append((job_id, resume)))
+
+    assert sorted(answers) == [1, 2] and all(answers[i].ok for i in (1, 2))
+    assert (tmp_path / "f1").read_bytes() == b"abc"
+    assert [job_id for job_id, _ in handed] == [0]
+    with pytest.raises(OpError, match="slower than"):
+        handed[0][1].first()  # type: ignore[misc]
+    assert not (tmp_path / "f0").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -255,18 +255,18 @@ def test_finished_jobs_grow_the_limit_back_to_the_maximum(clock: Clock) -> None:
     assert t.limit == 4
 
 
-def test_slowed_holds_from_a_slow_down_until_the_limit_is_back(clock: Clock) -> None:
-    t = Throttle(4)
-    assert not t.slowed()
+def test_calm_means_at_the_maximum_and_no_cut_for_a_while(clock: Clock) -> None:
+    t = Throttle(2)
+    assert t.calm()
     t.slow_down()
-    assert t.slowed()
+    assert not t.calm()
     clock.now += 1.0
     with t.slot():
         pass
-    assert t.limit == 3 and t.slowed()
-    with t.slot():
-        pass
-    assert not t.slowed()
+    assert t.limit == 2  # back at the maximum...
+    assert not t.calm()  # ...but the cut was 1 s ago
+    clock.now += 4.5
+    assert t.calm()
 
 
 def test_maximum_is_at_least_one() -> None:
