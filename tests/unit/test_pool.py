@@ -319,3 +319,56 @@ def test_in_process_pool_with_many_threads_answers_every_job(started: List[Pool]
     answered = run_to_end(pool, todo)
     assert sorted(answered) == list(range(200))
     pool.shutdown()
+
+
+def _gets_context() -> Any:
+    """An op context whose client has the fast path (nothing is sent here)."""
+    from s3op.client import make_client
+    from s3op.ops import OpContext
+
+    fast = ("http://127.0.0.1:9", "us-east-1", True)
+    config = ClientConfig(credentials=Credentials("testing", "testing"), fast=fast)
+    return OpContext(make_client(config), RetryPolicy(), jobs.Settings())
+
+
+def _get(idx: int) -> Tuple[int, jobs.GetJob]:
+    from s3op.protocol import GetRequest
+
+    return idx, jobs.GetJob(GetRequest(idx=idx, url=f"s3://bkt/k{idx}"), f"/nonexistent/k{idx}")
+
+
+def test_gathering_a_batch_leaves_a_shutdown_for_the_threads() -> None:
+    """SHUTDOWN_SIGNAL is None, so it cannot be carried like a job: swallowed, the
+    chain of threads passing it on would break and a thread would wait forever."""
+    import queue
+
+    from s3op.pool import SHUTDOWN_SIGNAL, _gather
+    from s3op.throttle import Throttle
+
+    inbox: Any = queue.SimpleQueue()
+    inbox.put(_get(2))
+    inbox.put(SHUTDOWN_SIGNAL)
+    inbox.put(_get(3))
+
+    batch, carried = _gather(_gets_context(), inbox, _get(1), Throttle(4))
+
+    assert [job_id for job_id, _ in batch] == [1, 2] and carried is None
+    left = [inbox.get_nowait() for _ in range(inbox.qsize())]
+    assert SHUTDOWN_SIGNAL in left and [m[0] for m in left if m is not None] == [3]
+
+
+def test_gathering_a_batch_carries_the_first_other_job_instead_of_requeueing_it() -> None:
+    import queue
+
+    from s3op.pool import _gather
+    from s3op.throttle import Throttle
+
+    inbox: Any = queue.SimpleQueue()
+    other = (9, info_job(9))
+    for msg in (_get(2), other, _get(3)):
+        inbox.put(msg)
+
+    batch, carried = _gather(_gets_context(), inbox, _get(1), Throttle(4))
+
+    assert [job_id for job_id, _ in batch] == [1, 2] and carried is other
+    assert inbox.get_nowait()[0] == 3 and inbox.empty()
