@@ -23,13 +23,12 @@ from typing import Any, Callable, Dict, Optional, Set, Tuple, Union
 
 from s3op.checksum import crc32_from_b64
 from s3op.errors import OpError
-from s3op.fastpath import FastBody, early_body
+from s3op.fastpath import early_body
 from s3op.jobs import GetJob, GetPartJob, PartDone, PartFailed, SplitGet, VerifyJob
 from s3op.ops import OpContext, failed, invalid
 from s3op.ops.info import describe, head
 from s3op.paths import remove_file
 from s3op.protocol import ErrorKind, RangeServed, Result, parse_object_url, parse_range, parse_url
-from s3op.responses import describe_headers
 from s3op.retry import Deadline, Failure, run_with_retries
 
 CHUNK = 1024 * 1024
@@ -71,7 +70,7 @@ def run_get(
             info = describe(req.idx, req.url, resp, local=job.local)
             return SplitGet(info, resp["ETag"], _full_crc32(resp), _expected_md5(resp))
         if rng is None:
-            return _save_whole(ctx, job, resp, early_body(resp), size, deadline)
+            return save_whole(ctx, job, resp, deadline)
         save_body(
             early_body(resp),
             size,
@@ -91,29 +90,21 @@ def run_get(
     return out
 
 
-def save_answer(ctx: OpContext, job: GetJob, response: Any, deadline: Deadline) -> Result:
-    """Save a whole-object 200 answer of the fast path (``response``, an
-    ``http1.Response`` smaller than the multipart threshold) by ``deadline``:
-    ``run_get``'s first attempt, minus the retry loop. It raises what went
-    wrong, and the caller hands that to ``run_get`` as attempt 1."""
-    resp = describe_headers(response.headers)
-    size = int(response.length)
-    body = FastBody(response, _full_crc32(resp))
-    return _save_whole(ctx, job, resp, body, size, deadline, attempts=1)
-
-
-def _save_whole(
+def save_whole(
     ctx: OpContext,
     job: GetJob,
     resp: Dict[str, Any],
-    body: Any,
-    size: int,
     deadline: Deadline,
     attempts: Optional[int] = None,
 ) -> Result:
+    """Save ``get_object``'s answer for a whole object under the multipart threshold
+    to ``job.local`` by ``deadline``: one attempt of ``run_get``, which raises what
+    went wrong. ``s3op.ops.multiget`` calls it as attempt 1 (``attempts``), without
+    the retry loop, and hands what it raises to ``run_get``."""
+    size = int(resp["ContentLength"])
     md5 = _expected_md5(resp) if ctx.settings.verify else None
     tag, mode = ctx.settings.tmp_tag, ctx.settings.file_mode
-    save_body(body, size, job.local, deadline, md5, tag, mode)
+    save_body(early_body(resp), size, job.local, deadline, md5, tag, mode)
     served = RangeServed(0, size - 1, size)
     return _result(ctx, job.req.idx, job.req.url, resp, job.local, served, attempts)
 

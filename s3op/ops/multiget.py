@@ -34,7 +34,7 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
 from s3op.errors import OpError
 from s3op.jobs import GetJob, Job, Outcome
 from s3op.ops import OpContext, internal_failure
-from s3op.ops.get import run_get, save_answer
+from s3op.ops.get import run_get, save_whole
 from s3op.protocol import ErrorKind, parse_object_url
 from s3op.retry import Deadline
 
@@ -201,7 +201,8 @@ def _finish(ctx: OpContext, sent: _Sent) -> Any:
     if resp.status == 200 and small:
         budget = Deadline(min(INLINE_BUDGET, sent.deadline.left()))
         try:  # run_get's first attempt, without the loop around it
-            return save_answer(ctx, sent.job, resp, budget)
+            answer = ctx.client.get_answer(resp, sent.bucket, sent.key)
+            return save_whole(ctx, sent.job, answer, budget, attempts=1)
         except Exception as exc:  # noqa: BLE001 - counted and classified as attempt 1
             resp.close()
             if budget.passed() and not sent.deadline.passed():
