@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from typing import (
     IO,
     Any,
@@ -182,15 +183,38 @@ def _read_tail(err: IO[bytes]) -> str:
 
 
 def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM ``proc``'s process group, wait up to 5 s, then SIGKILL it."""
+    """SIGTERM ``proc``'s process group, wait up to 5 s, then SIGKILL it.
+
+    The group is signalled only while its leader ``proc`` is unreaped: a zombie
+    keeps its id, so the id still names our group. Once reaped, the id is free
+    and may already belong to another process group (another engine, a shell's
+    job), so nothing is sent. Its workers do not need it: they die with their
+    parent (``PR_SET_PDEATHSIG``, see ``s3op.pool``).
+    """
+    if proc.returncode is not None:
+        return
     _signal_group(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=KILL_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        pass
+    if _exited_unreaped(proc.pid, KILL_GRACE_SECONDS) is None:
+        proc.wait()  # reaped elsewhere (another thread's poll): its id is not ours now
+        return
     # Workers may outlive the parent engine process: kill what is left.
     _signal_group(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def _exited_unreaped(pid: int, timeout: float) -> Optional[bool]:
+    """Wait up to ``timeout`` s for child ``pid`` to exit without reaping it:
+    True once it is a zombie, False if still running, None if already reaped."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None:
+                return True
+        except ChildProcessError:
+            return None
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
