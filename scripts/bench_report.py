@@ -278,6 +278,10 @@ METHOD = """\
   before the first run. Every tool talks to that server; nothing leaves the machine.
 - Runs are interleaved (`for repeat: for workload: for tool`), {repeats}; the
   tables show the median wall time and CPU time over the repeats and the largest peak RSS.
+  Before the first timed run, every tool does one untimed W7 run (10 small downloads), so
+  that no workload's median depends on coming first: the first run of all used to pay for
+  the page cache of the tool's files and for starting s3client's shared engine (W7-first
+  measures that start, every repeat).
 - Each run is a separate child process in a new session, started from the benchmark:
   for s5cmd and `aws s3` the CLI process itself; for s3client, metaflow.S3 and boto3 a
   fresh `python scripts/bench_tools.py TOOL JOB` that imports the tool and makes the calls
