@@ -298,6 +298,18 @@ class Engine:
             state.verifying = True
             state.left = 1
             self.add(jobs.VerifyJob(head.idx, head.url, state.tmp, state.split.md5), owner=state)
+        elif self.settings.verify and state.split.parts is not None and not state.verifying:
+            state.verifying = True
+            state.left = 1
+            check = jobs.VerifyJob(
+                head.idx,
+                head.url,
+                state.tmp,
+                parts=state.split.parts,
+                size=head.size,
+                etag=state.split.etag,
+            )
+            self.add(check, owner=state)
         else:
             self._big_get_commit(state)
 

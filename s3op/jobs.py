@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple, Union
 
+from s3op.parts import PartsCheck
 from s3op.protocol import GetRequest, InfoRequest, ListRequest, PutRequest, Result
 
 
@@ -55,12 +56,17 @@ class GetPartJob:
 
 @dataclass(frozen=True)
 class VerifyJob:
-    """Check the MD5 of an assembled download (when no CRC32 is known)."""
+    """Check an assembled download when no whole-object CRC32 is known: its MD5
+    against a plain-MD5 ETag, or (``parts``) its parts against a multipart
+    object's composite CRC32 or ETag (``s3op.parts``)."""
 
     idx: int
     url: str
     path: str
-    md5: str
+    md5: str = ""
+    parts: Optional[PartsCheck] = None
+    size: int = 0  # the object's, for a parts check
+    etag: str = ""  # the object's, for a parts check
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,7 @@ class SplitGet:
     etag: str
     crc32: Optional[int] = None  # the object's full CRC32, when the server has one
     md5: Optional[str] = None  # the object's MD5, when its ETag is one
+    parts: Optional[PartsCheck] = None  # else a multipart object's check, if any
 
 
 @dataclass(frozen=True)

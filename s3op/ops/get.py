@@ -3,7 +3,9 @@
 Bodies stream in chunks to a temp file beside the target (never one big
 ``read()``), and the temp file is renamed into place only when complete and
 verified: the byte count always; the MD5 against a plain-MD5 ETag when the
-whole object was fetched; a server checksum (``ChecksumMode``) where given.
+whole object was fetched; a server checksum (``ChecksumMode``) where given;
+for an object uploaded in parts by another tool, its composite CRC32 or
+multipart ETag, part by part (``s3op.parts``).
 Large whole-object gets answer ``SplitGet``; the parent then fans out
 ``GetPartJob``s (``If-Match`` the first ETag, so a replaced object is an
 error, never a file mixing two versions) into one preallocated file.
@@ -19,7 +21,7 @@ import os
 import re
 import threading
 import zlib
-from typing import Any, Callable, Dict, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
 from s3op.checksum import crc32_from_b64
 from s3op.errors import OpError
@@ -27,6 +29,7 @@ from s3op.fastpath import early_body
 from s3op.jobs import GetJob, GetPartJob, PartDone, PartFailed, SplitGet, VerifyJob
 from s3op.ops import OpContext, failed, invalid
 from s3op.ops.info import describe, head
+from s3op.parts import PartsDigest, file_digest, label, part_sizes, parts_check
 from s3op.paths import remove_file
 from s3op.protocol import ErrorKind, RangeServed, Result, parse_object_url, parse_range, parse_url
 from s3op.retry import Deadline, Failure, run_with_retries
@@ -68,7 +71,9 @@ def run_get(
         if rng is None and size >= ctx.settings.multipart_threshold:
             resp["Body"].close()
             info = describe(req.idx, req.url, resp, local=job.local)
-            return SplitGet(info, resp["ETag"], _full_crc32(resp), _expected_md5(resp))
+            crc32, md5 = _full_crc32(resp), _expected_md5(resp)
+            check = parts_check(resp) if crc32 is None and md5 is None else None
+            return SplitGet(info, resp["ETag"], crc32, md5, check)
         if rng is None:
             return save_whole(ctx, job, resp, deadline)
         save_body(
@@ -76,6 +81,7 @@ def run_get(
             size,
             job.local,
             deadline,
+            None,
             None,
             ctx.settings.tmp_tag,
             ctx.settings.file_mode,
@@ -102,11 +108,39 @@ def save_whole(
     went wrong. ``s3op.ops.multiget`` calls it as attempt 1 (``attempts``), without
     the retry loop, and hands what it raises to ``run_get``."""
     size = int(resp["ContentLength"])
-    md5 = _expected_md5(resp) if ctx.settings.verify else None
+    digest, expected = _whole_check(ctx, job, resp, size) if ctx.settings.verify else (None, None)
     tag, mode = ctx.settings.tmp_tag, ctx.settings.file_mode
-    save_body(early_body(resp), size, job.local, deadline, md5, tag, mode)
+    save_body(early_body(resp), size, job.local, deadline, digest, expected, tag, mode)
     served = RangeServed(0, size - 1, size)
     return _result(ctx, job.req.idx, job.req.url, resp, job.local, served, attempts)
+
+
+def needs_parts(ctx: OpContext, resp: Dict[str, Any]) -> bool:
+    """Whether saving this whole-object answer asks S3 for the object's parts first
+    (``s3op.parts``): a multipart object with nothing cheaper to check against."""
+    if not ctx.settings.verify or _full_crc32(resp) is not None or _expected_md5(resp):
+        return False
+    return parts_check(resp) is not None
+
+
+def _whole_check(
+    ctx: OpContext, job: GetJob, resp: Dict[str, Any], size: int
+) -> Tuple[Optional[Any], Optional[str]]:
+    """(digest, what it must give) for a whole object's body; (None, None): nothing
+    beyond the byte count (and the server's CRC32, which the body checks itself)."""
+    md5 = _expected_md5(resp)
+    if md5:
+        return hashlib.md5(), md5
+    if _full_crc32(resp) is not None:
+        return None, None
+    check = parts_check(resp)
+    if check is None:
+        return None, None
+    loc = parse_object_url(job.req.url)
+    sizes = part_sizes(ctx.client, loc.bucket, loc.key, size, resp.get("ETag") or "", check)
+    if sizes is None:
+        return None, None
+    return PartsDigest(check.algorithm, sizes), check.expected
 
 
 def _empty_object(ctx: OpContext, idx: int, url: str, local: str, failure: Failure) -> Result:
@@ -120,6 +154,7 @@ def _empty_object(ctx: OpContext, idx: int, url: str, local: str, failure: Failu
         0,
         local,
         Deadline(ctx.policy.deadline),
+        None,
         None,
         ctx.settings.tmp_tag,
         ctx.settings.file_mode,
@@ -172,22 +207,23 @@ def save_body(
     size: int,
     local: str,
     deadline: Deadline,
-    md5: Optional[str],
+    digest: Optional[Any],
+    expected: Optional[str],
     tag: str,
     mode: int = 0o644,
 ) -> None:
-    """Stream ``body`` to a temp file beside ``local``; rename when verified.
+    """Stream ``body`` to a temp file beside ``local``; rename when verified: the byte
+    count, and ``digest.hexdigest() == expected`` when a digest is given.
 
     Plain ``os`` calls on the descriptor: a small object costs open, write,
     fchmod, close and rename, and nothing more (no buffered file object).
     """
     tmp = temp_path(local, tag)
     try:
-        digest = hashlib.md5() if md5 else None
         fd = create_private(tmp)
         try:
             got = _copy(body, fd, deadline, digest)
-            _verify(got, size, digest, md5)
+            _verify(got, size, digest, expected)
             os.fchmod(fd, mode)
         finally:
             os.close(fd)
@@ -284,11 +320,14 @@ def _chunk_buffer() -> memoryview:
     return buf
 
 
-def _verify(got: int, size: int, digest: Any, md5: Optional[str]) -> None:
+def _verify(got: int, size: int, digest: Any, expected: Optional[str]) -> None:
     if got != size:
         raise OpError(ErrorKind.CORRUPT, f"short body: got {got} of {size} bytes")
-    if digest is not None and digest.hexdigest() != md5:
-        raise OpError(ErrorKind.CORRUPT, f"MD5 mismatch: body {digest.hexdigest()}, ETag {md5}")
+    if digest is not None and digest.hexdigest() != expected:
+        what = digest.label if isinstance(digest, PartsDigest) else "MD5"
+        raise OpError(
+            ErrorKind.CORRUPT, f"{what} mismatch: body {digest.hexdigest()}, object {expected}"
+        )
 
 
 def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]:
@@ -396,12 +435,33 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
 
 
 def run_verify(ctx: OpContext, job: VerifyJob) -> Union[PartDone, PartFailed]:
-    """MD5 an assembled file against the object's ETag (in a worker, not the parent)."""
-    digest = hashlib.md5()
-    with open(job.path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            digest.update(block)
-    if digest.hexdigest() == job.md5:
+    """Digest an assembled file (in a worker, not the parent): its MD5 against a
+    plain-MD5 ETag, or its parts against a multipart object's checksum or ETag."""
+    if job.parts is None:
+        digest: Any = hashlib.md5()
+        with open(job.path, "rb") as f:
+            for block in iter(lambda: f.read(CHUNK), b""):
+                digest.update(block)
+        got, expected, what = digest.hexdigest(), job.md5, "MD5"
+    else:
+        sizes = _part_sizes_retried(ctx, job)
+        if sizes is None:
+            return PartDone()  # unverifiable: size and If-Match were checked
+        got, expected = file_digest(job.path, sizes, job.parts.algorithm, CHUNK), job.parts.expected
+        what = label(job.parts.algorithm)
+    if got == expected:
         return PartDone()
-    message = f"MD5 mismatch: assembled {digest.hexdigest()}, ETag {job.md5}"
+    message = f"{what} mismatch: assembled {got}, object {expected}"
     return PartFailed(Result.failure(job.idx, job.url, ErrorKind.CORRUPT, message))
+
+
+def _part_sizes_retried(ctx: OpContext, job: VerifyJob) -> Optional[List[int]]:
+    assert job.parts is not None
+    loc = parse_object_url(job.url)
+    parts = job.parts
+
+    def attempt(deadline: Deadline) -> Optional[List[int]]:
+        return part_sizes(ctx.client, loc.bucket, loc.key, job.size, job.etag, parts)
+
+    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    return None if isinstance(out, Failure) else out

@@ -34,7 +34,7 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
 from s3op.errors import OpError
 from s3op.jobs import GetJob, Job, Outcome
 from s3op.ops import OpContext, internal_failure
-from s3op.ops.get import run_get, save_whole
+from s3op.ops.get import needs_parts, run_get, save_whole
 from s3op.protocol import ErrorKind, parse_object_url
 from s3op.retry import Deadline
 
@@ -202,6 +202,8 @@ def _finish(ctx: OpContext, sent: _Sent) -> Any:
         budget = Deadline(min(INLINE_BUDGET, sent.deadline.left()))
         try:  # run_get's first attempt, without the loop around it
             answer = ctx.client.get_answer(resp, sent.bucket, sent.key)
+            if needs_parts(ctx, answer):  # one more request: not on the batch's thread
+                return Resume(sent.job, lambda: answer, sent.deadline)
             return save_whole(ctx, sent.job, answer, budget, attempts=1)
         except Exception as exc:  # noqa: BLE001 - counted and classified as attempt 1
             resp.close()

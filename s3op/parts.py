@@ -1,0 +1,170 @@
+"""Checking a download of an object that another tool uploaded in parts.
+
+Such an object has no whole-object checksum to check a download against.
+What S3 keeps instead depends on the part boundaries:
+
+- a composite CRC32, ``"<base64>-N"``: the CRC32 of the N parts' CRC32s,
+  each as 4 big-endian bytes (``ChecksumType=COMPOSITE``);
+- without checksums, a multipart ETag, ``"<hex>-N"``: the MD5 of the N
+  parts' MD5 digests (not with SSE-KMS or SSE-C, where the ETag is no MD5).
+
+The boundaries come from the object's attributes (``GetObjectAttributes``
+with ``ObjectParts``: one request for up to 1,000 parts). A download is then
+digested part by part, and compared. When the attributes cannot be had (the
+``s3:GetObjectAttributes`` permission is missing, the server does not
+implement it, or they do not describe this object: another part count,
+another size or ETag), the download is checked by size (and, when fetched
+in parts, ``If-Match``) only, as before this check existed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from s3op.checksum import crc32_b64
+from s3op.errors import classify, error_code
+from s3op.protocol import ErrorKind
+
+_COMPOSITE_CRC32 = re.compile(r"^([A-Za-z0-9+/]{6}==)-(\d+)$")
+_MULTIPART_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})-(\d+)"?$')
+#: GetObjectAttributes answers at most this many parts a page (S3's limit).
+PARTS_PAGE = 1000
+#: Answers meaning "this server does not do GetObjectAttributes": not worth a retry.
+_UNSUPPORTED = frozenset({"NotImplemented", "501", "MethodNotAllowed", "405"})
+
+
+@dataclass(frozen=True)
+class PartsCheck:
+    """What a download of a multipart object must digest to."""
+
+    algorithm: str  # "crc32" (composite checksum) or "md5" (multipart ETag)
+    expected: str  # in the form PartsDigest.hexdigest() gives
+    count: int  # number of parts
+
+
+def parts_check(resp: Dict[str, Any]) -> Optional[PartsCheck]:
+    """The check a GET/HEAD answer allows for a multipart object, if any.
+
+    Call only when the object has neither a whole-object CRC32 nor a plain-MD5
+    ETag: those are cheaper and need no part boundaries.
+    """
+    composite = _COMPOSITE_CRC32.match(resp.get("ChecksumCRC32") or "")
+    if composite is not None and int(composite.group(2)) > 0:
+        return PartsCheck("crc32", composite.group(0), int(composite.group(2)))
+    if resp.get("SSECustomerAlgorithm") or str(resp.get("ServerSideEncryption", "")).startswith(
+        "aws:kms"
+    ):
+        return None  # the ETag is no MD5 then
+    etag = _MULTIPART_ETAG.match(resp.get("ETag") or "")
+    if etag is not None and int(etag.group(2)) > 0:
+        expected = f"{etag.group(1).lower()}-{int(etag.group(2))}"
+        return PartsCheck("md5", expected, int(etag.group(2)))
+    return None
+
+
+def part_sizes(
+    client: Any, bucket: str, key: str, size: int, etag: str, check: PartsCheck
+) -> Optional[List[int]]:
+    """The sizes of the object's parts, in order; None when they cannot be known.
+
+    Raises what a transient failure raised (the caller's retry loop decides);
+    a refusal (no permission, not implemented, bad request) is None.
+    """
+    sizes: List[int] = []
+    marker = 0
+    while True:
+        try:
+            attrs = client.get_object_attributes(
+                Bucket=bucket,
+                Key=key,
+                ObjectAttributes=["ETag", "ObjectParts", "ObjectSize"],
+                MaxParts=PARTS_PAGE,
+                PartNumberMarker=marker,
+            )
+        except Exception as exc:
+            if error_code(exc) in _UNSUPPORTED or classify(exc)[0] is not ErrorKind.TRANSIENT:
+                return None
+            raise
+        if attrs.get("ETag") and attrs["ETag"].strip('"') != etag.strip('"'):
+            return None  # replaced since: these are another object's parts
+        parts = attrs.get("ObjectParts") or {}
+        page = parts.get("Parts") or []
+        sizes.extend(int(p.get("Size", 0)) for p in page)
+        if not parts.get("IsTruncated"):
+            break
+        following = int(parts.get("NextPartNumberMarker") or 0)
+        if not page or following <= marker:
+            return None
+        marker = following
+    if len(sizes) != check.count or sum(sizes) != size or min(sizes, default=0) <= 0:
+        return None
+    return sizes
+
+
+def label(algorithm: str) -> str:
+    """What a check's result is called in a mismatch message."""
+    return "composite CRC32" if algorithm == "crc32" else "multipart ETag"
+
+
+class _Crc32:
+    def __init__(self) -> None:
+        self.value = 0
+
+    def update(self, data: Any) -> None:
+        self.value = zlib.crc32(data, self.value)
+
+    def digest(self) -> bytes:
+        return self.value.to_bytes(4, "big")
+
+
+class PartsDigest:
+    """Digests a byte stream part by part; ``hexdigest()`` is S3's form of the result."""
+
+    def __init__(self, algorithm: str, sizes: List[int]) -> None:
+        self.algorithm = algorithm
+        self._sizes = list(sizes)
+        self._done: List[bytes] = []
+        self._part = self._new()
+        self._left = self._sizes[0] if self._sizes else 0
+
+    @property
+    def label(self) -> str:
+        return label(self.algorithm)
+
+    def _new(self) -> Any:
+        return _Crc32() if self.algorithm == "crc32" else hashlib.md5()
+
+    def update(self, data: Any) -> None:
+        view = memoryview(data)
+        while len(view):
+            if self._left == 0 and len(self._done) + 1 >= len(self._sizes):
+                self._part.update(view)  # more bytes than the parts: the result won't match
+                return
+            if self._left == 0:
+                self._done.append(self._part.digest())
+                self._part = self._new()
+                self._left = self._sizes[len(self._done)]
+            take = min(self._left, len(view))
+            self._part.update(view[:take])
+            self._left -= take
+            view = view[take:]
+
+    def hexdigest(self) -> str:
+        digests = b"".join(self._done) + self._part.digest()
+        count = len(self._done) + 1
+        if self.algorithm == "crc32":
+            return f"{crc32_b64(zlib.crc32(digests))}-{count}"
+        return f"{hashlib.md5(digests).hexdigest()}-{count}"
+
+
+def file_digest(path: str, sizes: List[int], algorithm: str, chunk: int = 1 << 20) -> str:
+    """``PartsDigest`` of a whole file."""
+    digest = PartsDigest(algorithm, sizes)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
