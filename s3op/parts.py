@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import zlib
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from s3op.checksum import crc32_b64
 from s3op.errors import classify, error_code
@@ -71,9 +72,14 @@ def part_sizes(
 ) -> Optional[List[int]]:
     """The sizes of the object's parts, in order; None when they cannot be known.
 
-    Raises what a transient failure raised (the caller's retry loop decides);
-    a refusal (no permission, not implemented, bad request) is None.
+    Raises what a transient failure raised (the caller's retry loop decides).
+    A refusal (no permission, not implemented) or an answer without the parts
+    (AWS lists them only for objects uploaded with checksums) is None, and is
+    remembered for the bucket and kind of check for ``REFUSAL_SECONDS``, so that
+    a batch of such objects does not ask once per object.
     """
+    if _refused(bucket, check.algorithm):
+        return None
     sizes: List[int] = []
     marker = 0
     while True:
@@ -86,13 +92,22 @@ def part_sizes(
                 PartNumberMarker=marker,
             )
         except Exception as exc:
-            if error_code(exc) in _UNSUPPORTED or classify(exc)[0] is not ErrorKind.TRANSIENT:
+            kind = classify(exc)[0]
+            if error_code(exc) in _UNSUPPORTED or kind is ErrorKind.ACCESS_DENIED:
+                _refuse(bucket, check.algorithm)
+                return None
+            if kind is not ErrorKind.TRANSIENT:
                 return None
             raise
         if attrs.get("ETag") and attrs["ETag"].strip('"') != etag.strip('"'):
             return None  # replaced since: these are another object's parts
+        if attrs.get("ObjectSize") is not None and int(attrs["ObjectSize"]) != size:
+            return None
         parts = attrs.get("ObjectParts") or {}
         page = parts.get("Parts") or []
+        if not page and not sizes:
+            _refuse(bucket, check.algorithm)  # parts not listed for such objects here
+            return None
         sizes.extend(int(p.get("Size", 0)) for p in page)
         if not parts.get("IsTruncated"):
             break
@@ -103,6 +118,21 @@ def part_sizes(
     if len(sizes) != check.count or sum(sizes) != size or min(sizes, default=0) <= 0:
         return None
     return sizes
+
+
+#: How long a bucket's refusal to list parts is believed (a long-lived shared engine
+#: should notice a permission granted since).
+REFUSAL_SECONDS = 300.0
+_REFUSALS: Dict[Tuple[str, str], float] = {}
+
+
+def _refused(bucket: str, algorithm: str) -> bool:
+    since = _REFUSALS.get((bucket, algorithm))
+    return since is not None and time.monotonic() - since < REFUSAL_SECONDS
+
+
+def _refuse(bucket: str, algorithm: str) -> None:
+    _REFUSALS[(bucket, algorithm)] = time.monotonic()
 
 
 def label(algorithm: str) -> str:

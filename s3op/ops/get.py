@@ -29,7 +29,7 @@ from s3op.fastpath import early_body
 from s3op.jobs import GetJob, GetPartJob, PartDone, PartFailed, SplitGet, VerifyJob
 from s3op.ops import OpContext, failed, invalid
 from s3op.ops.info import describe, head
-from s3op.parts import PartsDigest, file_digest, label, part_sizes, parts_check
+from s3op.parts import PartsCheck, PartsDigest, file_digest, label, part_sizes, parts_check
 from s3op.paths import remove_file
 from s3op.protocol import ErrorKind, RangeServed, Result, parse_object_url, parse_range, parse_url
 from s3op.retry import Deadline, Failure, run_with_retries
@@ -108,7 +108,13 @@ def save_whole(
     went wrong. ``s3op.ops.multiget`` calls it as attempt 1 (``attempts``), without
     the retry loop, and hands what it raises to ``run_get``."""
     size = int(resp["ContentLength"])
-    digest, expected = _whole_check(ctx, job, resp, size) if ctx.settings.verify else (None, None)
+    digest, expected = None, None
+    if ctx.settings.verify:
+        try:
+            digest, expected = _whole_check(ctx, job, resp, size)
+        except BaseException:
+            resp["Body"].close()
+            raise
     tag, mode = ctx.settings.tmp_tag, ctx.settings.file_mode
     save_body(early_body(resp), size, job.local, deadline, digest, expected, tag, mode)
     served = RangeServed(0, size - 1, size)
@@ -136,8 +142,7 @@ def _whole_check(
     check = parts_check(resp)
     if check is None:
         return None, None
-    loc = parse_object_url(job.req.url)
-    sizes = part_sizes(ctx.client, loc.bucket, loc.key, size, resp.get("ETag") or "", check)
+    sizes = _part_sizes_retried(ctx, job.req.url, size, resp.get("ETag") or "", check)
     if sizes is None:
         return None, None
     return PartsDigest(check.algorithm, sizes), check.expected
@@ -444,7 +449,7 @@ def run_verify(ctx: OpContext, job: VerifyJob) -> Union[PartDone, PartFailed]:
                 digest.update(block)
         got, expected, what = digest.hexdigest(), job.md5, "MD5"
     else:
-        sizes = _part_sizes_retried(ctx, job)
+        sizes = _part_sizes_retried(ctx, job.url, job.size, job.etag, job.parts)
         if sizes is None:
             return PartDone()  # unverifiable: size and If-Match were checked
         got, expected = file_digest(job.path, sizes, job.parts.algorithm, CHUNK), job.parts.expected
@@ -455,13 +460,15 @@ def run_verify(ctx: OpContext, job: VerifyJob) -> Union[PartDone, PartFailed]:
     return PartFailed(Result.failure(job.idx, job.url, ErrorKind.CORRUPT, message))
 
 
-def _part_sizes_retried(ctx: OpContext, job: VerifyJob) -> Optional[List[int]]:
-    assert job.parts is not None
-    loc = parse_object_url(job.url)
-    parts = job.parts
+def _part_sizes_retried(
+    ctx: OpContext, url: str, size: int, etag: str, check: PartsCheck
+) -> Optional[List[int]]:
+    """``part_sizes`` with transient failures retried; None when they cannot be had,
+    so the object is checked as it was before parts checks (never failed for it)."""
+    loc = parse_object_url(url)
 
     def attempt(deadline: Deadline) -> Optional[List[int]]:
-        return part_sizes(ctx.client, loc.bucket, loc.key, job.size, job.etag, parts)
+        return part_sizes(ctx.client, loc.bucket, loc.key, size, etag, check)
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     return None if isinstance(out, Failure) else out

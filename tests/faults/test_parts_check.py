@@ -133,3 +133,25 @@ def test_damaged_first_attempts_are_fetched_again_and_end_right(
             with open(obj.path, "rb") as f:
                 assert f.read() == multipart_objects[obj.key], obj.key
     assert seaweed_target.proxy.counts().get("flip.response", 0) >= len(OBJECTS)
+
+
+def only_attributes(method: str, target: str, headers: Any) -> bool:
+    return "attributes" in target
+
+
+@pytest.mark.parametrize("status, code", [(503, "SlowDown"), (403, "AccessDenied")])
+def test_parts_that_cannot_be_had_leave_the_download_as_it_was(
+    seaweed_target: Target, multipart_objects: Dict[str, bytes], status: int, code: str
+) -> None:
+    # Checked by size (and If-Match) only, as before parts checks: never failed for it.
+    seaweed_target.proxy.set_mode(Fault("error", status=status, code=code, match=only_attributes))
+    with S3(s3root=seaweed_target.url(), retries=2) as s3:
+        for key in OBJECTS:  # one after another: a refusal is known before the next
+            obj = s3.get(key)
+            with open(obj.path, "rb") as f:
+                assert f.read() == multipart_objects[obj.key], obj.key
+    asked = attribute_requests(seaweed_target)
+    if code == "AccessDenied":  # a refusal is remembered per bucket and kind of check
+        assert len(asked) == 2, asked
+    else:  # retried, then given up on, per object
+        assert len(asked) == 2 * len(OBJECTS), asked

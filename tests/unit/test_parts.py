@@ -8,11 +8,12 @@ import os
 import random
 import zlib
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List
 
 import pytest
+from botocore.exceptions import ClientError
 
-from s3op.parts import PartsDigest, file_digest, parts_check
+from s3op.parts import PartsCheck, PartsDigest, file_digest, part_sizes, parts_check
 
 SIZES = [5000, 7001, 13]
 
@@ -90,3 +91,63 @@ def test_what_an_answer_allows() -> None:
     assert parts_check({"ETag": '"8575ce0cc9690c4c40263336777673c4"'}) is None
     assert parts_check({"ChecksumCRC32": "gFSHxg==", "ETag": '"x"'}) is None
     assert parts_check({"ETag": '"8575ce0cc9690c4c40263336777673c4-0"'}) is None
+
+
+class AttributesServer:
+    """Stands in for S3's GetObjectAttributes (botocore's side of the boundary)."""
+
+    def __init__(self, sizes: List[int], error: str = "", with_parts: bool = True) -> None:
+        self.sizes, self.error, self.with_parts = sizes, error, with_parts
+        self.calls = 0
+
+    def get_object_attributes(self, **kwargs: Any) -> Dict[str, Any]:
+        self.calls += 1
+        if self.error:
+            status = {"AccessDenied": 403, "NotImplemented": 501, "SlowDown": 503}[self.error]
+            raise ClientError(
+                {"Error": {"Code": self.error}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                "GetObjectAttributes",
+            )
+        start, page = kwargs["PartNumberMarker"], kwargs["MaxParts"]
+        listed = self.sizes[start : start + page]
+        parts: Dict[str, Any] = {"TotalPartsCount": len(self.sizes)}
+        if self.with_parts:
+            parts["Parts"] = [
+                {"PartNumber": start + i + 1, "Size": s} for i, s in enumerate(listed)
+            ]
+            parts["IsTruncated"] = start + page < len(self.sizes)
+            parts["NextPartNumberMarker"] = start + len(listed)
+        return {"ObjectParts": parts, "ObjectSize": sum(self.sizes)}
+
+
+def test_part_sizes_pages_through_many_parts() -> None:
+    sizes = [5 * 1024 * 1024 + i for i in range(2500)]
+    server = AttributesServer(sizes)
+    check = PartsCheck("md5", "x-2500", 2500)
+    assert part_sizes(server, "b-pages", "k", sum(sizes), '"e"', check) == sizes
+    assert server.calls == 3
+    # A count or total that is not this object's: unknown, not a guess.
+    assert part_sizes(server, "b-pages", "k", sum(sizes) + 1, '"e"', check) is None
+    assert part_sizes(server, "b-pages", "k", sum(sizes), '"e"', PartsCheck("md5", "", 7)) is None
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        AttributesServer([5], error="AccessDenied"),
+        AttributesServer([5], error="NotImplemented"),
+        AttributesServer([5], with_parts=False),
+    ],
+)
+def test_a_bucket_that_will_not_list_parts_is_asked_once(server: AttributesServer) -> None:
+    check = PartsCheck("crc32", "AAAAAA==-1", 1)
+    bucket = f"b-{id(server)}"
+    for _ in range(3):
+        assert part_sizes(server, bucket, "k", 5, '"e"', check) is None
+    assert server.calls == 1
+
+
+def test_a_transient_failure_is_raised_for_the_retry_loop() -> None:
+    server = AttributesServer([5], error="SlowDown")
+    with pytest.raises(ClientError):
+        part_sizes(server, "b-slow", "k", 5, '"e"', PartsCheck("crc32", "AAAAAA==-1", 1))
