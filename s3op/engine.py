@@ -19,6 +19,7 @@ from s3op import jobs
 from s3op.checksum import crc32_of_parts, spans
 from s3op.errors import ERRNO_KINDS
 from s3op.ops.get import TEMP_GLOB, create_private, temp_path
+from s3op.parts import aligned_spans, composite_crc32
 from s3op.paths import local_path, remove_file
 from s3op.pool import Died, Done, Pool
 from s3op.protocol import (
@@ -31,6 +32,13 @@ from s3op.protocol import (
     parse_object_url,
     worst_exit,
 )
+
+
+def _composite_sizes(split: jobs.SplitGet) -> Tuple[int, ...]:
+    """The object's part sizes when its check is a composite CRC32, else ()."""
+    if split.parts is None or split.parts.algorithm != "crc32":
+        return ()
+    return split.part_sizes
 
 
 @dataclass
@@ -268,13 +276,17 @@ class Engine:
             remove_file(tmp)
             self.emit(Result.failure(head.idx, head.url, kind, f"{exc.strerror}: {head.local}", 1))
             return
-        ranges = spans(head.size, self.settings.part_size)
+        aligned = _composite_sizes(split)
+        if aligned:  # a composite CRC32 is made of the object's part CRC32s: ranges in parts
+            ranges = [(o, n) for o, n, _ in aligned_spans(aligned, self.settings.part_size)]
+        else:
+            ranges = spans(head.size, self.settings.part_size)
         key = (head.idx, head.url)
         self.object_tries[key] = self.object_tries.get(key, 0) + 1
         state = BigGet(split, tmp, len(ranges), self.object_tries[key])
         # With no whole-object CRC32 to check (e.g. a composite one, whose part
         # boundaries we don't know) a CRC of the parts would be 4 GB/s of wasted CPU.
-        checksum = self.settings.verify and split.crc32 is not None
+        checksum = self.settings.verify and (split.crc32 is not None or bool(aligned))
         for number, (start, length) in enumerate(ranges):
             end = start + length - 1
             part = jobs.GetPartJob(
@@ -298,17 +310,24 @@ class Engine:
             state.verifying = True
             state.left = 1
             self.add(jobs.VerifyJob(head.idx, head.url, state.tmp, state.split.md5), owner=state)
+        elif self.settings.verify and _composite_sizes(state.split):
+            split = state.split
+            assert split.parts is not None
+            crcs = [state.crcs[n] for n in sorted(state.crcs)]
+            composite = composite_crc32(crcs, split.part_sizes, self.settings.part_size)
+            if composite != split.parts.expected:
+                expected = split.parts.expected
+                why = f"composite CRC32 mismatch: assembled {composite}, object {expected}"
+                self._big_get_retry(state, why)
+            else:
+                self._big_get_commit(state)
         elif self.settings.verify and state.split.parts is not None and not state.verifying:
-            state.verifying = True
+            state.verifying = True  # a multipart ETag: the MD5s of the parts, read again
             state.left = 1
             check = jobs.VerifyJob(
-                head.idx,
-                head.url,
-                state.tmp,
-                parts=state.split.parts,
-                size=head.size,
-                etag=state.split.etag,
-            )
+                head.idx, head.url, state.tmp, parts=state.split.parts,
+                part_sizes=state.split.part_sizes,
+            )  # fmt: skip
             self.add(check, owner=state)
         else:
             self._big_get_commit(state)

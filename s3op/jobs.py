@@ -65,8 +65,7 @@ class VerifyJob:
     path: str
     md5: str = ""
     parts: Optional[PartsCheck] = None
-    size: int = 0  # the object's, for a parts check
-    etag: str = ""  # the object's, for a parts check
+    part_sizes: Tuple[int, ...] = ()  # the object's parts, for a parts check
 
 
 @dataclass(frozen=True)
@@ -153,7 +152,8 @@ class SplitGet:
     etag: str
     crc32: Optional[int] = None  # the object's full CRC32, when the server has one
     md5: Optional[str] = None  # the object's MD5, when its ETag is one
-    parts: Optional[PartsCheck] = None  # else a multipart object's check, if any
+    parts: Optional[PartsCheck] = None  # else a multipart object's check, if any, and
+    part_sizes: Tuple[int, ...] = ()  # its part sizes (``parts`` is None without them)
 
 
 @dataclass(frozen=True)

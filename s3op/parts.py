@@ -24,9 +24,9 @@ import re
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from s3op.checksum import crc32_b64
+from s3op.checksum import crc32_b64, crc32_combine, spans
 from s3op.errors import classify, error_code
 from s3op.protocol import ErrorKind
 
@@ -133,6 +133,28 @@ def _refused(bucket: str, algorithm: str) -> bool:
 
 def _refuse(bucket: str, algorithm: str) -> None:
     _REFUSALS[(bucket, algorithm)] = time.monotonic()
+
+
+def aligned_spans(sizes: Sequence[int], part: int) -> List[Tuple[int, int, int]]:
+    """(offset, length, object part index) of ranges of at most ``part`` bytes that
+    never cross one of the object's part boundaries."""
+    out: List[Tuple[int, int, int]] = []
+    offset = 0
+    for index, size in enumerate(sizes):
+        for start, length in spans(size, part):
+            out.append((offset + start, length, index))
+        offset += size
+    return out
+
+
+def composite_crc32(crcs: Sequence[Tuple[int, int]], sizes: Sequence[int], part: int) -> str:
+    """S3's composite CRC32 from the (crc32, length) of each ``aligned_spans`` range,
+    in range order: each object part's CRC32 is combined from its ranges."""
+    per_part = [0] * len(sizes)
+    for (crc, length), (_, _, index) in zip(crcs, aligned_spans(sizes, part)):
+        per_part[index] = crc32_combine(per_part[index], crc, length)
+    joined = b"".join(c.to_bytes(4, "big") for c in per_part)
+    return f"{crc32_b64(zlib.crc32(joined))}-{len(sizes)}"
 
 
 def label(algorithm: str) -> str:

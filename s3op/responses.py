@@ -51,6 +51,37 @@ def parse_listing(body: bytes) -> Dict[str, Any]:
     return out
 
 
+def parse_attributes(body: bytes) -> Dict[str, Any]:
+    """A GetObjectAttributes XML answer -> botocore's dict (ETag, ObjectSize, ObjectParts
+    with its Parts; the attributes ``s3op.parts`` asks for)."""
+    root = ElementTree.fromstring(body)
+    ns = _NS if root.tag.startswith(_NS) else ""
+    out: Dict[str, Any] = {}
+    etag, size = root.findtext(f"{ns}ETag"), root.findtext(f"{ns}ObjectSize")
+    if etag:
+        out["ETag"] = etag
+    if size:
+        out["ObjectSize"] = int(size)
+    node = root.find(f"{ns}ObjectParts")
+    if node is not None:
+        parts: Dict[str, Any] = {
+            "IsTruncated": (node.findtext(f"{ns}IsTruncated") or "").lower() == "true"
+        }
+        for name in ("TotalPartsCount", "PartNumberMarker", "NextPartNumberMarker", "MaxParts"):
+            text = node.findtext(f"{ns}{name}")
+            if text:
+                parts[name] = int(text)
+        listed = [
+            {"PartNumber": int(p.findtext(f"{ns}PartNumber") or 0),
+             "Size": int(p.findtext(f"{ns}Size") or 0)}
+            for p in node.findall(f"{ns}Part")
+        ]  # fmt: skip
+        if listed:
+            parts["Parts"] = listed
+        out["ObjectParts"] = parts
+    return out
+
+
 def _iso_time(text: str) -> datetime.datetime:
     """S3's ISO 8601 times ("2026-11-24T08:30:05.000Z") on any Python >= 3.7."""
     text = text.strip().replace("Z", "+00:00")

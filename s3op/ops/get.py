@@ -73,7 +73,12 @@ def run_get(
             info = describe(req.idx, req.url, resp, local=job.local)
             crc32, md5 = _full_crc32(resp), _expected_md5(resp)
             check = parts_check(resp) if crc32 is None and md5 is None else None
-            return SplitGet(info, resp["ETag"], crc32, md5, check)
+            sizes = None
+            if check is not None and ctx.settings.verify:
+                sizes = _part_sizes_retried(ctx, req.url, size, resp["ETag"], check)
+            if sizes is None:
+                return SplitGet(info, resp["ETag"], crc32, md5)
+            return SplitGet(info, resp["ETag"], crc32, md5, check, tuple(sizes))
         if rng is None:
             return save_whole(ctx, job, resp, deadline)
         save_body(
@@ -441,7 +446,8 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
 
 def run_verify(ctx: OpContext, job: VerifyJob) -> Union[PartDone, PartFailed]:
     """Digest an assembled file (in a worker, not the parent): its MD5 against a
-    plain-MD5 ETag, or its parts against a multipart object's checksum or ETag."""
+    plain-MD5 ETag, or its parts against a multipart object's ETag (a composite
+    CRC32 needs no second read: see ``Engine._split_get``)."""
     if job.parts is None:
         digest: Any = hashlib.md5()
         with open(job.path, "rb") as f:
@@ -449,9 +455,7 @@ def run_verify(ctx: OpContext, job: VerifyJob) -> Union[PartDone, PartFailed]:
                 digest.update(block)
         got, expected, what = digest.hexdigest(), job.md5, "MD5"
     else:
-        sizes = _part_sizes_retried(ctx, job.url, job.size, job.etag, job.parts)
-        if sizes is None:
-            return PartDone()  # unverifiable: size and If-Match were checked
+        sizes = list(job.part_sizes)
         got, expected = file_digest(job.path, sizes, job.parts.algorithm, CHUNK), job.parts.expected
         what = label(job.parts.algorithm)
     if got == expected:

@@ -13,7 +13,16 @@ from typing import Any, Dict, List
 import pytest
 from botocore.exceptions import ClientError
 
-from s3op.parts import PartsCheck, PartsDigest, file_digest, part_sizes, parts_check
+from s3op.parts import (
+    PartsCheck,
+    PartsDigest,
+    aligned_spans,
+    composite_crc32,
+    file_digest,
+    part_sizes,
+    parts_check,
+)
+from s3op.responses import parse_attributes
 
 SIZES = [5000, 7001, 13]
 
@@ -26,7 +35,7 @@ def split(data: bytes, sizes: List[int]) -> List[bytes]:
     return out
 
 
-def composite_crc32(parts: List[bytes]) -> str:
+def composite_crc32_of(parts: List[bytes]) -> str:
     joined = b"".join(zlib.crc32(p).to_bytes(4, "big") for p in parts)
     return base64.b64encode(zlib.crc32(joined).to_bytes(4, "big")).decode() + f"-{len(parts)}"
 
@@ -40,7 +49,7 @@ def multipart_etag(parts: List[bytes]) -> str:
 @pytest.mark.parametrize("algorithm", ["crc32", "md5"])
 def test_digest_matches_s3s_formula_whatever_the_chunks(algorithm: str) -> None:
     data = os.urandom(sum(SIZES))
-    want = (composite_crc32 if algorithm == "crc32" else multipart_etag)(split(data, SIZES))
+    want = (composite_crc32_of if algorithm == "crc32" else multipart_etag)(split(data, SIZES))
     rng = random.Random(3)
     for _ in range(20):
         digest = PartsDigest(algorithm, SIZES)
@@ -55,7 +64,7 @@ def test_digest_matches_s3s_formula_whatever_the_chunks(algorithm: str) -> None:
 @pytest.mark.parametrize("algorithm", ["crc32", "md5"])
 def test_damaged_short_or_long_bodies_do_not_match(algorithm: str, tmp_path: Path) -> None:
     data = os.urandom(sum(SIZES))
-    want = (composite_crc32 if algorithm == "crc32" else multipart_etag)(split(data, SIZES))
+    want = (composite_crc32_of if algorithm == "crc32" else multipart_etag)(split(data, SIZES))
     damaged = bytearray(data)
     damaged[6000] ^= 0x40
     for body in (bytes(damaged), data[:-1], data + b"x"):
@@ -151,3 +160,42 @@ def test_a_transient_failure_is_raised_for_the_retry_loop() -> None:
     server = AttributesServer([5], error="SlowDown")
     with pytest.raises(ClientError):
         part_sizes(server, "b-slow", "k", 5, '"e"', PartsCheck("crc32", "AAAAAA==-1", 1))
+
+
+def test_ranges_within_parts_give_the_composite_crc32() -> None:
+    sizes = [5000, 7001, 13]
+    data = os.urandom(sum(sizes))
+    ranges = aligned_spans(sizes, 3000)
+    # No range crosses a part boundary, and together they cover the object in order.
+    assert [o for o, _, _ in ranges] == [0, 3000, 5000, 8000, 11000, 12001]
+    assert sum(n for _, n, _ in ranges) == len(data)
+    crcs = [(zlib.crc32(data[o : o + n]), n) for o, n, _ in ranges]
+    assert composite_crc32(crcs, sizes, 3000) == composite_crc32_of(split(data, sizes))
+    damaged = [(crcs[0][0] ^ 1, crcs[0][1])] + crcs[1:]
+    assert composite_crc32(damaged, sizes, 3000) != composite_crc32_of(split(data, sizes))
+
+
+def test_attributes_xml_reads_as_botocore_would() -> None:
+    body = b"""<?xml version="1.0" encoding="UTF-8"?>
+<GetObjectAttributesResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <ETag>e895ea5620aee3c681ea4a1c483f71e3-7</ETag>
+  <ObjectParts><TotalPartsCount>7</TotalPartsCount><PartNumberMarker>3</PartNumberMarker>
+    <NextPartNumberMarker>5</NextPartNumberMarker><MaxParts>2</MaxParts>
+    <IsTruncated>true</IsTruncated>
+    <Part><PartNumber>4</PartNumber><Size>7340032</Size><ChecksumCRC32>x</ChecksumCRC32></Part>
+    <Part><PartNumber>5</PartNumber><Size>123</Size></Part>
+  </ObjectParts>
+  <ObjectSize>44040315</ObjectSize>
+</GetObjectAttributesResponse>"""
+    assert parse_attributes(body) == {
+        "ETag": "e895ea5620aee3c681ea4a1c483f71e3-7",
+        "ObjectSize": 44040315,
+        "ObjectParts": {
+            "IsTruncated": True,
+            "TotalPartsCount": 7,
+            "PartNumberMarker": 3,
+            "NextPartNumberMarker": 5,
+            "MaxParts": 2,
+            "Parts": [{"PartNumber": 4, "Size": 7340032}, {"PartNumber": 5, "Size": 123}],
+        },
+    }
