@@ -13,6 +13,7 @@ import pytest
 
 from s3client import runner
 from s3client.runner import stop_process_group
+from tests.unit.test_pool import alive
 
 #: A leader that exits on SIGTERM after starting a child (same group) that ignores
 #: SIGTERM and does not die with its parent; it prints the child's pid.
@@ -23,14 +24,6 @@ child = subprocess.Popen([sys.executable, "-c",
 print(child.pid, flush=True)
 time.sleep(60)
 """
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.fixture
