@@ -284,8 +284,8 @@ class Engine:
         key = (head.idx, head.url)
         self.object_tries[key] = self.object_tries.get(key, 0) + 1
         state = BigGet(split, tmp, len(ranges), self.object_tries[key])
-        # With no whole-object CRC32 to check (e.g. a composite one, whose part
-        # boundaries we don't know) a CRC of the parts would be 4 GB/s of wasted CPU.
+        # With no whole-object or composite CRC32 to check, a CRC of the parts would be
+        # 4 GB/s of wasted CPU.
         checksum = self.settings.verify and (split.crc32 is not None or bool(aligned))
         for number, (start, length) in enumerate(ranges):
             end = start + length - 1
@@ -296,22 +296,17 @@ class Engine:
 
     def _big_get_done(self, state: BigGet) -> None:
         """All parts are in: check size and checksum, then rename into place."""
-        head = state.head
+        head, split = state.head, state.split
         size = os.path.getsize(state.tmp)
         if size != head.size:
             self._big_get_retry(state, f"assembled {size} of {head.size} bytes")
-        elif self.settings.verify and state.split.crc32 is not None:
+        elif self.settings.verify and split.crc32 is not None:
             got = crc32_of_parts(state.crcs[n] for n in sorted(state.crcs))
-            if got != state.split.crc32:
-                self._big_get_retry(state, f"CRC32 {got:08x}, object has {state.split.crc32:08x}")
+            if got != split.crc32:
+                self._big_get_retry(state, f"CRC32 {got:08x}, object has {split.crc32:08x}")
             else:
                 self._big_get_commit(state)
-        elif self.settings.verify and state.split.md5 is not None and not state.verifying:
-            state.verifying = True
-            state.left = 1
-            self.add(jobs.VerifyJob(head.idx, head.url, state.tmp, state.split.md5), owner=state)
-        elif self.settings.verify and _composite_sizes(state.split):
-            split = state.split
+        elif self.settings.verify and _composite_sizes(split):
             assert split.parts is not None
             crcs = [state.crcs[n] for n in sorted(state.crcs)]
             composite = composite_crc32(crcs, split.part_sizes, self.settings.part_size)
@@ -321,13 +316,12 @@ class Engine:
                 self._big_get_retry(state, why)
             else:
                 self._big_get_commit(state)
-        elif self.settings.verify and state.split.parts is not None and not state.verifying:
-            state.verifying = True  # a multipart ETag: the MD5s of the parts, read again
+        elif self.settings.verify and (split.md5 or split.parts) and not state.verifying:
+            state.verifying = True  # the file read again: its MD5, or its parts' MD5s
             state.left = 1
             check = jobs.VerifyJob(
-                head.idx, head.url, state.tmp, parts=state.split.parts,
-                part_sizes=state.split.part_sizes,
-            )  # fmt: skip
+                head.idx, head.url, state.tmp, split.md5 or "", split.parts, split.part_sizes
+            )
             self.add(check, owner=state)
         else:
             self._big_get_commit(state)

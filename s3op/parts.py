@@ -47,6 +47,14 @@ class PartsCheck:
     count: int  # number of parts
 
 
+def etag_is_md5(resp: Dict[str, Any]) -> bool:
+    """Whether a GET/HEAD answer's ETag is made of MD5s (plain or multipart): not
+    under SSE-C or SSE-KMS."""
+    return not resp.get("SSECustomerAlgorithm") and not str(
+        resp.get("ServerSideEncryption", "")
+    ).startswith("aws:kms")
+
+
 def parts_check(resp: Dict[str, Any]) -> Optional[PartsCheck]:
     """The check a GET/HEAD answer allows for a multipart object, if any.
 
@@ -56,10 +64,8 @@ def parts_check(resp: Dict[str, Any]) -> Optional[PartsCheck]:
     composite = _COMPOSITE_CRC32.match(resp.get("ChecksumCRC32") or "")
     if composite is not None and int(composite.group(2)) > 0:
         return PartsCheck("crc32", composite.group(0), int(composite.group(2)))
-    if resp.get("SSECustomerAlgorithm") or str(resp.get("ServerSideEncryption", "")).startswith(
-        "aws:kms"
-    ):
-        return None  # the ETag is no MD5 then
+    if not etag_is_md5(resp):
+        return None
     etag = _MULTIPART_ETAG.match(resp.get("ETag") or "")
     if etag is not None and int(etag.group(2)) > 0:
         expected = f"{etag.group(1).lower()}-{int(etag.group(2))}"
@@ -176,7 +182,7 @@ class _Crc32:
 class PartsDigest:
     """Digests a byte stream part by part; ``hexdigest()`` is S3's form of the result."""
 
-    def __init__(self, algorithm: str, sizes: List[int]) -> None:
+    def __init__(self, algorithm: str, sizes: Sequence[int]) -> None:
         self.algorithm = algorithm
         self._sizes = list(sizes)
         self._done: List[bytes] = []
@@ -213,7 +219,7 @@ class PartsDigest:
         return f"{hashlib.md5(digests).hexdigest()}-{count}"
 
 
-def file_digest(path: str, sizes: List[int], algorithm: str, chunk: int = 1 << 20) -> str:
+def file_digest(path: str, sizes: Sequence[int], algorithm: str, chunk: int = 1 << 20) -> str:
     """``PartsDigest`` of a whole file."""
     digest = PartsDigest(algorithm, sizes)
     with open(path, "rb") as f:

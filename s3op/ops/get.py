@@ -29,7 +29,15 @@ from s3op.fastpath import early_body
 from s3op.jobs import GetJob, GetPartJob, PartDone, PartFailed, SplitGet, VerifyJob
 from s3op.ops import OpContext, failed, invalid
 from s3op.ops.info import describe, head
-from s3op.parts import PartsCheck, PartsDigest, file_digest, label, part_sizes, parts_check
+from s3op.parts import (
+    PartsCheck,
+    PartsDigest,
+    etag_is_md5,
+    file_digest,
+    label,
+    part_sizes,
+    parts_check,
+)
 from s3op.paths import remove_file
 from s3op.protocol import ErrorKind, RangeServed, Result, parse_object_url, parse_range, parse_url
 from s3op.retry import Deadline, Failure, run_with_retries
@@ -72,10 +80,8 @@ def run_get(
             resp["Body"].close()
             info = describe(req.idx, req.url, resp, local=job.local)
             crc32, md5 = _full_crc32(resp), _expected_md5(resp)
-            check = parts_check(resp) if crc32 is None and md5 is None else None
-            sizes = None
-            if check is not None and ctx.settings.verify:
-                sizes = _part_sizes_retried(ctx, req.url, size, resp["ETag"], check)
+            check = _multipart_check(resp) if ctx.settings.verify else None
+            sizes = _part_sizes_retried(ctx, req.url, size, resp["ETag"], check) if check else None
             if sizes is None:
                 return SplitGet(info, resp["ETag"], crc32, md5)
             return SplitGet(info, resp["ETag"], crc32, md5, check, tuple(sizes))
@@ -129,9 +135,15 @@ def save_whole(
 def needs_parts(ctx: OpContext, resp: Dict[str, Any]) -> bool:
     """Whether saving this whole-object answer asks S3 for the object's parts first
     (``s3op.parts``): a multipart object with nothing cheaper to check against."""
-    if not ctx.settings.verify or _full_crc32(resp) is not None or _expected_md5(resp):
-        return False
-    return parts_check(resp) is not None
+    return ctx.settings.verify and _multipart_check(resp) is not None
+
+
+def _multipart_check(resp: Dict[str, Any]) -> Optional[PartsCheck]:
+    """The parts check of an answer with nothing cheaper to check against (no
+    whole-object CRC32, no plain-MD5 ETag), if it allows one."""
+    if _full_crc32(resp) is not None or _expected_md5(resp):
+        return None
+    return parts_check(resp)
 
 
 def _whole_check(
@@ -142,9 +154,7 @@ def _whole_check(
     md5 = _expected_md5(resp)
     if md5:
         return hashlib.md5(), md5
-    if _full_crc32(resp) is not None:
-        return None, None
-    check = parts_check(resp)
+    check = _multipart_check(resp)
     if check is None:
         return None, None
     sizes = _part_sizes_retried(ctx, job.req.url, size, resp.get("ETag") or "", check)
@@ -204,10 +214,8 @@ def _full_crc32(resp: Dict[str, Any]) -> Optional[int]:
 
 def _expected_md5(resp: Dict[str, Any]) -> Optional[str]:
     """The MD5 a whole-object body must have, when the ETag tells it."""
-    if resp.get("SSECustomerAlgorithm") or str(resp.get("ServerSideEncryption", "")).startswith(
-        "aws:kms"
-    ):
-        return None  # ETag is not the MD5 of the content then
+    if not etag_is_md5(resp):
+        return None
     match = _PLAIN_MD5.match(resp.get("ETag") or "")
     return match.group(1) if match else None
 
@@ -455,8 +463,8 @@ def run_verify(ctx: OpContext, job: VerifyJob) -> Union[PartDone, PartFailed]:
                 digest.update(block)
         got, expected, what = digest.hexdigest(), job.md5, "MD5"
     else:
-        sizes = list(job.part_sizes)
-        got, expected = file_digest(job.path, sizes, job.parts.algorithm, CHUNK), job.parts.expected
+        got = file_digest(job.path, job.part_sizes, job.parts.algorithm, CHUNK)
+        expected = job.parts.expected
         what = label(job.parts.algorithm)
     if got == expected:
         return PartDone()
