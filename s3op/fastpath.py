@@ -18,11 +18,10 @@ checked as the body is read, as botocore would: a mismatch raises
 from __future__ import annotations
 
 import threading
-import zlib
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote, urlsplit
 
-from s3op.checksum import crc32_from_b64
+from s3op.checksum import crc32, crc32_from_b64
 from s3op.errors import OpError
 from s3op.http1 import Connection, Pool
 from s3op.protocol import ErrorKind
@@ -87,7 +86,7 @@ class FastBody:
         data = self._read(amt if amt else -1)
         if data:
             if self._expect is not None:
-                self._crc = zlib.crc32(data, self._crc)
+                self._crc = crc32(data, self._crc)
             return bytes(data)
         self._end()
         return b""
@@ -102,7 +101,7 @@ class FastBody:
             return len(data)  # read() checked the CRC32 already
         if got:
             if self._expect is not None:
-                self._crc = zlib.crc32(buf[:got], self._crc)
+                self._crc = crc32(buf[:got], self._crc)
             return int(got)
         self._end()
         return 0

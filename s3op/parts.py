@@ -22,11 +22,10 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-import zlib
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from s3op.checksum import crc32_b64, crc32_combine, spans
+from s3op.checksum import crc32, crc32_b64, crc32_combine, spans
 from s3op.errors import classify, error_code
 from s3op.protocol import ErrorKind
 
@@ -160,7 +159,7 @@ def composite_crc32(crcs: Sequence[Tuple[int, int]], sizes: Sequence[int], part:
     for (crc, length), (_, _, index) in zip(crcs, aligned_spans(sizes, part)):
         per_part[index] = crc32_combine(per_part[index], crc, length)
     joined = b"".join(c.to_bytes(4, "big") for c in per_part)
-    return f"{crc32_b64(zlib.crc32(joined))}-{len(sizes)}"
+    return f"{crc32_b64(crc32(joined))}-{len(sizes)}"
 
 
 def label(algorithm: str) -> str:
@@ -173,7 +172,7 @@ class _Crc32:
         self.value = 0
 
     def update(self, data: Any) -> None:
-        self.value = zlib.crc32(data, self.value)
+        self.value = crc32(data, self.value)
 
     def digest(self) -> bytes:
         return self.value.to_bytes(4, "big")
@@ -215,7 +214,7 @@ class PartsDigest:
         digests = b"".join(self._done) + self._part.digest()
         count = len(self._done) + 1
         if self.algorithm == "crc32":
-            return f"{crc32_b64(zlib.crc32(digests))}-{count}"
+            return f"{crc32_b64(crc32(digests))}-{count}"
         return f"{hashlib.md5(digests).hexdigest()}-{count}"
 
 

@@ -20,10 +20,9 @@ import itertools
 import os
 import re
 import threading
-import zlib
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
-from s3op.checksum import crc32_from_b64
+from s3op.checksum import crc32, crc32_from_b64
 from s3op.errors import OpError
 from s3op.fastpath import early_body
 from s3op.jobs import GetJob, GetPartJob, PartDone, PartFailed, SplitGet, VerifyJob
@@ -389,7 +388,7 @@ def _write_at(
         with turn:
             _pwrite_all(fd, chunk, offset + at)
         if checksum:
-            crc = zlib.crc32(chunk, crc)
+            crc = crc32(chunk, crc)
 
     try:
         return stream(body, deadline, sink), crc if checksum else None

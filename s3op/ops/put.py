@@ -12,10 +12,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import zlib
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from s3op.checksum import crc32_b64
+from s3op.checksum import crc32, crc32_b64
 from s3op.errors import OpError
 from s3op.fastpath import FileSlice
 from s3op.jobs import (
@@ -94,7 +93,7 @@ def _put_single(
         if size <= SMALL_BODY:
             # Read once: one open and one read, and the bytes hashed are the bytes sent.
             data = read_small(req.local)
-            md5, crc, body, sent = hashlib.md5(data), zlib.crc32(data), data, len(data)
+            md5, crc, body, sent = hashlib.md5(data), crc32(data), data, len(data)
         else:
             # Streamed from the file (memory stays bounded); MD5 taken first.
             sent = os.path.getsize(req.local)
@@ -176,7 +175,7 @@ def file_digests(path: str, offset: int, length: int) -> Tuple[Any, int]:
             if not block:
                 break
             digest.update(block)
-            crc = zlib.crc32(block, crc)
+            crc = crc32(block, crc)
             left -= len(block)
     return digest, crc
 
