@@ -20,7 +20,7 @@ from s3op.checksum import crc32_of_parts, spans
 from s3op.errors import ERRNO_KINDS
 from s3op.ops.get import TEMP_GLOB, create_private, temp_path
 from s3op.parts import aligned_spans, composite_crc32
-from s3op.paths import local_path, remove_file
+from s3op.paths import local_path, make_room, remove_file
 from s3op.pool import Died, Done, Pool
 from s3op.protocol import (
     ErrorKind,
@@ -53,6 +53,7 @@ class BigGet:
     verifying: bool = False
     failed: bool = False
     attempts: int = 1  # the most any of its requests needed
+    sparse_on: Optional[int] = None  # st_dev of the tmpfs its sparse temp file is on
 
     @property
     def head(self) -> Result:
@@ -270,7 +271,7 @@ class Engine:
         assert head.local is not None and head.size is not None
         tmp = temp_path(head.local, self.settings.tmp_tag)
         try:
-            _preallocate(tmp, head.size)
+            sparse_on = _preallocate(tmp, head.size, self._sparse_bytes)
         except OSError as exc:
             kind = ERRNO_KINDS.get(exc.errno or 0, ErrorKind.LOCAL_FILE_ERROR)
             remove_file(tmp)
@@ -283,7 +284,7 @@ class Engine:
             ranges = spans(head.size, self.settings.part_size)
         key = (head.idx, head.url)
         self.object_tries[key] = self.object_tries.get(key, 0) + 1
-        state = BigGet(split, tmp, len(ranges), self.object_tries[key])
+        state = BigGet(split, tmp, len(ranges), self.object_tries[key], sparse_on=sparse_on)
         # With no whole-object or composite CRC32 to check, a CRC of the parts would be
         # 4 GB/s of wasted CPU.
         checksum = self.settings.verify and (split.crc32 is not None or bool(aligned))
@@ -293,6 +294,15 @@ class Engine:
                 head.idx, head.url, split.etag, number, start, end, tmp, checksum
             )
             self.add(part, owner=state)
+
+    def _sparse_bytes(self, device: int) -> int:
+        """Bytes the unfinished sparse temp files on ``device`` may still take (at most)."""
+        owners = {id(e.owner): e.owner for e in self.entries.values()}
+        return sum(
+            o.head.size or 0
+            for o in owners.values()
+            if isinstance(o, BigGet) and not o.failed and o.sparse_on == device
+        )
 
     def _big_get_done(self, state: BigGet) -> None:
         """All parts are in: check size and checksum, then rename into place."""
@@ -427,11 +437,12 @@ class Engine:
                 remove_file(path)
 
 
-def _preallocate(path: str, size: int) -> None:
+def _preallocate(path: str, size: int, promised: Callable[[int], int]) -> Optional[int]:
+    """Create the private temp file and make room (``make_room``); the device
+    it is on if it was left sparse, else None."""
     fd = create_private(path)  # private until verified
     try:
-        if size:
-            os.posix_fallocate(fd, 0, size)
+        return make_room(fd, size, promised)
     finally:
         os.close(fd)
 

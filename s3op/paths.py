@@ -5,15 +5,18 @@ on ``/`` and refused if any part is empty, ``.`` or ``..``, or holds a NUL,
 so no key can write outside the destination directory. The ``hashed``
 layout names files by a hash of the URL, in 16 subdirectories named by the
 hash's first hex digit (what ``s3client`` uses).
-``remove_file`` is the one quiet unlink of the engine's temp files and sockets.
+``remove_file`` is the one quiet unlink of the engine's temp files and sockets;
+``make_room`` sizes a large download's temp file before its parts arrive.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
-from typing import Optional
+import sys
+from typing import Callable, Optional
 
 from s3op.protocol import parse_url
 
@@ -52,3 +55,63 @@ def remove_file(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+#: statfs ``f_type`` of filesystems whose files live in memory (linux/magic.h)
+_MEMORY_FS = {0x01021994: "tmpfs", 0x858458F6: "ramfs"}
+
+
+def memory_backed(fd: int) -> bool:
+    """True when ``fd``'s file lives on tmpfs or ramfs (Linux); False if unknown.
+
+    Only a speed hint (see ``make_room``): any doubt answers False.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        buf = ctypes.create_string_buffer(512)  # struct statfs is 120 bytes on 64-bit Linux
+        if libc.fstatfs(fd, buf) != 0:
+            return False
+        f_type = ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF  # its first field
+    except (ImportError, OSError, AttributeError):
+        return False
+    return f_type in _MEMORY_FS
+
+
+def make_room(fd: int, size: int, promised: Callable[[int], int] = lambda dev: 0) -> Optional[int]:
+    """Size a new download's temp file to ``size`` bytes, or fail now with ENOSPC.
+
+    On a disk filesystem ``posix_fallocate`` reserves the blocks up front
+    (ext4: 2 ms for 512 MiB, and the writes after it are faster). On tmpfs
+    it allocates and zeroes every page, in the engine's one thread, before
+    any range is asked for: 110 ms for 512 MiB on the bench machine, saving
+    only 100 ms of the writes, which the receiving threads do while the
+    network is busy anyway. So on tmpfs and ramfs the file is only given its
+    size (sparse), when the free space holds it plus ``promised(st_dev)``,
+    what the caller's other sparse files there may still take; when space is
+    tight it is reserved as on disk, so a nearly full tmpfs admits
+    downloads as before. A file larger than the free space fails at once:
+    ``posix_fallocate`` on tmpfs takes pages (RAM) until it runs out before
+    it fails, and a tmpfs may be as large as the machine's memory. Space
+    taken by others afterwards fails the parts' writes with ENOSPC: the same
+    named error (``out_of_disk``), and the temp file is removed as for any
+    failure.
+
+    Returns the device of a file left sparse, else None.
+    """
+    if not size:
+        return None
+    if memory_backed(fd):
+        st = os.fstat(fd)
+        stats = os.fstatvfs(fd)
+        free = stats.f_bavail * stats.f_frsize
+        if free < size:  # never ask tmpfs to fill itself: it takes the RAM, then fails
+            raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({free} bytes free)")
+        if free >= size + promised(st.st_dev):
+            os.ftruncate(fd, size)
+            return st.st_dev
+    os.posix_fallocate(fd, 0, size)
+    return None

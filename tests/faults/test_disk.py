@@ -118,6 +118,32 @@ def test_row11_tmpfs_full_ranged_parts(seaweed_target: Target, small_disk: Path)
     _check(run, digests, small_disk, "4 MiB tmpfs, 40 MiB multipart object")
 
 
+def test_row11_tmpfs_three_ranged_downloads(seaweed_target: Target, small_disk: Path) -> None:
+    """Row 11: three 3 MiB ranged downloads into a 4 MiB tmpfs at once.
+
+    On tmpfs a large download's temp file is left sparse only while the free
+    space holds it and the engine's other sparse files (``make_room``); here
+    the first is sparse, the second reserved, the third refused at once, so
+    one download fits, as when every temp file was reserved.
+    """
+    digests = _seed(seaweed_target, {f"big/{i}": 3 * MiB for i in range(3)})
+    run = run_s3op(
+        "get",
+        *[seaweed_target.url(f"big/{i}") for i in range(3)],
+        "--destination",
+        str(small_disk),
+        "--multipart-threshold",
+        str(MiB),
+        "--num-workers",
+        "0",
+        "--threads",
+        "6",
+        timeout=120,
+    )
+    _check(run, digests, small_disk, "4 MiB tmpfs, three 3 MiB ranged downloads")
+    assert len([r for r in run.results if r.ok]) == 1
+
+
 def _limit_file_size() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (2 * MiB, 2 * MiB))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
