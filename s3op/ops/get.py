@@ -241,7 +241,8 @@ def save_body(
         try:
             got = _copy(body, fd, deadline, digest)
             _verify(got, size, digest, expected)
-            os.fchmod(fd, mode)
+            os.fchmod(fd, mode)  # verified: its final mode, then its name (never the reverse,
+            # or another user could meet the finished file with a mode it was not given)
         finally:
             os.close(fd)
         os.replace(tmp, local)

@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, List, Set, Tuple
+from typing import Callable, Dict, List, Set, Tuple
 
 import pytest
 
@@ -272,7 +272,10 @@ def test_temp_dirs_and_manifests_are_private(seaweed_target: Target, tmp_path: P
 
 def test_s3op_temp_files_are_private(seaweed_target: Target, tmp_path: Path) -> None:
     """s3op's download temp files (``.*.s3op-*.part``), which live in the user's
-    destination directory, are 0600 even under umask 0."""
+    destination directory, are 0600 even under umask 0, for as long as they hold
+    unverified bytes. Once verified a file gets its final mode and is renamed
+    into place right after: a poll may catch it in that window (seen in CI), so
+    only a file's last sighting may show another mode."""
     target = seaweed_target
     target.direct().put_object(Bucket=target.bucket, Key="big", Body=os.urandom(33 * 1024 * 1024))
     target.direct().put_object(Bucket=target.bucket, Key="small", Body=b"s" * 100_000)
@@ -281,7 +284,7 @@ def test_s3op_temp_files_are_private(seaweed_target: Target, tmp_path: Path) -> 
     )
     dest = tmp_path / "dest"
     dest.mkdir()
-    modes = {}
+    modes: Dict[str, List[str]] = {}  # temp file -> the modes seen, in order
     proc = subprocess.Popen(
         s3op_argv("get", target.url("big"), target.url("small"), "--destination", str(dest)),
         cwd=str(REPO),
@@ -293,14 +296,19 @@ def test_s3op_temp_files_are_private(seaweed_target: Target, tmp_path: Path) -> 
     while proc.poll() is None and time.monotonic() < deadline:
         for p in dest.glob(".*.part"):
             try:
-                modes[p.name.split(".s3op-")[0]] = oct(stat.S_IMODE(p.stat().st_mode))
+                seen = modes.setdefault(p.name.split(".s3op-")[0], [])
+                mode = oct(stat.S_IMODE(p.stat().st_mode))
+                if not seen or seen[-1] != mode:
+                    seen.append(mode)
             except FileNotFoundError:
                 pass
         time.sleep(0.005)
     proc.communicate(timeout=60)
     figure("security (s3op temp files)", f"umask 0: temp file modes {modes}")
-    assert modes, "no temp file was seen"
-    assert set(modes.values()) == {"0o600"}, modes
+    assert ".small" in modes, modes  # its body drips: seen for ~0.25 s
+    for name, seen in modes.items():
+        assert seen[0] == "0o600", (name, seen)  # private from creation
+        assert set(seen[:-1]) <= {"0o600"}, (name, seen)  # until its very end
 
 
 # ------------------------------------------------------------------ keys and paths
