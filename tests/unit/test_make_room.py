@@ -8,11 +8,11 @@ type is checked against coreutils' ``stat -f``, not against our own code.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Iterator, Optional
 
 import pytest
@@ -42,34 +42,35 @@ def _dir_on(kinds: set, want: bool) -> Optional[str]:
 MEMORY = {"tmpfs", "ramfs"}
 
 
-@pytest.fixture
-def on_tmpfs(tmp_path: Path) -> Iterator[str]:
-    base = _dir_on(MEMORY, True)
+def _scratch(memory: bool) -> Iterator[str]:
+    base = _dir_on(MEMORY, memory)
     if base is None:
-        pytest.skip("no writable tmpfs here")
-    d = os.path.join(base, f"s3op-make-room-{os.getpid()}")
+        pytest.skip("no writable tmpfs here" if memory else "no writable disk filesystem here")
+    d = os.path.join(base, f"s3op-make-room-{os.getpid()}-{int(memory)}")
     os.mkdir(d)
     try:
         yield d
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def on_tmpfs() -> Iterator[str]:
+    yield from _scratch(memory=True)
 
 
 @pytest.fixture
 def on_disk() -> Iterator[str]:
-    base = _dir_on(MEMORY, False)
-    if base is None:
-        pytest.skip("no writable disk filesystem here")
-    d = os.path.join(base, f"s3op-make-room-{os.getpid()}")
-    os.mkdir(d)
+    yield from _scratch(memory=False)
+
+
+@contextlib.contextmanager
+def new_file(directory: str, name: str) -> Iterator[int]:
+    fd = os.open(os.path.join(directory, name), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        yield d
+        yield fd
     finally:
-        shutil.rmtree(d, ignore_errors=True)
-
-
-def _open(path: str) -> int:
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
 
 
 def test_memory_backed_agrees_with_stat(on_tmpfs: str, on_disk: str) -> None:
@@ -82,9 +83,7 @@ def test_memory_backed_agrees_with_stat(on_tmpfs: str, on_disk: str) -> None:
 
 
 def test_on_tmpfs_the_file_is_sized_but_takes_no_pages(on_tmpfs: str) -> None:
-    path = os.path.join(on_tmpfs, "big.part")
-    fd = _open(path)
-    try:
+    with new_file(on_tmpfs, "big.part") as fd:
         assert make_room(fd, 64 * MiB) == os.fstat(fd).st_dev
         st = os.fstat(fd)
         assert st.st_size == 64 * MiB
@@ -92,49 +91,34 @@ def test_on_tmpfs_the_file_is_sized_but_takes_no_pages(on_tmpfs: str) -> None:
         os.pwrite(fd, b"x" * 4096, 32 * MiB)
         assert os.pread(fd, 4, 32 * MiB) == b"xxxx"
         assert os.pread(fd, 4, 0) == b"\0\0\0\0"
-    finally:
-        os.close(fd)
 
 
 def test_on_tmpfs_a_file_larger_than_the_free_space_fails_now(on_tmpfs: str) -> None:
-    path = os.path.join(on_tmpfs, "huge.part")
-    fd = _open(path)
-    try:
+    with new_file(on_tmpfs, "huge.part") as fd:
         free = os.fstatvfs(fd)
         with pytest.raises(OSError) as err:
             make_room(fd, free.f_bavail * free.f_frsize + MiB)
         assert err.value.errno == errno.ENOSPC
         st = os.fstat(fd)
         assert (st.st_size, st.st_blocks) == (0, 0)  # refused before taking any page
-    finally:
-        os.close(fd)
 
 
 def test_on_disk_the_blocks_are_reserved(on_disk: str) -> None:
-    path = os.path.join(on_disk, "big.part")
-    fd = _open(path)
-    try:
+    with new_file(on_disk, "big.part") as fd:
         assert make_room(fd, 8 * MiB) is None
         st = os.fstat(fd)
         assert st.st_size == 8 * MiB
         assert st.st_blocks * 512 >= 8 * MiB
-    finally:
-        os.close(fd)
 
 
 def test_an_empty_object_needs_no_room(on_tmpfs: str) -> None:
-    fd = _open(os.path.join(on_tmpfs, "empty.part"))
-    try:
+    with new_file(on_tmpfs, "empty.part") as fd:
         assert make_room(fd, 0) is None
         assert os.fstat(fd).st_size == 0
-    finally:
-        os.close(fd)
 
 
 def test_on_tmpfs_space_promised_to_other_sparse_files_means_reserving(on_tmpfs: str) -> None:
-    path = os.path.join(on_tmpfs, "big.part")
-    fd = _open(path)
-    try:
+    with new_file(on_tmpfs, "big.part") as fd:
         free = os.fstatvfs(fd)
         room = free.f_bavail * free.f_frsize
         asked = []
@@ -147,5 +131,3 @@ def test_on_tmpfs_space_promised_to_other_sparse_files_means_reserving(on_tmpfs:
         st = os.fstat(fd)
         assert asked == [st.st_dev]
         assert st.st_size == 8 * MiB and st.st_blocks * 512 >= 8 * MiB
-    finally:
-        os.close(fd)
