@@ -10,13 +10,14 @@ worker that died (a job that has seen ``max_deaths`` deaths fails as
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, Iterable, Optional, Set, Tuple, Union
 
 from s3op import jobs
-from s3op.checksum import crc32_of_parts, spans
+from s3op.checksum import crc32_of_parts, spans, spans_of
 from s3op.errors import ERRNO_KINDS
 from s3op.ops.get import TEMP_GLOB, create_private, temp_path
 from s3op.parts import aligned_spans, composite_crc32
@@ -41,6 +42,22 @@ def _composite_sizes(split: jobs.SplitGet) -> Tuple[int, ...]:
     return split.part_sizes
 
 
+#: A multipart-ETag object whose parts are all at most this big is fetched one
+#: range per part, each MD5'd as it streams in; bigger parts would cost the
+#: download its parallelism, so such an object is read again once assembled.
+MD5_PART_MAX = 64 * 1024 * 1024
+
+
+def _md5_part_sizes(split: jobs.SplitGet) -> Tuple[int, ...]:
+    """The object's part sizes when its check is a multipart ETag whose parts can
+    each be one ranged GET (``MD5_PART_MAX``), else ()."""
+    if split.parts is None or split.parts.algorithm != "md5" or not split.part_sizes:
+        return ()
+    if max(split.part_sizes) > MD5_PART_MAX or sum(split.part_sizes) != split.head.size:
+        return ()
+    return split.part_sizes
+
+
 @dataclass
 class BigGet:
     """A large download in progress: parts land in ``tmp``."""
@@ -50,6 +67,7 @@ class BigGet:
     left: int
     tries: int  # whole-object attempts so far (a checksum mismatch starts over)
     crcs: Dict[int, Tuple[int, int]] = field(default_factory=dict)  # part -> (crc32, length)
+    md5s: Dict[int, bytes] = field(default_factory=dict)  # part -> MD5 (a multipart ETag)
     verifying: bool = False
     failed: bool = False
     attempts: int = 1  # the most any of its requests needed
@@ -278,8 +296,11 @@ class Engine:
             self.emit(Result.failure(head.idx, head.url, kind, f"{exc.strerror}: {head.local}", 1))
             return
         aligned = _composite_sizes(split)
+        md5_parts = _md5_part_sizes(split) if self.settings.verify else ()
         if aligned:  # a composite CRC32 is made of the object's part CRC32s: ranges in parts
             ranges = [(o, n) for o, n, _ in aligned_spans(aligned, self.settings.part_size)]
+        elif md5_parts:  # a multipart ETag is the MD5 of its parts' MD5s: a range per part
+            ranges = spans_of(md5_parts)
         else:
             ranges = spans(head.size, self.settings.part_size)
         key = (head.idx, head.url)
@@ -291,7 +312,7 @@ class Engine:
         for number, (start, length) in enumerate(ranges):
             end = start + length - 1
             part = jobs.GetPartJob(
-                head.idx, head.url, split.etag, number, start, end, tmp, checksum
+                head.idx, head.url, split.etag, number, start, end, tmp, checksum, bool(md5_parts)
             )
             self.add(part, owner=state)
 
@@ -323,6 +344,15 @@ class Engine:
             if composite != split.parts.expected:
                 expected = split.parts.expected
                 why = f"composite CRC32 mismatch: assembled {composite}, object {expected}"
+                self._big_get_retry(state, why)
+            else:
+                self._big_get_commit(state)
+        elif self.settings.verify and _md5_part_sizes(split):
+            assert split.parts is not None
+            digests = [state.md5s.get(n, b"") for n in range(len(split.part_sizes))]
+            etag = f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+            if etag != split.parts.expected:
+                why = f"multipart ETag mismatch: assembled {etag}, object {split.parts.expected}"
                 self._big_get_retry(state, why)
             else:
                 self._big_get_commit(state)
@@ -387,8 +417,11 @@ class Engine:
             owner.attempts = max(owner.attempts, done.attempts)
         if isinstance(owner, BigPut):
             owner.parts[done.number] = done
-        elif done.crc32 is not None:
-            owner.crcs[done.number] = (done.crc32, done.length)
+        else:
+            if done.crc32 is not None:
+                owner.crcs[done.number] = (done.crc32, done.length)
+            if done.md5 is not None:
+                owner.md5s[done.number] = done.md5
         if owner.left > 0:
             return
         if isinstance(owner, BigGet):

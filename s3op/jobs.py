@@ -52,6 +52,7 @@ class GetPartJob:
     end: int
     tmp: str  # preallocated temp file shared by all parts of the object
     checksum: bool = True  # CRC32 the bytes (only when a whole-object CRC32 will be checked)
+    md5: bool = False  # MD5 the bytes: the range is one part of a multipart-ETag object
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ class PartDone:
     etag: Optional[str] = None
     crc32: Optional[int] = None  # CRC32 of the bytes moved
     length: int = 0
+    md5: Optional[bytes] = None  # MD5 of the bytes moved (GetPartJob.md5)
     attempts: int = 1  # set by the retry loop
 
 

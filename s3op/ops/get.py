@@ -360,10 +360,12 @@ def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]
     def attempt(deadline: Deadline) -> PartDone:
         resp = ctx.client.get_object(Bucket=loc.bucket, Key=loc.key, Range=header, IfMatch=job.etag)
         want = job.end - job.start + 1
-        got, crc = _write_at(early_body(resp), job.tmp, job.start, deadline, job.checksum)
+        md5 = hashlib.md5() if job.md5 else None
+        body = early_body(resp)
+        got, crc = _write_at(body, job.tmp, job.start, deadline, job.checksum, md5)
         if got != want:
             raise OpError(ErrorKind.CORRUPT, f"short part {header}: got {got} of {want} bytes")
-        return PartDone(job.number, crc32=crc, length=got)
+        return PartDone(job.number, crc32=crc, length=got, md5=md5.digest() if md5 else None)
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     if isinstance(out, Failure):
@@ -374,9 +376,15 @@ def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]
 
 
 def _write_at(
-    body: Any, path: str, offset: int, deadline: Deadline, checksum: bool = True
+    body: Any,
+    path: str,
+    offset: int,
+    deadline: Deadline,
+    checksum: bool = True,
+    digest: Optional[Any] = None,
 ) -> Tuple[int, Optional[int]]:
     """Stream ``body`` into ``path`` at ``offset``; return (bytes, crc32 or None).
+    ``digest`` (a hashlib object), if given, is fed the bytes too.
 
     The parts of one file take turns to write (``_WriteTurns``); see there why.
     """
@@ -390,6 +398,8 @@ def _write_at(
             _pwrite_all(fd, chunk, offset + at)
         if checksum:
             crc = crc32(chunk, crc)
+        if digest is not None:
+            digest.update(chunk)
 
     try:
         return stream(body, deadline, sink), crc if checksum else None

@@ -14,13 +14,15 @@ import io
 import os
 import zlib
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
 
+from s3op import engine as engine_module
 from s3op import jobs
 from s3op.engine import Engine
 from s3op.ops.get import _write_at, run_verify
+from s3op.parts import PartsCheck
 from s3op.pool import Died, Done
 from s3op.protocol import (
     ErrorKind,
@@ -117,6 +119,8 @@ def big_get_runner(
     md5: Optional[str] = None,
     fail_part: Optional[int] = None,
     corrupt_part: Optional[int] = None,
+    parts: Optional[PartsCheck] = None,
+    part_sizes: Tuple[int, ...] = (),
 ) -> Callable[[Any], Any]:
     """GetJob -> SplitGet; GetPartJob -> bytes written at their offset."""
 
@@ -125,7 +129,7 @@ def big_get_runner(
             head = Result(
                 idx=job.req.idx, url=job.req.url, local=job.local, size=len(data), etag='"e1"'
             )
-            return jobs.SplitGet(head=head, etag='"e1"', crc32=crc32, md5=md5)
+            return jobs.SplitGet(head, '"e1"', crc32, md5, parts, part_sizes)
         if isinstance(job, jobs.GetPartJob):
             if job.start == fail_part:
                 failure = Result.failure(job.idx, job.url, ErrorKind.TRANSIENT, "reset", 6)
@@ -142,7 +146,8 @@ def big_get_runner(
                 os.pwrite(fd, chunk, job.start)
             finally:
                 os.close(fd)
-            return jobs.PartDone(job.number, crc32=zlib.crc32(chunk), length=len(chunk))
+            digest = hashlib.md5(chunk).digest() if job.md5 else None
+            return jobs.PartDone(job.number, crc32=zlib.crc32(chunk), length=len(chunk), md5=digest)
         if isinstance(job, jobs.VerifyJob):
             return run_verify(None, job)  # type: ignore[arg-type]
         raise AssertionError(f"unexpected job {job!r}")
@@ -228,6 +233,15 @@ def test_a_part_is_written_at_its_offset_with_or_without_a_crc32(
     assert crc == (zlib.crc32(b"abcd") if checksum else None)
 
 
+def test_a_part_feeds_the_md5_it_is_given(tmp_path: Path) -> None:
+    target = tmp_path / "tmp"
+    target.write_bytes(b"." * 10)
+    md5 = hashlib.md5()
+    got, crc = _write_at(io.BytesIO(b"abcd"), str(target), 2, Deadline(60), False, md5)
+    assert (got, crc) == (4, None) and target.read_bytes() == b"..abcd...."
+    assert md5.digest() == hashlib.md5(b"abcd").digest()
+
+
 def test_a_damaged_part_restarts_the_object_then_fails_as_corrupt(tmp_path: Path) -> None:
     pool = FakePool(big_get_runner(crc32=zlib.crc32(DATA), corrupt_part=200))
     engine, out = make_engine(pool, tmp_path, SPLIT, max_object_tries=3)
@@ -255,6 +269,55 @@ def test_split_get_with_an_md5_etag_is_verified_before_the_rename(tmp_path: Path
     assert len(out) == 1 and out[0].error is not None
     assert out[0].error.kind is ErrorKind.CORRUPT
     assert files_under(bad_dir) == []
+
+
+MD5_SIZES = (300, 300, 172)  # DATA in three parts, as another tool uploaded it
+
+
+def multipart_etag(data: bytes, sizes: Tuple[int, ...]) -> PartsCheck:
+    digests, at = b"", 0
+    for size in sizes:
+        digests += hashlib.md5(data[at : at + size]).digest()
+        at += size
+    return PartsCheck("md5", f"{hashlib.md5(digests).hexdigest()}-{len(sizes)}", len(sizes))
+
+
+def test_a_multipart_etag_is_checked_from_one_range_per_part_without_a_reread(
+    tmp_path: Path,
+) -> None:
+    pool = FakePool(big_get_runner(parts=multipart_etag(DATA, MD5_SIZES), part_sizes=MD5_SIZES))
+    engine, out = make_engine(pool, tmp_path, SPLIT)
+    engine.add_get(GetRequest(idx=0, url=URL))
+    assert engine.run() is ExitCode.OK and [r.ok for r in out] == [True]
+    ranges = sorted((p.start, p.end, p.md5) for p in pool.of_type(jobs.GetPartJob))
+    assert ranges == [(0, 299, True), (300, 599, True), (600, 771, True)]  # not PART-sized
+    assert pool.of_type(jobs.VerifyJob) == []  # the file is not read again
+    assert (tmp_path / "obj").read_bytes() == DATA
+
+
+def test_a_damaged_part_of_a_multipart_etag_object_fails_as_corrupt(tmp_path: Path) -> None:
+    check = multipart_etag(DATA, MD5_SIZES)
+    pool = FakePool(big_get_runner(parts=check, part_sizes=MD5_SIZES, corrupt_part=300))
+    engine, out = make_engine(pool, tmp_path, SPLIT, max_object_tries=2)
+    engine.add_get(GetRequest(idx=0, url=URL))
+    assert engine.run() is ExitCode.TRANSIENT
+    assert len(pool.of_type(jobs.GetJob)) == 2
+    assert len(out) == 1 and out[0].error is not None
+    assert out[0].error.kind is ErrorKind.CORRUPT and "multipart ETag" in out[0].error.message
+    assert files_under(tmp_path) == []
+
+
+def test_a_multipart_etag_object_with_huge_parts_is_read_again_instead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "MD5_PART_MAX", 299)  # the 300-byte parts are too big
+    pool = FakePool(big_get_runner(parts=multipart_etag(DATA, MD5_SIZES), part_sizes=MD5_SIZES))
+    engine, out = make_engine(pool, tmp_path, SPLIT)
+    engine.add_get(GetRequest(idx=0, url=URL))
+    assert engine.run() is ExitCode.OK and [r.ok for r in out] == [True]
+    assert {p.md5 for p in pool.of_type(jobs.GetPartJob)} == {False}
+    assert len(pool.of_type(jobs.VerifyJob)) == 1
+    assert (tmp_path / "obj").read_bytes() == DATA
 
 
 @pytest.mark.parametrize("slots", [1, 2])
