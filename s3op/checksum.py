@@ -97,15 +97,6 @@ def crc32_from_b64(text: Optional[str]) -> Optional[int]:
     return int.from_bytes(raw, "big") if len(raw) == 4 else None
 
 
-def spans_of(sizes: Iterable[int]) -> List[Tuple[int, int]]:
-    """(offset, length) of consecutive parts of the given sizes."""
-    out, offset = [], 0
-    for size in sizes:
-        out.append((offset, size))
-        offset += size
-    return out
-
-
 def spans(size: int, part: int) -> List[Tuple[int, int]]:
     """(offset, length) of consecutive parts covering ``size`` bytes."""
     return [(start, min(part, size - start)) for start in range(0, size, part)]

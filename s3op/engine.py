@@ -10,17 +10,16 @@ worker that died (a job that has seen ``max_deaths`` deaths fails as
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, Iterable, Optional, Set, Tuple, Union
 
 from s3op import jobs
-from s3op.checksum import crc32_of_parts, spans, spans_of
+from s3op.checksum import crc32_of_parts, spans
 from s3op.errors import ERRNO_KINDS
 from s3op.ops.get import TEMP_GLOB, create_private, temp_path
-from s3op.parts import aligned_spans, composite_crc32
+from s3op.parts import aligned_spans, combine, composite_crc32, label
 from s3op.paths import local_path, make_room, remove_file
 from s3op.pool import Died, Done, Pool
 from s3op.protocol import (
@@ -297,10 +296,10 @@ class Engine:
             return
         aligned = _composite_sizes(split)
         md5_parts = _md5_part_sizes(split) if self.settings.verify else ()
-        if aligned:  # a composite CRC32 is made of the object's part CRC32s: ranges in parts
-            ranges = [(o, n) for o, n, _ in aligned_spans(aligned, self.settings.part_size)]
-        elif md5_parts:  # a multipart ETag is the MD5 of its parts' MD5s: a range per part
-            ranges = spans_of(md5_parts)
+        if aligned or md5_parts:  # checked part by part: no range crosses a part boundary;
+            # a part's CRC32 combines from its ranges, its MD5 does not (one range per part)
+            limit = self.settings.part_size if aligned else MD5_PART_MAX
+            ranges = [(o, n) for o, n, _ in aligned_spans(aligned or md5_parts, limit)]
         else:
             ranges = spans(head.size, self.settings.part_size)
         key = (head.idx, head.url)
@@ -337,23 +336,12 @@ class Engine:
                 self._big_get_retry(state, f"CRC32 {got:08x}, object has {split.crc32:08x}")
             else:
                 self._big_get_commit(state)
-        elif self.settings.verify and _composite_sizes(split):
+        elif self.settings.verify and (_composite_sizes(split) or _md5_part_sizes(split)):
             assert split.parts is not None
-            crcs = [state.crcs[n] for n in sorted(state.crcs)]
-            composite = composite_crc32(crcs, split.part_sizes, self.settings.part_size)
-            if composite != split.parts.expected:
-                expected = split.parts.expected
-                why = f"composite CRC32 mismatch: assembled {composite}, object {expected}"
-                self._big_get_retry(state, why)
-            else:
-                self._big_get_commit(state)
-        elif self.settings.verify and _md5_part_sizes(split):
-            assert split.parts is not None
-            digests = [state.md5s.get(n, b"") for n in range(len(split.part_sizes))]
-            etag = f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
-            if etag != split.parts.expected:
-                why = f"multipart ETag mismatch: assembled {etag}, object {split.parts.expected}"
-                self._big_get_retry(state, why)
+            digest, expected = self._digest_of_parts(state), split.parts.expected
+            if digest != expected:
+                what = f"{label(split.parts.algorithm)} mismatch: assembled {digest}"
+                self._big_get_retry(state, f"{what}, object {expected}")
             else:
                 self._big_get_commit(state)
         elif self.settings.verify and (split.md5 or split.parts) and not state.verifying:
@@ -365,6 +353,14 @@ class Engine:
             self.add(check, owner=state)
         else:
             self._big_get_commit(state)
+
+    def _digest_of_parts(self, state: BigGet) -> str:
+        """What the parts' ranges digested to, in the form of ``split.parts.expected``."""
+        split = state.split
+        if _composite_sizes(split):
+            crcs = [state.crcs[n] for n in sorted(state.crcs)]
+            return composite_crc32(crcs, split.part_sizes, self.settings.part_size)
+        return combine("md5", [state.md5s.get(n, b"") for n in range(len(split.part_sizes))])
 
     def _big_get_retry(self, state: BigGet, why: str) -> None:
         """Start the object over (a part was damaged), or give up as corrupt."""

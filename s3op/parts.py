@@ -158,8 +158,16 @@ def composite_crc32(crcs: Sequence[Tuple[int, int]], sizes: Sequence[int], part:
     per_part = [0] * len(sizes)
     for (crc, length), (_, _, index) in zip(crcs, aligned_spans(sizes, part)):
         per_part[index] = crc32_combine(per_part[index], crc, length)
-    joined = b"".join(c.to_bytes(4, "big") for c in per_part)
-    return f"{crc32_b64(crc32(joined))}-{len(sizes)}"
+    return combine("crc32", [c.to_bytes(4, "big") for c in per_part])
+
+
+def combine(algorithm: str, part_digests: Sequence[bytes]) -> str:
+    """S3's form of a multipart object's check from its parts' digests, in order:
+    the composite CRC32 (``<b64>-N``) or the multipart ETag (``<md5 hex>-N``)."""
+    joined = b"".join(part_digests)
+    if algorithm == "crc32":
+        return f"{crc32_b64(crc32(joined))}-{len(part_digests)}"
+    return f"{hashlib.md5(joined).hexdigest()}-{len(part_digests)}"
 
 
 def label(algorithm: str) -> str:
@@ -211,11 +219,7 @@ class PartsDigest:
             view = view[take:]
 
     def hexdigest(self) -> str:
-        digests = b"".join(self._done) + self._part.digest()
-        count = len(self._done) + 1
-        if self.algorithm == "crc32":
-            return f"{crc32_b64(crc32(digests))}-{count}"
-        return f"{hashlib.md5(digests).hexdigest()}-{count}"
+        return combine(self.algorithm, [*self._done, self._part.digest()])
 
 
 def file_digest(path: str, sizes: Sequence[int], algorithm: str, chunk: int = 1 << 20) -> str:
