@@ -505,6 +505,18 @@ class Bench:
     workdir: str
     keep: Tuple[int, ...]  # pids of our own children that are not a run's orphans
     shared: SharedEngines  # s3client's shared engine servers
+    server: Optional[psutil.Process]  # the S3 server, whose CPU each run is charged apart
+
+
+def cpu_seconds(proc: Optional[psutil.Process]) -> float:
+    """User + sys seconds ``proc`` has used so far (0.0 when unknown or gone)."""
+    if proc is None:
+        return 0.0
+    try:
+        t = proc.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return t.user + t.system
 
 
 def make_job(bench: Bench, wl: Workload, tool: str, rep: int, dest: str) -> Job:
@@ -563,9 +575,11 @@ def run_one(bench: Bench, wl: Workload, tool: str, rep: int) -> Sample:
             bench.shared.stop()  # the engine is cold: nothing ran in the last minute
         if wl.size >= BIG_RUN_BYTES:
             recycle_memory(wl.count * wl.size + BIG_RUN_BYTES, bench.workdir)
+        served = cpu_seconds(bench.server)
         m = measure(
             argv, env, run_dir, bench.sizes.timeout, bench.keep, bench.shared, tool == "s3client"
         )
+        served = cpu_seconds(bench.server) - served
         error = verify(bench, tool, job, run_dir, m)
     finally:
         if job.local:
@@ -576,7 +590,9 @@ def run_one(bench: Bench, wl: Workload, tool: str, rep: int) -> Sample:
         os.sync()
     if m.leftovers:
         print(f"  note: {tool} {wl.name} left {m.leftovers} process(es) behind", file=sys.stderr)
-    return Sample(tool, wl.name, rep, m.wall, m.cpu, m.rss, not error, error, m.leftovers, load)
+    return Sample(
+        tool, wl.name, rep, m.wall, m.cpu, m.rss, not error, error, m.leftovers, load, served
+    )
 
 
 def recycle_memory(nbytes: int, where: str) -> None:
@@ -662,7 +678,7 @@ def _progress(s: Sample, repeats: int) -> None:
     status = "ok" if s.ok else f"FAILED: {s.error}"
     print(
         f"[{s.rep + 1}/{repeats}] {s.workload:<8} {s.tool:<9} {s.wall:8.2f} s  "
-        f"cpu {s.cpu:7.2f} s  rss {s.rss / MIB:7.1f} MiB  {status}",
+        f"cpu {s.cpu:7.2f} s  server {s.server_cpu:6.2f} s  rss {s.rss / MIB:7.1f} MiB  {status}",
         file=sys.stderr,
         flush=True,
     )
@@ -905,7 +921,10 @@ def run_benchmark(
             print(f"bench: data ready after {time.monotonic() - started:.0f} s", file=sys.stderr)
             env = base_env(srv, workdir, runtime)
             keep = (srv.pid,) if srv.pid is not None else ()
-            bench = Bench(srv.endpoint_url, client, sizes, data, env, workdir, keep, shared)
+            server = psutil.Process(srv.pid) if srv.pid is not None else None
+            bench = Bench(
+                srv.endpoint_url, client, sizes, data, env, workdir, keep, shared, server
+            )
             samples = run_all(bench, wls, tools, skipped)
             latency_tools = [t for t in tools if t in ("s3client", "metaflow", "boto3", "s5cmd")]
             if any(wl.name == "W7" for wl in wls) and latency_tools:

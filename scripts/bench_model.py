@@ -64,6 +64,7 @@ class Sample:
     error: str = ""
     leftovers: int = 0  # processes the run left behind (killed and counted by the benchmark)
     load: float = 0.0  # 1-minute load average when the run started (other work skews it)
+    server_cpu: float = 0.0  # user + sys seconds the S3 server used during the run
 
 
 def _read(path: str) -> str:
