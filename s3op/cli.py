@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 import uuid
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 import click
 
@@ -473,8 +473,8 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _write(result: Result) -> None:
-    sys.stdout.write(result.to_json() + "\n")
+def _write(result: Union[Result, jobs.Found]) -> None:
+    sys.stdout.write(result.lines() if isinstance(result, jobs.Found) else result.to_json() + "\n")
 
 
 def _flush() -> None:

@@ -108,7 +108,7 @@ class Engine:
         self,
         pool: Pool,
         settings: jobs.Settings,
-        emit: Callable[[Result], None],
+        emit: Callable[[Union[Result, jobs.Found]], None],
         allow_missing: bool = False,
         destination: str = ".",
         layout: str = "keys",
@@ -256,6 +256,8 @@ class Engine:
         elif isinstance(outcome, list):
             for res in outcome:
                 self.emit(res)
+        elif isinstance(outcome, jobs.Found):
+            self._emit(outcome)  # objects found: ok results, the exit code stays as it is
         elif isinstance(outcome, jobs.SplitGet):
             self._split_get(outcome)
         elif isinstance(outcome, jobs.SplitPut):

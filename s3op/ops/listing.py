@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, List, Optional, Union
 
-from s3op.jobs import Listed, ListJob, Page
+from s3op.jobs import Found, Listed, ListJob, Page
 from s3op.ops import OpContext, failed, invalid
 from s3op.protocol import ErrorKind, Result, parse_url
 from s3op.retry import Deadline, Failure, run_with_retries
@@ -41,23 +41,13 @@ def run_list(ctx: OpContext, job: ListJob) -> Union[List[Result], Page]:
     if job.for_get:
         found = tuple((base + item["Key"], int(item["Size"])) for item in contents)
         return Page(Listed(req.idx, found), more)
-    results = []
+    objects = []
     for item in contents:
         modified = item.get("LastModified")
-        results.append(
-            Result(
-                idx=req.idx,
-                url=base + item["Key"],
-                size=int(item["Size"]),
-                last_modified=int(modified.timestamp()) if modified is not None else None,
-                etag=item.get("ETag"),
-            )
-        )
-    results.extend(
-        Result(idx=req.idx, url=base + p["Prefix"], is_prefix=True)
-        for p in page.get("CommonPrefixes", [])
-    )
-    return Page(results, more)
+        stamp = int(modified.timestamp()) if modified is not None else None
+        objects.append((base + item["Key"], int(item["Size"]), stamp, item.get("ETag")))
+    prefixes = tuple(base + p["Prefix"] for p in page.get("CommonPrefixes", []))
+    return Page(Found(req.idx, tuple(objects), prefixes), more)
 
 
 def _page(

@@ -14,7 +14,7 @@ import io
 import os
 import zlib
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import pytest
 
@@ -93,10 +93,14 @@ def make_engine(
     pool: FakePool, dest: Path, settings: Optional[jobs.Settings] = None, **kw: Any
 ) -> tuple[Engine, List[Result]]:
     out: List[Result] = []
+
+    def collect(item: Union[Result, jobs.Found]) -> None:
+        out.extend(item.results() if isinstance(item, jobs.Found) else [item])
+
     engine = Engine(
         pool,  # type: ignore[arg-type]
         settings or jobs.Settings(tmp_tag=TAG),
-        out.append,
+        collect,
         destination=str(dest),
         **kw,
     )
@@ -687,7 +691,7 @@ def _paged(pages: int, fail_at: Optional[int] = None) -> Callable[[Any], Any]:
         urls = [f"s3://bkt/p/{number}-{i}" for i in range(2)]
         if job.for_get:
             return jobs.Page(jobs.Listed(job.req.idx, tuple((u, 1) for u in urls)), more)
-        return jobs.Page([Result(idx=job.req.idx, url=u, size=1) for u in urls], more)
+        return jobs.Page(jobs.Found(job.req.idx, tuple((u, 1, None, None) for u in urls)), more)
 
     return run
 
