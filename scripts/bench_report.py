@@ -275,9 +275,7 @@ def w8_table(sm: Dict[Tuple[str, str], Summary], counts: Sequence[int]) -> str:
     return "\n".join(rows)
 
 
-def server_floor_table(
-    sm: Dict[Tuple[str, str], Summary], wls: List[Workload], cpus: int
-) -> str:
+def server_floor_table(sm: Dict[Tuple[str, str], Summary], wls: List[Workload], cpus: int) -> str:
     """For each workload metaflow ran: its 5x target against what the machine can give.
 
     Server and client share the machine's ``cpus`` CPUs, so a run can end no sooner
@@ -398,7 +396,12 @@ def _warnings(ctx: Dict[str, Any]) -> List[str]:
             "CPUs). Every tool ran interleaved under the same load, but absolute times and "
             "ratios between tools that use CPU differently are noisier than on a quiet machine."
         )
-    if ctx["versions"]["s3client"] != ctx["s3client_at_end"]:
+    # "0.1.0 (git REV, source DIGEST)": only the sources under test count, not a
+    # README or docs edited while the run went on (git describe says -dirty then).
+    if (
+        ctx["versions"]["s3client"].split("source ")[-1]
+        != ctx["s3client_at_end"].split("source ")[-1]
+    ):
         out.append(
             f"> **Caution:** s3client changed during the run (from {ctx['versions']['s3client']} "
             f"to {ctx['s3client_at_end']})."
