@@ -19,7 +19,7 @@ from s3op import jobs
 from s3op.checksum import crc32_of_parts, spans
 from s3op.errors import ERRNO_KINDS
 from s3op.ops.get import TEMP_GLOB, create_private, temp_path
-from s3op.parts import aligned_spans, combine, composite_crc32, label
+from s3op.parts import aligned_spans, combine, composite_crc32, group_spans, label
 from s3op.paths import local_path, make_room, remove_file
 from s3op.pool import Died, Done, Pool
 from s3op.protocol import (
@@ -41,9 +41,10 @@ def _composite_sizes(split: jobs.SplitGet) -> Tuple[int, ...]:
     return split.part_sizes
 
 
-#: A multipart-ETag object whose parts are all at most this big is fetched one
-#: range per part, each MD5'd as it streams in; bigger parts would cost the
-#: download its parallelism, so such an object is read again once assembled.
+#: A multipart-ETag object whose parts are all at most this big is fetched with
+#: no part split between ranges (small parts share one), each part MD5'd as it
+#: streams in; bigger parts would cost the download its parallelism, so such an
+#: object is read again once assembled.
 MD5_PART_MAX = 64 * 1024 * 1024
 
 
@@ -65,8 +66,8 @@ class BigGet:
     tmp: str
     left: int
     tries: int  # whole-object attempts so far (a checksum mismatch starts over)
-    crcs: Dict[int, Tuple[int, int]] = field(default_factory=dict)  # part -> (crc32, length)
-    md5s: Dict[int, bytes] = field(default_factory=dict)  # part -> MD5 (a multipart ETag)
+    crcs: Dict[int, Tuple[int, int]] = field(default_factory=dict)  # piece -> (crc32, length)
+    md5s: Dict[int, bytes] = field(default_factory=dict)  # piece (= part) -> MD5
     verifying: bool = False
     failed: bool = False
     attempts: int = 1  # the most any of its requests needed
@@ -298,22 +299,25 @@ class Engine:
             return
         aligned = _composite_sizes(split)
         md5_parts = _md5_part_sizes(split) if self.settings.verify else ()
-        if aligned or md5_parts:  # checked part by part: no range crosses a part boundary;
-            # a part's CRC32 combines from its ranges, its MD5 does not (one range per part)
-            limit = self.settings.part_size if aligned else MD5_PART_MAX
-            ranges = [(o, n) for o, n, _ in aligned_spans(aligned or md5_parts, limit)]
+        part_size = self.settings.part_size
+        if aligned or md5_parts:  # checked part by part: no piece crosses a part boundary;
+            # a part's CRC32 combines from its pieces, its MD5 does not (one piece per part)
+            limit = part_size if aligned else MD5_PART_MAX
+            pieces = [(o, n) for o, n, _ in aligned_spans(aligned or md5_parts, limit)]
+            ranges = group_spans(pieces, part_size)  # small pieces share a range
         else:
-            ranges = spans(head.size, self.settings.part_size)
+            ranges = [(i, o, n, ()) for i, (o, n) in enumerate(spans(head.size, part_size))]
         key = (head.idx, head.url)
         self.object_tries[key] = self.object_tries.get(key, 0) + 1
         state = BigGet(split, tmp, len(ranges), self.object_tries[key], sparse_on=sparse_on)
         # With no whole-object or composite CRC32 to check, a CRC of the parts would be
         # 4 GB/s of wasted CPU.
         checksum = self.settings.verify and (split.crc32 is not None or bool(aligned))
-        for number, (start, length) in enumerate(ranges):
+        md5 = bool(md5_parts)
+        for number, start, length, cuts in ranges:
             end = start + length - 1
             part = jobs.GetPartJob(
-                head.idx, head.url, split.etag, number, start, end, tmp, checksum, bool(md5_parts)
+                head.idx, head.url, split.etag, number, start, end, tmp, checksum, md5, cuts
             )
             self.add(part, owner=state)
 
@@ -415,11 +419,13 @@ class Engine:
             owner.attempts = max(owner.attempts, done.attempts)
         if isinstance(owner, BigPut):
             owner.parts[done.number] = done
-        else:
-            if done.crc32 is not None:
-                owner.crcs[done.number] = (done.crc32, done.length)
-            if done.md5 is not None:
-                owner.md5s[done.number] = done.md5
+        else:  # digests by piece: a range's own, or each of the pieces it spans
+            pieces = done.pieces or ((done.crc32, done.length, done.md5),)
+            for number, (crc, length, md5) in enumerate(pieces, start=done.number):
+                if crc is not None:
+                    owner.crcs[number] = (crc, length)
+                if md5 is not None:
+                    owner.md5s[number] = md5
         if owner.left > 0:
             return
         if isinstance(owner, BigGet):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _json_str
 from typing import List, Optional, Tuple, Union
 
-from s3op.parts import PartsCheck
+from s3op.parts import PartsCheck, PieceDigest
 from s3op.protocol import GetRequest, InfoRequest, ListRequest, PutRequest, Result
 
 
@@ -54,6 +54,8 @@ class GetPartJob:
     tmp: str  # preallocated temp file shared by all parts of the object
     checksum: bool = True  # CRC32 the bytes (only when a whole-object CRC32 will be checked)
     md5: bool = False  # MD5 the bytes: the range is one part of a multipart-ETag object
+    cuts: Tuple[int, ...] = ()  # lengths of the object's pieces the range spans, when more
+    # than one: each piece is digested on its own, ``number`` being the first one's index
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ class PartDone:
     length: int = 0
     md5: Optional[bytes] = None  # MD5 of the bytes moved (GetPartJob.md5)
     attempts: int = 1  # set by the retry loop
+    pieces: Tuple[PieceDigest, ...] = ()  # a GetPartJob with cuts: each piece's digests
 
 
 @dataclass(frozen=True)

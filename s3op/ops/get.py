@@ -31,6 +31,7 @@ from s3op.ops.info import describe, head
 from s3op.parts import (
     PartsCheck,
     PartsDigest,
+    PieceDigests,
     etag_is_md5,
     file_digest,
     label,
@@ -360,11 +361,15 @@ def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]
     def attempt(deadline: Deadline) -> PartDone:
         resp = ctx.client.get_object(Bucket=loc.bucket, Key=loc.key, Range=header, IfMatch=job.etag)
         want = job.end - job.start + 1
-        md5 = hashlib.md5() if job.md5 else None
+        pieces = PieceDigests(job.cuts, job.checksum, job.md5) if job.cuts else None
+        md5 = hashlib.md5() if job.md5 and pieces is None else None
+        checksum = job.checksum and pieces is None
         body = early_body(resp)
-        got, crc = _write_at(body, job.tmp, job.start, deadline, job.checksum, md5)
+        got, crc = _write_at(body, job.tmp, job.start, deadline, checksum, pieces or md5)
         if got != want:
             raise OpError(ErrorKind.CORRUPT, f"short part {header}: got {got} of {want} bytes")
+        if pieces is not None:
+            return PartDone(job.number, length=got, pieces=pieces.pieces())
         return PartDone(job.number, crc32=crc, length=got, md5=md5.digest() if md5 else None)
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)

@@ -22,7 +22,7 @@ from s3op import engine as engine_module
 from s3op import jobs
 from s3op.engine import Engine
 from s3op.ops.get import _write_at, run_verify
-from s3op.parts import PartsCheck
+from s3op.parts import PartsCheck, PieceDigests, combine, label
 from s3op.pool import Died, Done
 from s3op.protocol import (
     ErrorKind,
@@ -125,6 +125,7 @@ def big_get_runner(
     corrupt_part: Optional[int] = None,
     parts: Optional[PartsCheck] = None,
     part_sizes: Tuple[int, ...] = (),
+    corrupt_at: Optional[int] = None,
 ) -> Callable[[Any], Any]:
     """GetJob -> SplitGet; GetPartJob -> bytes written at their offset."""
 
@@ -141,6 +142,9 @@ def big_get_runner(
             chunk = data[job.start : job.end + 1]
             if job.start == corrupt_part:
                 chunk = b"\xff" + chunk[1:]
+            if corrupt_at is not None and job.start <= corrupt_at <= job.end:
+                at = corrupt_at - job.start
+                chunk = chunk[:at] + bytes([chunk[at] ^ 1]) + chunk[at + 1 :]
             try:
                 fd = os.open(job.tmp, os.O_WRONLY)
             except FileNotFoundError:  # the object already failed and its temp file went
@@ -150,6 +154,10 @@ def big_get_runner(
                 os.pwrite(fd, chunk, job.start)
             finally:
                 os.close(fd)
+            if job.cuts:  # a range over several pieces: each one's digests
+                pieces = PieceDigests(job.cuts, job.checksum, job.md5)
+                pieces.update(chunk)
+                return jobs.PartDone(job.number, length=len(chunk), pieces=pieces.pieces())
             digest = hashlib.md5(chunk).digest() if job.md5 else None
             return jobs.PartDone(job.number, crc32=zlib.crc32(chunk), length=len(chunk), md5=digest)
         if isinstance(job, jobs.VerifyJob):
@@ -297,6 +305,58 @@ def test_a_multipart_etag_is_checked_from_one_range_per_part_without_a_reread(
     assert ranges == [(0, 299, True), (300, 599, True), (600, 771, True)]  # not PART-sized
     assert pool.of_type(jobs.VerifyJob) == []  # the file is not read again
     assert (tmp_path / "obj").read_bytes() == DATA
+
+
+SMALL_PARTS = (30,) * 25 + (22,)  # DATA as 26 parts, three to a PART-sized range
+
+
+def composite(data: bytes, sizes: Tuple[int, ...]) -> PartsCheck:
+    crcs, at = [], 0
+    for size in sizes:
+        crcs.append(zlib.crc32(data[at : at + size]).to_bytes(4, "big"))
+        at += size
+    return PartsCheck("crc32", combine("crc32", crcs), len(sizes))
+
+
+def small_parts_check(algorithm: str) -> PartsCheck:
+    if algorithm == "crc32":
+        return composite(DATA, SMALL_PARTS)
+    return multipart_etag(DATA, SMALL_PARTS)
+
+
+@pytest.mark.parametrize("algorithm", ["crc32", "md5"])
+def test_small_parts_share_ranges_and_are_each_checked(tmp_path: Path, algorithm: str) -> None:
+    check = small_parts_check(algorithm)
+    pool = FakePool(big_get_runner(parts=check, part_sizes=SMALL_PARTS), slots=4, lifo=True)
+    engine, out = make_engine(pool, tmp_path, SPLIT)
+    engine.add_get(GetRequest(idx=0, url=URL))
+    assert engine.run() is ExitCode.OK and [r.ok for r in out] == [True]
+    parts = sorted(pool.of_type(jobs.GetPartJob), key=lambda p: p.start)
+    assert [(p.start, p.end, p.cuts) for p in parts[:2]] == [
+        (0, 89, (30,) * 3),
+        (90, 179, (30,) * 3),
+    ]
+    assert len(parts) == 9 and [p.number for p in parts] == list(range(0, 27, 3))
+    assert sum(max(1, len(p.cuts)) for p in parts) == len(SMALL_PARTS)
+    assert {(p.checksum, p.md5) for p in parts} == {(algorithm == "crc32", algorithm == "md5")}
+    assert pool.of_type(jobs.VerifyJob) == []  # checked from the ranges, not read again
+    assert (tmp_path / "obj").read_bytes() == DATA
+
+
+@pytest.mark.parametrize("algorithm", ["crc32", "md5"])
+@pytest.mark.parametrize("where", [0, 45, 89, 771])  # first, middle and last piece of a range
+def test_a_damaged_piece_of_a_shared_range_fails_as_corrupt(
+    tmp_path: Path, algorithm: str, where: int
+) -> None:
+    check = small_parts_check(algorithm)
+    pool = FakePool(big_get_runner(parts=check, part_sizes=SMALL_PARTS, corrupt_at=where))
+    engine, out = make_engine(pool, tmp_path, SPLIT, max_object_tries=2)
+    engine.add_get(GetRequest(idx=0, url=URL))
+    assert engine.run() is ExitCode.TRANSIENT
+    assert len(pool.of_type(jobs.GetJob)) == 2
+    assert len(out) == 1 and out[0].error is not None
+    assert out[0].error.kind is ErrorKind.CORRUPT and label(algorithm) in out[0].error.message
+    assert files_under(tmp_path) == []
 
 
 def test_a_damaged_part_of_a_multipart_etag_object_fails_as_corrupt(tmp_path: Path) -> None:

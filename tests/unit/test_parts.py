@@ -16,9 +16,11 @@ from botocore.exceptions import ClientError
 from s3op.parts import (
     PartsCheck,
     PartsDigest,
+    PieceDigests,
     aligned_spans,
     composite_crc32,
     file_digest,
+    group_spans,
     part_sizes,
     parts_check,
 )
@@ -199,3 +201,58 @@ def test_attributes_xml_reads_as_botocore_would() -> None:
             "Parts": [{"PartNumber": 4, "Size": 7340032}, {"PartNumber": 5, "Size": 123}],
         },
     }
+
+
+def test_pieces_are_grouped_end_to_end_up_to_the_limit() -> None:
+    pieces = [(0, 40), (40, 60), (100, 30), (130, 100), (230, 50), (280, 20), (300, 5)]
+    assert group_spans(pieces, 100) == [
+        (0, 0, 100, (40, 60)),  # two pieces fill a range exactly
+        (2, 100, 30, ()),  # 30 + 100 would be over the limit: alone
+        (3, 130, 100, ()),  # a piece as big as the limit stays alone
+        (4, 230, 75, (50, 20, 5)),
+    ]
+    assert group_spans([(0, 500)], 100) == [(0, 0, 500, ())]  # a longer piece: alone, whole
+    assert group_spans([], 100) == []
+
+
+@pytest.mark.parametrize("limit", [1, 7000, 12014, 10**9])
+def test_grouped_ranges_cover_the_object_in_order(limit: int) -> None:
+    pieces = [(o, n) for o, n, _ in aligned_spans([5000, 7001, 13, 1, 1], 3000)]
+    ranges = group_spans(pieces, limit)
+    assert [r[1] for r in ranges] == sorted(r[1] for r in ranges)
+    assert sum(r[2] for r in ranges) == 12016
+    assert all(r[1] + r[2] == nxt[1] for r, nxt in zip(ranges, ranges[1:]))
+    assert all(not r[3] or (sum(r[3]) == r[2] and len(r[3]) > 1) for r in ranges)
+    firsts = [r[0] for r in ranges]
+    counts = [max(1, len(r[3])) for r in ranges]
+    assert firsts == [sum(counts[:i]) for i in range(len(ranges))]  # every piece once
+
+
+@pytest.mark.parametrize("crc,md5", [(True, False), (False, True), (True, True)])
+def test_piece_digests_are_each_pieces_own_whatever_the_chunks(crc: bool, md5: bool) -> None:
+    rng = random.Random(5)
+    cuts = [300, 1, 4096, 77]
+    data = bytes(rng.getrandbits(8) for _ in range(sum(cuts)))
+    digests = PieceDigests(cuts, crc, md5)
+    at = 0
+    while at < len(data):
+        step = rng.randint(1, 900)
+        digests.update(memoryview(data)[at : at + step])
+        at += step
+    want = [
+        (zlib.crc32(p) if crc else None, len(p), hashlib.md5(p).digest() if md5 else None)
+        for p in split(data, cuts)
+    ]
+    assert list(digests.pieces()) == want
+
+
+def test_a_damaged_byte_changes_only_its_pieces_digest() -> None:
+    cuts = [10, 10, 10]
+    data = bytearray(os.urandom(30))
+    good = PieceDigests(cuts, True, True)
+    good.update(bytes(data))
+    data[15] ^= 1
+    bad = PieceDigests(cuts, True, True)
+    bad.update(bytes(data))
+    changed = [g != b for g, b in zip(good.pieces(), bad.pieces())]
+    assert changed == [False, True, False]
