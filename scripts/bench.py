@@ -81,6 +81,7 @@ DATA_THREADS = 32  # threads creating the data set
 BIG_RUN_BYTES = 32 * 1024 * 1024  # runs moving objects this large start on recycled memory
 SHM = "/dev/shm"  # the default work dir, when it is a tmpfs with SHM_MIN_FREE free
 SHM_MIN_FREE = 4 * 1024**3
+LATENCY = "W7-per-call"  # the key of W7's per-call measurement in Sizes.skip
 
 
 # ---------------------------------------------------------------------------------- settings
@@ -111,6 +112,8 @@ QUICK = replace(
         "W3": ("metaflow", "awscli"),
         "W4": ("metaflow", "awscli"),
         "W6": ("metaflow",),
+        # W7 per call in a running program: metaflow.S3 takes ~1 s a call, 60 calls.
+        LATENCY: ("metaflow",),
     },
 )
 
@@ -926,7 +929,12 @@ def run_benchmark(
                 srv.endpoint_url, client, sizes, data, env, workdir, keep, shared, server
             )
             samples = run_all(bench, wls, tools, skipped)
-            latency_tools = [t for t in tools if t in ("s3client", "metaflow", "boto3", "s5cmd")]
+            latency_tools = [
+                t
+                for t in tools
+                if t in ("s3client", "metaflow", "boto3", "s5cmd")
+                and t not in sizes.skip.get(LATENCY, ())
+            ]
             if any(wl.name == "W7" for wl in wls) and latency_tools:
                 print("bench: W7 per call in a running program ...", file=sys.stderr)
                 latency.update(
