@@ -48,6 +48,7 @@ class ErrorKind(str, enum.Enum):
     """What went wrong with one request. ``transient`` kinds are retried."""
 
     NOT_FOUND = "not_found"
+    BUCKET_NOT_FOUND = "bucket_not_found"  # never hidden by --allow-missing
     ACCESS_DENIED = "access_denied"
     INVALID_URL = "invalid_url"
     INVALID_RANGE = "invalid_range"
