@@ -1,11 +1,15 @@
-"""Configuration: environment variables, and the engine options of ``S3(**kwargs)``.
+"""Configuration: environment variables, metaflow's settings, and ``S3(**kwargs)``.
+
+Our variables:
 
 =============================  ==============================================
 ``S3CLIENT_S3ROOT``            root for ``S3(run=...)``, e.g. ``s3://bucket/data``
-``METAFLOW_DATATOOLS_S3ROOT``  used when ``S3CLIENT_S3ROOT`` is not set
+``S3CLIENT_ENDPOINT_URL``      S3 endpoint URL (boto3's ``endpoint_url``)
 ``S3CLIENT_TMPROOT``           where temp dirs go (default: the system temp dir)
 ``S3CLIENT_NUM_WORKERS``       default for the engine's ``--num-workers``
                                (0: the engine runs threads in one process)
+``S3CLIENT_RETRIES``           default for the engine's ``--retries`` (attempts
+                               per request, the first included; 1..100)
 ``S3CLIENT_DEBUG``             ``1``/``true``/``yes``/``on``: keep the temp dir
                                (downloads, manifests) when the client closes
 ``S3CLIENT_ENGINE``            ``shared`` (default: batches go to one warm
@@ -18,12 +22,57 @@
                                (default 60)
 =============================  ==============================================
 
+metaflow's settings (``M:`` below) are read by ``s3client.mfconfig``, as
+metaflow reads them but without importing it. Precedence, highest first:
+
+==================  ===========================================================
+setting             sources, highest first
+==================  ===========================================================
+root for ``run=``   ``S3(bucket=, prefix=)`` (each replaces its part of the
+                    root) > ``S3CLIENT_S3ROOT`` > M: ``METAFLOW_DATATOOLS_S3ROOT``
+                    > M: ``METAFLOW_DATASTORE_SYSROOT_S3`` + ``/`` +
+                    M: ``METAFLOW_DATATOOLS_SUFFIX`` (default ``data``)
+endpoint URL        ``S3(client_params={"endpoint_url": ...})``
+                    > ``S3CLIENT_ENDPOINT_URL``
+                    > ``endpoint_url`` in M: ``METAFLOW_DATATOOLS_CLIENT_PARAMS``
+                    > M: ``METAFLOW_S3_ENDPOINT_URL``
+                    > ``AWS_ENDPOINT_URL_S3`` > ``AWS_ENDPOINT_URL`` (botocore's)
+other client        ``S3(client_params=)``, key by key
+params              > M: ``METAFLOW_DATATOOLS_CLIENT_PARAMS`` (its ``verify``
+                    replaced by M: ``METAFLOW_S3_VERIFY_CERTIFICATE``)
+session vars        ``S3(session_vars=)``, key by key
+                    > M: ``METAFLOW_DATATOOLS_SESSION_VARS``
+upload encryption   ``S3(encryption=)`` (None counts as not given)
+                    > M: ``METAFLOW_S3_SERVER_SIDE_ENCRYPTION`` > none
+engine processes    ``S3(num_workers=)`` > ``S3CLIENT_NUM_WORKERS``
+                    > M: ``METAFLOW_S3_WORKER_COUNT`` > the engine's default
+attempts/request    ``S3(retries=)`` > ``S3CLIENT_RETRIES``
+                    > M: ``METAFLOW_S3_RETRY_COUNT`` + 1 (at most 100)
+                    > the engine's default
+temp dir parent     ``S3(tmproot=)`` > ``S3CLIENT_TMPROOT``
+                    > M: ``METAFLOW_TEMPDIR`` > the system temp dir
+failure injection   ``S3(inject_failure_rate=)`` (0..100 percent)
+                    > ``METAFLOW_S3_TEST_RETRYABLE_FAILURES`` (environment
+                    only, as in metaflow) > 0
+==================  ===========================================================
+
+Each ``M:`` setting is looked up as metaflow does: the environment, then
+the nearest ``.metaflow/config.json`` up from the current directory, then
+the profile's file (``$METAFLOW_HOME/config.json``, or
+``config_$METAFLOW_PROFILE.json``; ``METAFLOW_HOME`` defaults to
+``~/.metaflowconfig``). A variable set to an empty string counts as set.
+So a ``METAFLOW_DATATOOLS_S3ROOT`` in a file beats a
+``METAFLOW_DATASTORE_SYSROOT_S3`` in the environment. metaflow's own
+defaults (7 retries, 64 workers) are not copied. Unlike metaflow,
+``client_params=``/``session_vars=`` are merged over the configured ones
+instead of replacing them.
+
 Nothing is read at import time: ``Config.from_env()`` runs in ``S3()``, so a
 variable set after ``import s3client`` still counts.
 
 ``EngineOptions`` checks the keyword options of ``S3()`` (``role``,
 ``session_vars``, ``client_params``, ``num_workers``, ``threads``,
-``retries``, ``deadline``) and
+``retries``, ``deadline``, ``inject_failure_rate``) and
 splits them into engine flags and engine environment: the boto3 settings,
 which may hold secrets, go only into ``S3OP_SESSION_VARS`` /
 ``S3OP_CLIENT_PARAMS`` (JSON), never onto the command line.
@@ -34,16 +83,23 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from .mfconfig import MetaflowSettings
 
 S3ROOT_VAR = "S3CLIENT_S3ROOT"
 METAFLOW_S3ROOT_VAR = "METAFLOW_DATATOOLS_S3ROOT"
+METAFLOW_SYSROOT_VAR = "METAFLOW_DATASTORE_SYSROOT_S3"
+ENDPOINT_URL_VAR = "S3CLIENT_ENDPOINT_URL"
 TMPROOT_VAR = "S3CLIENT_TMPROOT"
 NUM_WORKERS_VAR = "S3CLIENT_NUM_WORKERS"
+RETRIES_VAR = "S3CLIENT_RETRIES"
 DEBUG_VAR = "S3CLIENT_DEBUG"
 ENGINE_VAR = "S3CLIENT_ENGINE"
 ENGINE_KINDS = ("shared", "persistent", "subprocess")
+#: The most attempts per request the engine accepts (its ``--retries``).
+MAX_RETRIES = 100
 #: Environment variables carrying boto3 settings to the engine (as JSON).
 SESSION_VARS_ENV = "S3OP_SESSION_VARS"
 CLIENT_PARAMS_ENV = "S3OP_CLIENT_PARAMS"
@@ -53,36 +109,71 @@ _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
 @dataclass(frozen=True)
 class Config:
-    """Settings taken from the environment (see the module docstring)."""
+    """Settings taken from the environment and metaflow's config (see the module docstring)."""
 
     s3root: Optional[str]  # root for run= mode, None when unset
-    s3root_var: Optional[str]  # which variable s3root came from
+    s3root_var: Optional[str]  # where s3root came from: a variable (and its file)
     tmproot: str  # parent directory of each client's temp dir
     num_workers: Optional[int]  # engine processes; None = engine default
     debug: bool  # keep temp dirs on close
     engine: str = "shared"  # "shared", "persistent" (reused s3op serve) or "subprocess"
+    retries: Optional[int] = None  # attempts per request; None = engine default
+    client_params: Dict[str, Any] = field(default_factory=dict)  # under S3(client_params=)
+    session_vars: Dict[str, Any] = field(default_factory=dict)  # under S3(session_vars=)
+    encryption: Optional[str] = None  # for uploads when S3(encryption=None)
+    inject_failure_rate: int = 0  # percent; under S3(inject_failure_rate=)
 
     @classmethod
-    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> Config:
-        """Read the configuration from ``environ`` (default ``os.environ``)."""
+    def from_env(
+        cls, environ: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None
+    ) -> Config:
+        """Read the configuration from ``environ`` (default ``os.environ``) and
+        metaflow's config files (the project file is searched from ``cwd``,
+        default the current directory). ValueError names a malformed setting."""
         env = os.environ if environ is None else environ
-        s3root, s3root_var = _s3root(env)
+        mf = MetaflowSettings.load(env, cwd)
+        s3root, s3root_var = _s3root(env, mf)
         return cls(
             s3root=s3root,
             s3root_var=s3root_var,
-            tmproot=env.get(TMPROOT_VAR) or tempfile.gettempdir(),
-            num_workers=_count(env, NUM_WORKERS_VAR),
+            tmproot=env.get(TMPROOT_VAR) or mf.tempdir or tempfile.gettempdir(),
+            num_workers=_first(_count(env, NUM_WORKERS_VAR), mf.worker_count),
             debug=env.get(DEBUG_VAR, "").strip().lower() in _TRUE_WORDS,
             engine=_engine_kind(env),
+            retries=_retries(env, mf),
+            client_params=_client_params(env, mf),
+            session_vars=dict(mf.session_vars),
+            encryption=mf.encryption or None,
+            inject_failure_rate=mf.inject_failure_rate,
         )
 
 
-def _s3root(env: Mapping[str, str]) -> tuple[Optional[str], Optional[str]]:
-    for name in (S3ROOT_VAR, METAFLOW_S3ROOT_VAR):
-        value = env.get(name)
-        if value:
-            return value, name
-    return None, None
+def _first(value: Optional[int], fallback: Optional[int]) -> Optional[int]:
+    return fallback if value is None else value
+
+
+def _s3root(env: Mapping[str, str], mf: MetaflowSettings) -> Tuple[Optional[str], Optional[str]]:
+    value = env.get(S3ROOT_VAR)
+    if value:
+        return value, S3ROOT_VAR
+    return mf.s3root, mf.s3root_source
+
+
+def _retries(env: Mapping[str, str], mf: MetaflowSettings) -> Optional[int]:
+    attempts = _count(env, RETRIES_VAR)
+    if attempts is not None and not 1 <= attempts <= MAX_RETRIES:
+        raise ValueError(f"{RETRIES_VAR} must be 1..{MAX_RETRIES}, not {attempts}")
+    if attempts is None and mf.retry_count is not None:
+        attempts = min(mf.retry_count + 1, MAX_RETRIES)  # metaflow counts retries only
+    return attempts
+
+
+def _client_params(env: Mapping[str, str], mf: MetaflowSettings) -> Dict[str, Any]:
+    params = dict(mf.client_params)
+    endpoint = env.get(ENDPOINT_URL_VAR)
+    if endpoint:
+        params["endpoint_url"] = endpoint
+    return params
 
 
 def _engine_kind(env: Mapping[str, str]) -> str:
@@ -105,13 +196,19 @@ def _count(env: Mapping[str, str], name: str) -> Optional[int]:
     return value
 
 
+_OPTION_NAMES = frozenset(
+    {"role", "session_vars", "client_params", "num_workers", "threads"}
+    | {"retries", "deadline", "inject_failure_rate"}
+)
+
+
 @dataclass(frozen=True)
 class EngineOptions:
-    """The ``S3(**kwargs)`` options that configure the engine.
+    """The ``S3(**kwargs)`` options that configure the engine, over ``Config``'s.
 
-    ``role`` and the worker counts become command-line flags;
-    ``session_vars`` and ``client_params`` (which may hold secrets) travel
-    only as JSON environment variables (``engine_env``).
+    ``role``, the worker counts, retries and failure injection become
+    command-line flags; ``session_vars`` and ``client_params`` (which may
+    hold secrets) travel only as JSON environment variables (``engine_env``).
     """
 
     role: Optional[str] = None  # IAM role ARN, assumed once by the engine
@@ -121,26 +218,34 @@ class EngineOptions:
     threads: Optional[int] = None  # threads per engine process
     retries: Optional[int] = None  # attempts per request, the first included
     deadline: Optional[float] = None  # seconds per request, all attempts included
+    inject_failure_rate: Optional[int] = None  # percent of requests failed on purpose
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], config: Config) -> EngineOptions:
-        """Check ``S3(**kwargs)``; TypeError for unknown or mistyped options."""
-        names = {"role", "session_vars", "client_params", "num_workers", "threads"}
-        names |= {"retries", "deadline"}
-        unknown = sorted(set(kwargs) - names)
+        """Check ``S3(**kwargs)``; TypeError for unknown or mistyped options,
+        ValueError for values out of range. Unset options take ``config``'s."""
+        unknown = sorted(set(kwargs) - _OPTION_NAMES)
         if unknown:
             raise TypeError(f"S3() got unexpected keyword argument(s): {', '.join(unknown)}")
-        workers = kwargs.get("num_workers")
+        given = {name: kwargs.get(name) for name in _OPTION_NAMES}
         return cls(
-            role=_optional_str("role", kwargs.get("role")),
-            session_vars=_json_dict("session_vars", kwargs.get("session_vars")),
-            client_params=_json_dict("client_params", kwargs.get("client_params")),
-            num_workers=_at_least(
-                0, "num_workers", workers if workers is not None else config.num_workers
+            role=_optional_str("role", given["role"]),
+            session_vars=_merged(
+                config.session_vars, _json_dict("session_vars", given["session_vars"])
             ),
-            threads=_at_least(1, "threads", kwargs.get("threads")),
-            retries=_at_least(1, "retries", kwargs.get("retries")),
-            deadline=_seconds("deadline", kwargs.get("deadline")),
+            client_params=_merged(
+                config.client_params, _json_dict("client_params", given["client_params"])
+            ),
+            num_workers=_at_least(0, "num_workers", _or(given["num_workers"], config.num_workers)),
+            threads=_at_least(1, "threads", given["threads"]),
+            retries=_in_range(1, MAX_RETRIES, "retries", _or(given["retries"], config.retries)),
+            deadline=_seconds("deadline", given["deadline"]),
+            inject_failure_rate=_in_range(
+                0,
+                100,
+                "inject_failure_rate",
+                _or(given["inject_failure_rate"], config.inject_failure_rate),
+            ),
         )
 
     def flags(self) -> List[str]:
@@ -156,11 +261,26 @@ class EngineOptions:
             flags += ["--retries", str(self.retries)]
         if self.deadline is not None:
             flags += ["--deadline", repr(self.deadline)]
+        if self.inject_failure_rate:
+            flags += ["--inject-failure-rate", str(self.inject_failure_rate)]
         return flags
 
     def env(self) -> Dict[str, str]:
         """Environment variables for the engine (boto3 settings as JSON)."""
         return engine_env(self.session_vars, self.client_params)
+
+
+def _or(given: Any, configured: Any) -> Any:
+    return configured if given is None else given
+
+
+def _merged(
+    configured: Mapping[str, Any], given: Optional[Dict[str, Any]]
+) -> Optional[Dict[str, Any]]:
+    """``given`` over ``configured``, key by key; None when neither has anything."""
+    if given is None and not configured:
+        return None
+    return {**configured, **(given or {})}
 
 
 def _seconds(name: str, value: Any) -> Optional[float]:
@@ -201,6 +321,13 @@ def _at_least(minimum: int, name: str, value: Any) -> Optional[int]:
     return value
 
 
+def _in_range(minimum: int, maximum: int, name: str, value: Any) -> Optional[int]:
+    checked = _at_least(minimum, name, value)
+    if checked is not None and checked > maximum:
+        raise ValueError(f"S3({name}=...) must be at most {maximum}, not {checked}")
+    return checked
+
+
 def engine_env(
     session_vars: Optional[Mapping[str, object]], client_params: Optional[Mapping[str, object]]
 ) -> Dict[str, str]:
@@ -217,9 +344,13 @@ __all__ = [
     "CLIENT_PARAMS_ENV",
     "Config",
     "DEBUG_VAR",
+    "ENDPOINT_URL_VAR",
     "EngineOptions",
+    "MAX_RETRIES",
     "METAFLOW_S3ROOT_VAR",
+    "METAFLOW_SYSROOT_VAR",
     "NUM_WORKERS_VAR",
+    "RETRIES_VAR",
     "S3ROOT_VAR",
     "SESSION_VARS_ENV",
     "TMPROOT_VAR",

@@ -3,8 +3,11 @@
 Three ways to address objects, chosen by the ``S3`` constructor:
 
 1. ``run=``: the root is the configured root (``S3CLIENT_S3ROOT``, else
-   ``METAFLOW_DATATOOLS_S3ROOT``) with ``bucket=``/``prefix=`` replacing its
-   bucket/path, plus ``/<FlowName>/<RunId>``.
+   metaflow's ``METAFLOW_DATATOOLS_S3ROOT``, else its
+   ``METAFLOW_DATASTORE_SYSROOT_S3`` + ``/data``, from the environment or
+   metaflow's config files: see ``s3client.config``) with
+   ``bucket=``/``prefix=`` replacing its bucket/path, plus
+   ``/<FlowName>/<RunId>``.
 2. ``s3root=``: the root is given (it must start with ``s3://``).
 3. neither: every key must be a full ``s3://`` URL.
 
@@ -21,7 +24,7 @@ from typing import Any, Optional, Tuple
 
 from s3op.protocol import parse_object_url, parse_url
 
-from .config import METAFLOW_S3ROOT_VAR, S3ROOT_VAR, Config
+from .config import METAFLOW_S3ROOT_VAR, METAFLOW_SYSROOT_VAR, S3ROOT_VAR, Config
 from .errors import S3InvalidRange, S3URLError
 
 
@@ -72,8 +75,9 @@ def _configured_base(config: Config, bucket: Optional[str]) -> Tuple[str, str]:
         if bucket:
             return "", ""
         raise S3URLError(
-            f"S3(run=...) needs an S3 root: set {S3ROOT_VAR} (or "
-            f"{METAFLOW_S3ROOT_VAR}) to an s3://bucket/prefix URL, or pass bucket="
+            f"S3(run=...) needs an S3 root: set {S3ROOT_VAR} (or metaflow's "
+            f"{METAFLOW_S3ROOT_VAR} or {METAFLOW_SYSROOT_VAR}, in the environment "
+            "or metaflow's config.json) to an s3://bucket/prefix URL, or pass bucket="
         )
     if not config.s3root.startswith("s3://"):
         raise S3URLError.about(config.s3root, f"{config.s3root_var} must start with s3://")

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from s3client.mfconfig import METAFLOW_VARS
 from tests.backends import (
     TEST_ACCESS_KEY,
     TEST_SECRET_KEY,
@@ -86,9 +87,15 @@ def shared_runtime_dir() -> Iterator[str]:
 
 @pytest.fixture
 def isolated_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """Remove AWS profile/credential/endpoint variables; point config files at /dev/null."""
-    for name in AWS_VARS:
+    """Remove AWS and metaflow settings; point config files at /dev/null.
+
+    A developer's ``~/.metaflowconfig`` must not send tests elsewhere: s3client
+    reads metaflow's settings (``s3client.mfconfig``), and a configured
+    endpoint outranks ``AWS_ENDPOINT_URL_S3``.
+    """
+    for name in (*AWS_VARS, *METAFLOW_VARS):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("METAFLOW_HOME", os.devnull)
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

@@ -7,11 +7,13 @@ client's logic is tested without a subprocess or an S3 server.
 
 from __future__ import annotations
 
+import os
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import pytest
 
 from s3client import S3
+from s3client.mfconfig import METAFLOW_VARS
 from s3op.protocol import ErrorKind, Request, Result
 
 Respond = Callable[[str, Sequence[Request], Sequence[str]], List[Result]]
@@ -22,6 +24,9 @@ ENV_VARS = (
     "S3CLIENT_TMPROOT",
     "S3CLIENT_NUM_WORKERS",
     "S3CLIENT_DEBUG",
+    "S3CLIENT_ENDPOINT_URL",
+    "S3CLIENT_RETRIES",
+    *METAFLOW_VARS,
 )
 
 
@@ -29,6 +34,7 @@ def clear_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Remove every variable s3client reads."""
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("METAFLOW_HOME", os.devnull)  # no developer's metaflow profile
 
 
 class FakeEngine:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict
 
 import pytest
 
 from s3client import S3, S3URLError
 from s3client.config import Config
+from s3client.mfconfig import METAFLOW_VARS
 from s3client.urls import as_prefix, resolve_url, root_from_run, root_from_s3root, run_ids
 from tests.unit.client_fakes import clear_env
 
@@ -32,10 +35,30 @@ class FakeRun:
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty home directory, apart from the test's ``tmp_path``."""
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, home: Path) -> pytest.MonkeyPatch:
+    """No root or metaflow setting from this machine: HOME and the current
+    directory are empty, every variable s3client reads is cleared."""
     clear_env(monkeypatch)
+    for name in METAFLOW_VARS + ("S3CLIENT_ENDPOINT_URL", "S3CLIENT_RETRIES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(home)
     monkeypatch.setenv("S3CLIENT_TMPROOT", str(tmp_path))
     return monkeypatch
+
+
+def write_metaflow_config(home: Path, settings: Dict[str, str]) -> Path:
+    """``~/.metaflowconfig/config.json`` holding ``settings``; its path."""
+    path = home / ".metaflowconfig" / "config.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(settings), encoding="utf-8")
+    return path
 
 
 # ------------------------------------------------------------ resolve_url
@@ -143,9 +166,11 @@ def test_bucket_given_needs_no_configured_root() -> None:
     assert root_from_run("F/1", config(None), bucket="bkt") == "s3://bkt/F/1"
 
 
-def test_no_configured_root_names_the_variable() -> None:
-    with pytest.raises(S3URLError, match="S3CLIENT_S3ROOT"):
+def test_no_configured_root_names_the_variables() -> None:
+    with pytest.raises(S3URLError, match="S3CLIENT_S3ROOT") as info:
         root_from_run("F/1", config(None))
+    assert "METAFLOW_DATATOOLS_S3ROOT" in str(info.value)
+    assert "METAFLOW_DATASTORE_SYSROOT_S3" in str(info.value)
 
 
 def test_configured_root_must_be_s3() -> None:
@@ -213,6 +238,29 @@ def test_s3_own_variable_wins_over_metaflow_one(env: pytest.MonkeyPatch) -> None
     env.setenv("S3CLIENT_S3ROOT", "s3://mine/r")
     with S3(run="F/1") as s3:
         assert s3._url("k") == "s3://mine/r/F/1/k"
+
+
+def test_s3_run_root_from_metaflow_config_file(env: pytest.MonkeyPatch, home: Path) -> None:
+    write_metaflow_config(home, {"METAFLOW_DATASTORE_SYSROOT_S3": "s3://mfbkt/metaflow"})
+    with S3(run="F/2") as s3:
+        assert s3._url("k") == "s3://mfbkt/metaflow/data/F/2/k"
+    env.setenv("METAFLOW_DATATOOLS_S3ROOT", "s3://envbkt/dt")
+    with S3(run="F/2", prefix="p") as s3:
+        assert s3._url("k") == "s3://envbkt/p/F/2/k"
+
+
+def test_s3_run_root_from_metaflow_sysroot_variable(env: pytest.MonkeyPatch) -> None:
+    env.setenv("METAFLOW_DATASTORE_SYSROOT_S3", "s3://sys/root/")
+    with S3(run="F/3", bucket="other") as s3:
+        assert s3._url("k") == "s3://other/root/data/F/3/k"
+
+
+def test_s3_bad_root_in_metaflow_config_names_the_file(env: pytest.MonkeyPatch, home: Path) -> None:
+    path = write_metaflow_config(home, {"METAFLOW_DATATOOLS_S3ROOT": "/local/dir"})
+    with pytest.raises(
+        S3URLError, match=re.escape(f"METAFLOW_DATATOOLS_S3ROOT in {path} must start")
+    ):
+        S3(run="F/1")
 
 
 def test_s3_run_wins_over_s3root(env: pytest.MonkeyPatch) -> None:
