@@ -22,8 +22,9 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from s3op.protocol import GetRequest, InfoRequest, ListRequest, Request, Result
 
 from .config import Config, EngineOptions
-from .errors import S3EngineError, S3Error, S3URLError, is_not_found, raise_for_result
-from .objects import PutValue, RangeInfo, S3GetObject, S3Object, S3PutObject
+from .errors import S3Error, S3URLError, is_not_found, raise_for_result
+from .objects import PutValue, S3GetObject, S3Object, S3PutObject
+from .results import described, downloaded, listed, recursive_downloads
 from .runner import (
     Engine,
     SubprocessEngine,
@@ -112,7 +113,7 @@ class S3:
         config = Config.from_env()
         options = EngineOptions.from_kwargs(kwargs, config)
         self._s3root = choose_root(config, run, s3root, bucket, prefix)
-        self._encryption = encryption
+        self._encryption = encryption if encryption is not None else config.encryption
         tmpdir = tempfile.mkdtemp(prefix="s3client.", dir=tmproot or config.tmproot)
         self._tmpdir = os.path.abspath(tmpdir)
         self._finalizer = weakref.finalize(self, _remove_tmpdir, self._tmpdir, config.debug)
@@ -164,7 +165,7 @@ class S3:
         ``return_info`` the content type, metadata, encryption, last-modified
         time and ``range_info`` come along at no extra cost.
         """
-        keys = list(keys)
+        keys = key_list(keys, "get_many")
         if not keys:
             return []
         batch = self._new_batch()
@@ -197,28 +198,8 @@ class S3:
         raise_for_result(res, req.url)
         local = res.local or req.local
         assert local is not None  # every GetRequest we build names its file
-        return self._object(req.url, local, res, return_info, whole=req.range is None)
-
-    def _object(
-        self, url: str, local: str, res: Result, return_info: bool, whole: bool
-    ) -> S3Object:
-        """The S3Object for a downloaded file and the engine's result for it."""
-        size = os.path.getsize(local)
-        range_info = RangeInfo.from_served(res.range) if res.range else None
-        if range_info is None and whole and return_info:
-            range_info = RangeInfo.whole(size)
-        return S3Object(
-            self._s3root,
-            url,
-            local,
-            size=size,
-            content_type=res.content_type,
-            metadata=res.metadata,
-            range_info=range_info,
-            last_modified=res.last_modified,
-            encryption=res.encryption,
-            has_info=return_info,
-        )
+        whole = req.range is None
+        return downloaded(self._s3root, req.url, local, res, return_info, whole)
 
     @names_all_failures
     def get_recursive(
@@ -227,26 +208,24 @@ class S3:
         """Download every object under the given prefixes, in parallel.
 
         Each key names a prefix (a "directory": a trailing ``/`` is implied,
-        so ``data`` does not match ``data2/x``). Objects come back grouped by
-        prefix in key order; ``key`` is each object's path under the root.
+        so ``data`` does not match ``data2/x``; metaflow would match it).
+        Objects come back grouped by prefix, in request order, and by key
+        within a prefix. ``prefix`` is the requested prefix and ``key`` the
+        path under it; with ``return_info=True`` (as in metaflow) ``prefix``
+        is the client's root instead.
         """
-        keys = list(keys)
+        keys = key_list(keys, "get_recursive")
         if not keys:
             return []
         dest = os.path.join(self._tmpdir, f"recursive-{self._new_batch()}")
         os.mkdir(dest, 0o700)
-        requests = [
-            GetRequest(i, as_prefix(resolve_url(self._s3root, k))) for i, k in enumerate(keys)
-        ]
+        urls = [self._url(k) for k in keys]
+        requests = [GetRequest(i, as_prefix(url)) for i, url in enumerate(urls)]
         flags = ["--recursive", "--layout", "hashed", "--destination", dest]
         flags.append("--info" if return_info else "--no-info")
-        objects = []
-        for res in self._run("get", requests, flags):
-            raise_for_result(res)
-            if res.local is None:
-                raise S3EngineError.about(res.url, "the engine reported no local file")
-            objects.append(self._object(res.url, res.local, res, return_info, whole=True))
-        return objects
+        results = self._run("get", requests, flags)
+        prefixes = [self._s3root] * len(urls) if return_info else urls
+        return recursive_downloads(results, prefixes, return_info)
 
     def get_all(self, return_info: bool = False) -> List[S3Object]:
         """Download every object under the root; needs ``s3root=`` or ``run=``."""
@@ -289,9 +268,9 @@ class S3:
         a bad value, bad metadata or a key given twice raises before
         anything is uploaded.
         """
-        return self._upload(
-            items_from_values(key_objs, self._object_url, self._encryption), overwrite
-        )
+        entries = key_list(key_objs, "put_many")
+        items = items_from_values(entries, self._object_url, self._encryption)
+        return self._upload(items, overwrite)
 
     @names_all_failures
     def put_files(
@@ -304,9 +283,9 @@ class S3:
         Each entry is ``(key, local_path)`` or an ``S3PutObject``. Every file
         must exist and be readable (else S3LocalFileError, nothing uploaded).
         """
-        return self._upload(
-            items_from_files(key_paths, self._object_url, self._encryption), overwrite
-        )
+        entries = key_list(key_paths, "put_files")
+        items = items_from_files(entries, self._object_url, self._encryption)
+        return self._upload(items, overwrite)
 
     def _upload(self, items: List[PutItem], overwrite: bool) -> List[Tuple[str, str]]:
         if not items:
@@ -352,6 +331,7 @@ class S3:
         missing key raises S3NotFound, or with ``return_missing`` comes back
         with ``exists == False``.
         """
+        keys = key_list(keys, "info_many")
         requests = [InfoRequest(i, self._object_url(key)) for i, key in enumerate(keys)]
         if not requests:
             return []
@@ -363,17 +343,7 @@ class S3:
         if return_missing and is_not_found(res):
             return S3Object(self._s3root, url, None)
         raise_for_result(res, url)
-        return S3Object(
-            self._s3root,
-            url,
-            None,
-            size=res.size,
-            content_type=res.content_type,
-            metadata=res.metadata,
-            last_modified=res.last_modified,
-            encryption=res.encryption,
-            has_info=True,
-        )
+        return described(self._s3root, url, res)
 
     # ------------------------------------------------------------- listing
 
@@ -396,24 +366,15 @@ class S3:
         return self._list(keys, recursive=True)
 
     def _list(self, keys: Optional[Iterable[Optional[str]]], recursive: bool) -> List[S3Object]:
-        keys = [None] if keys is None else list(keys)
-        requests = [ListRequest(i, as_prefix(self._url(key))) for i, key in enumerate(keys)]
+        keys = [None] if keys is None else key_list(keys, "list")
+        urls = [self._url(key) for key in keys]
+        requests = [ListRequest(i, as_prefix(url)) for i, url in enumerate(urls)]
         if not requests:
             return []
         results = self._run("list", requests, ["--recursive"] if recursive else [])
-        objects = []
-        for res in results:
-            raise_for_result(res)
-            if res.is_prefix:
-                if not recursive:
-                    objects.append(S3Object(self._s3root, as_prefix(res.url), None))
-                continue
-            objects.append(
-                S3Object(
-                    self._s3root, res.url, None, size=res.size, last_modified=res.last_modified
-                )
-            )
-        return objects
+        # metaflow reports a one-level listing under "prefix/", a recursive one as given.
+        prefixes = urls if recursive else [as_prefix(url) for url in urls]
+        return listed(results, prefixes, recursive)
 
     # -------------------------------------------------------------- helpers
 
@@ -439,6 +400,19 @@ class S3:
 
 
 __all__ = ["S3"]
+
+
+def key_list(keys: Any, method: str) -> List[Any]:
+    """``keys`` as a list; TypeError for one ``str``/``bytes`` given as the iterable.
+
+    ``get_many("abc")`` would otherwise fetch the keys ``a``, ``b`` and ``c``.
+    """
+    if isinstance(keys, (str, bytes, bytearray)):
+        raise TypeError(
+            f"{method}() takes an iterable of keys, not a single {type(keys).__name__} "
+            f"({keys!r:.60}); wrap it in a list"
+        )
+    return list(keys)
 
 
 def make_engine(kind: str, workdir: str, env: Dict[str, str], debug: bool) -> Engine:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from io import BufferedIOBase, RawIOBase, TextIOBase
-from typing import IO, Any, Dict, NamedTuple, Optional, Union
+from typing import IO, Any, Dict, NamedTuple, Optional, Tuple, Union
 
 from s3op.protocol import RangeServed
 
@@ -77,12 +77,17 @@ class S3Object:
     """A path or object in S3, with a local copy when it was downloaded.
 
     Returned by the ``S3`` client's methods; not meant to be built by users.
-    ``prefix`` is the client's S3 root (None without one). ``size`` None
-    means the object does not exist (a missing key, or a prefix from
-    ``list_paths``); a 0-byte object exists. When ``path`` is given and
-    ``size`` is not, the size is that of the local file. ``has_info`` says
-    whether content type, metadata, encryption and last-modified were
-    fetched; by default it is true when any of them is set.
+    ``size`` None means the object does not exist (a missing key, or a
+    prefix from ``list_paths``); a 0-byte object exists. When ``path`` is
+    given, the size is that of the local file.
+
+    ``prefix`` and ``key`` follow metaflow's ``S3Object`` to the letter:
+    ``prefix`` is what the object was found under and ``key`` the URL
+    relative to it, with any trailing ``/`` removed. Which prefix that is
+    depends on the method (the client's root for ``get``/``info``; the
+    requested prefix for listings; see ``S3``'s methods). With no prefix,
+    or when the URL *is* the prefix, ``prefix`` is None and ``key`` is the
+    whole URL.
     """
 
     def __init__(
@@ -94,24 +99,20 @@ class S3Object:
         content_type: Optional[str] = None,
         metadata: Optional[Dict[str, Any]] = None,
         range_info: Optional[RangeInfo] = None,
-        last_modified: Optional[int] = None,
+        last_modified: Optional[float] = None,
         encryption: Optional[str] = None,
-        has_info: Optional[bool] = None,
     ) -> None:
-        if path is not None and size is None:
+        if path is not None:
             size = os.path.getsize(path)
-        self._prefix = prefix
+        self._prefix, self._key = _prefix_and_key(prefix, url)
         self._url = url
         self._path = path
         self._size = size
         self._content_type = content_type
         self._metadata = metadata
         self._range_info = range_info
-        self._last_modified = last_modified
+        self._last_modified = None if last_modified is None else float(last_modified)
         self._encryption = encryption
-        if has_info is None:
-            has_info = any(v is not None for v in (content_type, metadata, range_info, encryption))
-        self._has_info = has_info
 
     @property
     def exists(self) -> bool:
@@ -130,21 +131,13 @@ class S3Object:
 
     @property
     def prefix(self) -> Optional[str]:
-        """The client's S3 root, or None when the client has none."""
+        """The prefix this object was found under (see the class docstring), or None."""
         return self._prefix
 
     @property
     def key(self) -> str:
-        """The key relative to the client's root, or the full URL without a root.
-
-        The root itself (``get()`` with no key) has its URL as key. Prefixes
-        (objects that do not exist) lose their trailing ``/``, as in metaflow.
-        """
-        root = self._prefix.rstrip("/") if self._prefix else None
-        if root is None or self._url == root or not self._url.startswith(root + "/"):
-            return self._url
-        key = self._url[len(root) + 1 :]
-        return key if self.exists else key.rstrip("/")
+        """The URL relative to ``prefix`` (no trailing ``/``), or the URL without one."""
+        return self._key
 
     @property
     def path(self) -> Optional[str]:
@@ -194,14 +187,21 @@ class S3Object:
         return self._range_info
 
     @property
-    def last_modified(self) -> Optional[int]:
-        """Last-modified time as a Unix timestamp, or None."""
+    def last_modified(self) -> Optional[float]:
+        """Last-modified time as a Unix timestamp (a float, as in metaflow), or None."""
         return self._last_modified
 
     @property
     def has_info(self) -> bool:
-        """True if content type, metadata and the like were fetched."""
-        return self._has_info
+        """True if any of content type, metadata, range info or encryption is known.
+
+        As in metaflow: a download or ``info`` with info asked for has it; a
+        listing, or a download with ``return_info=False``, does not.
+        """
+        return any(
+            v is not None
+            for v in (self._content_type, self._metadata, self._range_info, self._encryption)
+        )
 
     def __repr__(self) -> str:
         if self._path is not None:
@@ -215,6 +215,20 @@ class S3Object:
         return f"<S3Object {self._url} ({where})>"
 
     __str__ = __repr__
+
+
+def _prefix_and_key(prefix: Optional[str], url: str) -> Tuple[Optional[str], str]:
+    """metaflow's rule: no prefix (or the URL itself) -> (None, url); else the relative key.
+
+    A URL that is not under the prefix keeps its whole URL as key (metaflow
+    would slice it blindly; no method here ever produces that case).
+    """
+    if prefix is None or prefix == url:
+        return None, url
+    base = prefix.rstrip("/")
+    if not url.startswith(base + "/"):
+        return prefix, url
+    return prefix, url[len(base) + 1 :].rstrip("/")
 
 
 __all__ = ["PutValue", "RangeInfo", "S3GetObject", "S3Object", "S3PutObject"]

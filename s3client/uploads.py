@@ -13,7 +13,7 @@ import errno
 import os
 import stat
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from s3op.protocol import PutRequest, encode_metadata
 
@@ -22,6 +22,7 @@ from .errors import (
     S3InvalidMetadata,
     S3InvalidObject,
     S3LocalFileError,
+    S3URLError,
 )
 from .objects import PutValue, S3PutObject
 
@@ -106,22 +107,44 @@ def _spec(entry: Any, as_path: bool) -> S3PutObject:
 
 
 def _item(spec: S3PutObject, resolve: Resolve, encryption: Optional[str]) -> PutItem:
-    url = resolve(spec.key)
+    """Check one upload. As in metaflow, a bad value or a missing file is reported
+    before a bad key: the key's error is raised only once the rest is sound."""
+    url, url_error = _resolve_put_url(spec.key, resolve)
     if (spec.value is None) == (spec.path is None):
         raise S3InvalidObject.about(url, "give exactly one of value and path")
     if spec.content_type is not None and not isinstance(spec.content_type, str):
         raise S3InvalidObject.about(url, "content_type must be a string")
     if spec.value is not None:
         check_value(url, spec.value)
+    path = None if spec.path is None else check_local_file(url, spec.path)
+    metadata = check_metadata(url, spec.metadata)
+    if url_error is not None:
+        raise url_error
     return PutItem(
         key=spec.key,
         url=url,
         value=spec.value,
-        path=None if spec.path is None else check_local_file(url, spec.path),
+        path=path,
         content_type=spec.content_type,
-        metadata=check_metadata(url, spec.metadata),
+        metadata=metadata,
         encryption=spec.encryption or encryption,
     )
+
+
+def _resolve_put_url(key: Any, resolve: Resolve) -> Tuple[str, Optional[S3URLError]]:
+    """The URL for ``key``, or (its repr, the error) when it cannot be one.
+
+    A key ending in ``/`` names a "directory", not an object: S3 would store
+    an object under it, but many S3-compatible stores drop its data. It is
+    refused here, before anything is sent (metaflow sends it).
+    """
+    try:
+        url = resolve(key)
+    except S3URLError as exc:
+        return repr(key), exc
+    if url.endswith("/"):
+        return url, S3URLError.about(url, "a key ending in / names a directory, not an object")
+    return url, None
 
 
 def _check_batch(items: List[PutItem]) -> List[PutItem]:

@@ -315,9 +315,9 @@ def test_every_range_form(s3backend: Backend) -> None:
             assert obj.size == len(want), req
             assert obj.range_info == info, req
         assert len({o.path for o in got}) == len(cases)
-        # One at a time and without info: same bytes, range_info still says what was served.
+        # One at a time and without info: same bytes; as in metaflow, no range_info either.
         one = s3.get(S3GetObject("ten", 2, 4), return_info=False)
-        assert (one.blob, one.range_info, one.has_info) == (b"2345", RangeInfo(10, 2, 4), False)
+        assert (one.blob, one.range_info, one.has_info) == (b"2345", None, False)
         assert one.content_type is None and one.metadata is None
 
 
@@ -532,7 +532,11 @@ def test_prefix_semantics_are_exact(s3backend: Backend) -> None:
                 f"{b}/prefix/sub/b": True,
             }
         got = s3.get_recursive(["prefix"])
-        assert {o.key: o.blob for o in got} == {"prefix/a": b"1", "prefix/sub/b": b"22"}
+        # As in metaflow: keys relative to the requested prefix, in key order.
+        assert [(o.prefix, o.key, o.blob) for o in got] == [
+            (f"{b}/prefix", "a", b"1"),
+            (f"{b}/prefix", "sub/b", b"22"),
+        ]
 
         top = s3.list_paths()
         assert _urls(top) == {
@@ -551,7 +555,8 @@ def test_prefix_semantics_are_exact(s3backend: Backend) -> None:
         assert _urls(level) == {f"{b}/a/b": True, f"{b}/a/b/": False}
         by_url = {o.url: o for o in level}
         assert by_url[f"{b}/a/b"].size == len(bodies["a/b"])
-        assert by_url[f"{b}/a/b/"].key == "a/b"  # prefixes lose the slash, as in metaflow
+        # As in metaflow: keys under the requested "a/", prefixes without their slash.
+        assert (by_url[f"{b}/a/b/"].key, by_url[f"{b}/a/b/"].prefix) == ("b", f"{b}/a/")
         assert _urls(s3.list_paths(["a/b"])) == {f"{b}/a/b/c": True}
         assert _urls(s3.list_recursive(["a/b"])) == {f"{b}/a/b/c": True}
         assert [o.key for o in s3.get_recursive(["a/b"])] == ["a/b/c"]
@@ -580,8 +585,8 @@ def test_get_all_and_get_recursive_stay_under_the_root(s3backend: Backend) -> No
         assert all(o.prefix == root and not o.has_info for o in everything)
         with_info = s3.get_all(return_info=True)
         assert {o.key: o.metadata for o in with_info} == {k: {"k": k} for k in bodies}
-        assert {o.key for o in s3.get_recursive(["b"])} == {"b/c", "b/d/e"}
-        assert {o.key for o in s3.get_recursive(["b/d", "a"])} == {"b/d/e"}
+        assert [o.key for o in s3.get_recursive(["b"])] == ["c", "d/e"]
+        assert [o.url for o in s3.get_recursive(["b/d", "a"])] == [f"{root}/b/d/e"]
 
 
 # ------------------------------------------------------------------ odd keys
@@ -634,7 +639,7 @@ def test_odd_keys_round_trip(s3backend: Backend, tmp_path: Path) -> None:
         assert [o.size for o in s3.info_many(ODD_KEYS)] == [len(body[k]) for k in ODD_KEYS]
         assert {o.key for o in s3.list_recursive()} == set(ODD_KEYS)
         assert [o.url for o in s3.list_paths(["ünïcödé"])] == [s3backend.root("ünïcödé/☃ snow/")]
-        assert [o.key for o in s3.list_recursive(["with space"])] == ["with space/a b.txt"]
+        assert [o.key for o in s3.list_recursive(["with space"])] == ["a b.txt"]
         recursive = s3.get_recursive([""])
         assert {o.key: o.blob for o in recursive} == body
         # Local files are named by the client, never after the key.
@@ -986,7 +991,7 @@ def test_s3object_properties(s3backend: Backend) -> None:
         assert got.content_type == "text/plain; charset=utf-8"
         assert (got.metadata, got.encryption) == ({"n": 1}, "AES256")
         assert got.range_info == RangeInfo(size, 0, size)
-        assert isinstance(got.last_modified, int) and got.last_modified > before
+        assert isinstance(got.last_modified, float) and got.last_modified > before
         assert url in repr(got)
 
         bare = s3.get("dir/obj.txt", return_info=False)
@@ -1013,11 +1018,12 @@ def test_s3object_properties(s3backend: Backend) -> None:
         (listed,) = s3.list_paths(["dir"])
         assert (listed.url, listed.key, listed.exists, listed.downloaded) == (
             url,
-            "dir/obj.txt",
+            "obj.txt",
             True,
             False,
         )
-        assert listed.size == size and isinstance(listed.last_modified, int)
+        assert listed.prefix == f"{root}/dir/"
+        assert listed.size == size and isinstance(listed.last_modified, float)
         prefix = next(o for o in s3.list_paths() if o.url.endswith("/dir/"))
         assert (prefix.exists, prefix.key, prefix.size, prefix.downloaded) == (
             False,

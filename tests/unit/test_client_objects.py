@@ -71,9 +71,10 @@ def test_prefix_key_loses_trailing_slash() -> None:
     assert "prefix" in repr(obj)
 
 
-def test_existing_object_key_keeps_trailing_slash() -> None:
-    # A 0-byte "directory marker" is a real object whose key ends in "/".
-    assert S3Object(ROOT, ROOT + "/marker/", None, size=0).key == "marker/"
+def test_existing_object_key_loses_trailing_slash_as_in_metaflow() -> None:
+    # A 0-byte "directory marker" is a real object whose key ends in "/";
+    # metaflow.S3Object strips the slash from every key, and so do we.
+    assert S3Object(ROOT, ROOT + "/marker/", None, size=0).key == "marker"
 
 
 def test_key_without_root_is_the_url() -> None:
@@ -82,8 +83,9 @@ def test_key_without_root_is_the_url() -> None:
     assert obj.prefix is None
 
 
-def test_key_of_the_root_itself_is_its_url() -> None:
-    assert S3Object(ROOT, ROOT, None, size=1).key == ROOT
+def test_key_of_the_root_itself_is_its_url_and_prefix_is_none() -> None:
+    obj = S3Object(ROOT, ROOT, None, size=1)
+    assert (obj.key, obj.prefix) == (ROOT, None)
 
 
 def test_key_under_bucket_root() -> None:
@@ -95,9 +97,14 @@ def test_key_of_a_sibling_that_only_shares_a_string_prefix() -> None:
     assert S3Object(ROOT, "s3://bkt/root2/x", None, size=1).key == "s3://bkt/root2/x"
 
 
-def test_has_info_can_be_given_explicitly() -> None:
-    assert S3Object(ROOT, ROOT + "/k", None, size=1, has_info=True).has_info
-    assert not S3Object(ROOT, ROOT + "/k", None, size=1, content_type="x", has_info=False).has_info
+def test_has_info_is_false_without_any_info() -> None:
+    # last_modified alone (a listing) is not "info", as in metaflow.
+    assert not S3Object(ROOT, ROOT + "/k", None, size=1, last_modified=5).has_info
+
+
+def test_last_modified_is_a_float() -> None:
+    modified = S3Object(ROOT, ROOT + "/k", None, size=1, last_modified=5).last_modified
+    assert modified == 5.0 and type(modified) is float
 
 
 def test_has_info_defaults_to_any_info_present() -> None:

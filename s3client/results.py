@@ -1,0 +1,124 @@
+"""Turning the engine's result lines into ``S3Object``s, as metaflow.S3 would.
+
+Every rule here is metaflow's observable behaviour, checked side by side by
+``tests/differential``:
+
+=====================  ===============================  ========================
+method                 ``prefix`` of each object         order
+=====================  ===============================  ========================
+get, get_many, info    the client's root                 the keys' order
+list_paths             the requested prefix + ``/``      per prefix, in request
+                                                         order: a page's objects,
+                                                         then its sub-prefixes
+list_recursive         the requested prefix, as given    per prefix, by key
+get_recursive          the requested prefix, as given    per prefix, by key
+                       (the client's root with
+                       ``return_info=True``, as in
+                       metaflow)
+=====================  ===============================  ========================
+
+``key`` is always the URL relative to ``prefix`` (``S3Object``). Info
+(content type, metadata, encryption, range info, last-modified) is given
+only when asked for, so ``has_info`` matches too.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable, List, Optional, Sequence
+
+from s3op.protocol import Result
+
+from .errors import S3EngineError, raise_for_result
+from .objects import RangeInfo, S3Object
+
+
+def downloaded(
+    prefix: Optional[str], url: str, local: str, res: Result, return_info: bool, whole: bool
+) -> S3Object:
+    """The S3Object of a downloaded file; info only with ``return_info``."""
+    if not return_info:
+        return S3Object(prefix, url, local)
+    range_info = RangeInfo.from_served(res.range) if res.range else None
+    if range_info is None and whole:
+        range_info = RangeInfo.whole(os.path.getsize(local))
+    return S3Object(
+        prefix,
+        url,
+        local,
+        content_type=res.content_type,
+        metadata=res.metadata,
+        range_info=range_info,
+        last_modified=res.last_modified,
+        encryption=res.encryption,
+    )
+
+
+def described(prefix: Optional[str], url: str, res: Result) -> S3Object:
+    """The S3Object of an ``info`` (HEAD) result."""
+    return S3Object(
+        prefix,
+        url,
+        None,
+        size=res.size,
+        content_type=res.content_type,
+        metadata=res.metadata,
+        last_modified=res.last_modified,
+        encryption=res.encryption,
+    )
+
+
+def grouped(results: Iterable[Result], count: int) -> List[List[Result]]:
+    """Results split by request ``idx`` (0..count-1), each keeping the engine's order.
+
+    Raises the error of the first failed result in request order.
+    """
+    groups: List[List[Result]] = [[] for _ in range(count)]
+    for res in results:
+        groups[res.idx].append(res)
+    for group in groups:
+        for res in group:
+            raise_for_result(res)
+    return groups
+
+
+def listed(
+    results: Iterable[Result], prefixes: Sequence[str], recursive: bool
+) -> List[S3Object]:
+    """``list_paths`` / ``list_recursive`` objects, per requested prefix in order.
+
+    ``prefixes[i]`` is what request ``i`` is reported under. A recursive
+    listing is sorted by key; a one-level listing keeps S3's page order
+    (objects, then the page's sub-prefixes), as metaflow does.
+    """
+    objects: List[S3Object] = []
+    for prefix, group in zip(prefixes, grouped(results, len(prefixes))):
+        if recursive:
+            group = sorted((r for r in group if not r.is_prefix), key=_url)
+        for res in group:
+            if res.is_prefix:
+                objects.append(S3Object(prefix, res.url.rstrip("/") + "/", None))
+            else:
+                size, modified = res.size, res.last_modified
+                objects.append(S3Object(prefix, res.url, None, size=size, last_modified=modified))
+    return objects
+
+
+def recursive_downloads(
+    results: Iterable[Result], prefixes: Sequence[Optional[str]], return_info: bool
+) -> List[S3Object]:
+    """``get_recursive`` objects: per requested prefix in order, by key within one."""
+    objects: List[S3Object] = []
+    for prefix, group in zip(prefixes, grouped(results, len(prefixes))):
+        for res in sorted(group, key=_url):
+            if res.local is None:
+                raise S3EngineError.about(res.url, "the engine reported no local file")
+            objects.append(downloaded(prefix, res.url, res.local, res, return_info, whole=True))
+    return objects
+
+
+def _url(res: Result) -> str:
+    return res.url
+
+
+__all__ = ["described", "downloaded", "grouped", "listed", "recursive_downloads"]
