@@ -17,6 +17,7 @@ Importing this package is cheap: boto3 is only ever imported by the engine.
 from .client import S3
 from .errors import (
     S3AccessDenied,
+    S3BucketNotFound,
     S3EngineError,
     S3Error,
     S3InsufficientDiskSpace,
@@ -37,6 +38,7 @@ __all__ = [
     "RangeInfo",
     "S3",
     "S3AccessDenied",
+    "S3BucketNotFound",
     "S3EngineError",
     "S3Error",
     "S3GetObject",

@@ -3,7 +3,9 @@
 The whole tree (``except S3Error`` catches all of them)::
 
     S3Error                       base class; .url, .kind and .failed_urls on every instance
-     ├── S3NotFound               the object, prefix or bucket does not exist
+     ├── S3NotFound               the object or prefix does not exist
+     │    └── S3BucketNotFound    the bucket does not exist (never hidden by
+     │                            return_missing)
      ├── S3AccessDenied           credentials lack permission (HTTP 403)
      ├── S3URLError               invalid URL, non-s3 root, absolute URL with a
      │                            root, suffix without a root, key > 1024 bytes
@@ -74,10 +76,22 @@ class S3Error(Exception):
 
 
 class S3NotFound(S3Error):
-    """The object, prefix or bucket does not exist."""
+    """The object or prefix does not exist (its subclass ``S3BucketNotFound``: the bucket)."""
 
     headline = "S3 object not found"
     default_kind = ErrorKind.NOT_FOUND
+
+
+class S3BucketNotFound(S3NotFound):
+    """The bucket does not exist.
+
+    A subclass of ``S3NotFound``, so ``except S3NotFound`` still catches it;
+    but ``return_missing=True`` never turns it into a missing object: a
+    missing bucket is a mistake in the URL, not an absent key.
+    """
+
+    headline = "S3 bucket not found"
+    default_kind = ErrorKind.BUCKET_NOT_FOUND
 
 
 class S3AccessDenied(S3Error):
@@ -203,6 +217,7 @@ class S3EngineError(S3Error):
 #: The one mapping from an engine ``ErrorKind`` to the exception it raises.
 KIND_TO_ERROR: Dict[ErrorKind, Type[S3Error]] = {
     ErrorKind.NOT_FOUND: S3NotFound,
+    ErrorKind.BUCKET_NOT_FOUND: S3BucketNotFound,
     ErrorKind.ACCESS_DENIED: S3AccessDenied,
     ErrorKind.INVALID_URL: S3URLError,
     ErrorKind.INVALID_RANGE: S3InvalidRange,
@@ -234,13 +249,15 @@ def raise_for_result(res: Result, url: Optional[str] = None) -> None:
 
 
 def is_not_found(res: Result) -> bool:
-    """True for a result saying the object does not exist."""
+    """True for a result saying the object does not exist (False when its bucket
+    does not: ``return_missing`` must not hide that)."""
     return res.error is not None and res.error.kind is ErrorKind.NOT_FOUND
 
 
 __all__ = [
     "KIND_TO_ERROR",
     "S3AccessDenied",
+    "S3BucketNotFound",
     "S3EngineError",
     "S3Error",
     "S3InsufficientDiskSpace",

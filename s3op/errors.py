@@ -1,14 +1,22 @@
 """One table from failures to ``ErrorKind``s, applied at the boto boundary.
 
 Every failure an operation can meet ends here: botocore ``ClientError``s
-(mapped by error code first, then by HTTP status), botocore/urllib3
-transport errors, local ``OSError``s, and our own ``OpError``.
+(mapped by operation and HTTP status first, then by error code, then by
+HTTP status), host names that do not resolve, botocore/urllib3 transport
+errors, local ``OSError``s, and our own ``OpError``.
+
+A DNS failure (``socket.gaierror``) is an ``OSError`` but never a local
+file's: it is ``transient`` and its message names the host, found on
+whatever wrapped it (botocore's ``EndpointConnectionError``, urllib3's
+``NameResolutionError`` or ``s3op.http1.UnresolvedHost``).
 """
 
 from __future__ import annotations
 
 import errno
-from typing import Dict, Optional, Tuple
+import socket
+from typing import Dict, Iterator, Optional, Tuple
+from urllib.parse import urlsplit
 
 from s3op.protocol import ErrorKind
 
@@ -21,10 +29,10 @@ class OpError(Exception):
         self.kind = kind
 
 
-#: S3 error codes -> kinds. Checked before the HTTP status.
+#: S3 error codes -> kinds. Checked after OPERATION_STATUS_KINDS, before the HTTP status.
 CODE_KINDS: Dict[str, ErrorKind] = {
     "NoSuchKey": ErrorKind.NOT_FOUND,
-    "NoSuchBucket": ErrorKind.NOT_FOUND,
+    "NoSuchBucket": ErrorKind.BUCKET_NOT_FOUND,
     "NotFound": ErrorKind.NOT_FOUND,
     "NoSuchUpload": ErrorKind.NOT_FOUND,
     "AccessDenied": ErrorKind.ACCESS_DENIED,
@@ -55,6 +63,12 @@ CODE_KINDS: Dict[str, ErrorKind] = {
     "EntityTooSmall": ErrorKind.INVALID_REQUEST,
     "InvalidPart": ErrorKind.INVALID_REQUEST,
     "InvalidPartOrder": ErrorKind.INVALID_REQUEST,
+}
+
+#: (operation, HTTP status) -> kind, checked first: statuses that say more to one
+#: operation than any code could (HeadBucket's 404 has no body, so no code).
+OPERATION_STATUS_KINDS: Dict[Tuple[str, int], ErrorKind] = {
+    ("HeadBucket", 404): ErrorKind.BUCKET_NOT_FOUND,
 }
 
 #: HTTP status -> kind, for codes not in CODE_KINDS.
@@ -88,6 +102,9 @@ def classify(exc: BaseException) -> Tuple[ErrorKind, str]:
     client = _classify_client_error(exc)
     if client is not None:
         return client
+    dns = _classify_unresolved(exc)
+    if dns is not None:
+        return dns
     if isinstance(exc, OSError) and not _is_transport(exc) and not _from_http_stack(exc):
         kind = ERRNO_KINDS.get(exc.errno or 0, ErrorKind.LOCAL_FILE_ERROR)
         return kind, f"{exc.strerror or exc} ({exc.filename or 'local file'})"
@@ -109,10 +126,53 @@ def _classify_client_error(exc: BaseException) -> Optional[Tuple[ErrorKind, str]
     code = str(response["Error"].get("Code", ""))
     status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     message = str(response["Error"].get("Message") or code or status)
+    operation = str(getattr(exc, "operation_name", ""))
+    kind = OPERATION_STATUS_KINDS.get((operation, status))
+    if kind is not None:  # the status says it all: name the request it answered
+        return kind, f"{operation} {code or status}: {message}"
     kind = CODE_KINDS.get(code) or STATUS_KINDS.get(status)
     if kind is None:
         kind = ErrorKind.TRANSIENT if status >= 500 or status == 0 else ErrorKind.INVALID_REQUEST
     return kind, f"{code or status}: {message}"
+
+
+def _classify_unresolved(exc: BaseException) -> Optional[Tuple[ErrorKind, str]]:
+    """A host name that did not resolve: a network failure, retried, naming the host."""
+    cause = next((e for e in _chain(exc) if isinstance(e, socket.gaierror)), None)
+    if cause is None:
+        return None
+    host = next(filter(None, (_host_of(e) for e in _chain(exc))), None)
+    reason = cause.strerror or str(cause)
+    return ErrorKind.TRANSIENT, f"cannot resolve host {host or '(unknown)'} ({reason})"
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: causes, contexts and botocore's ``error`` kwarg."""
+    seen: set = set()
+    todo = [exc]
+    while todo and len(seen) < 16:
+        link = todo.pop(0)
+        if id(link) in seen:
+            continue
+        seen.add(id(link))
+        yield link
+        kwargs = getattr(link, "kwargs", None)
+        wrapped = kwargs.get("error") if isinstance(kwargs, dict) else None
+        found = (wrapped, link.__cause__, link.__context__)
+        todo += [e for e in found if isinstance(e, BaseException)]
+
+
+def _host_of(exc: BaseException) -> Optional[str]:
+    """The host an exception in a DNS failure's chain names, if it names one."""
+    host = getattr(exc, "host", None)  # s3op.http1.UnresolvedHost
+    if isinstance(host, str) and host:
+        return host
+    kwargs = getattr(exc, "kwargs", None)  # botocore's EndpointConnectionError
+    url = kwargs.get("endpoint_url") if isinstance(kwargs, dict) else None
+    if isinstance(url, str) and urlsplit(url).hostname:
+        return urlsplit(url).hostname
+    host = getattr(exc, "_host", None)  # urllib3 >= 2's NameResolutionError
+    return host if isinstance(host, str) and host else None
 
 
 def _from_http_stack(exc: BaseException) -> bool:

@@ -261,9 +261,10 @@ class FastClient:
         target = parts.path + ("?" + parts.query if parts.query else "")
         return pool, target, signed
 
-    def _check(self, resp: Any, bucket: str, method: str) -> Any:
-        """``resp`` if it succeeded; else botocore's ClientError, or ``_NotOurs``
-        for a bucket in another region (botocore serves it from then on)."""
+    def _check(self, resp: Any, bucket: str, method: str, operation: Optional[str] = None) -> Any:
+        """``resp`` if it succeeded; else botocore's ClientError (for ``operation``,
+        see ``raise_error``), or ``_NotOurs`` for a bucket in another region
+        (botocore serves it from then on)."""
         if resp.status in (301, 307) or (
             resp.status == 400 and resp.headers.get("x-amz-bucket-region")
         ):
@@ -271,7 +272,7 @@ class FastClient:
             self._slow_buckets.add(bucket)
             raise _NotOurs(bucket)
         if resp.status >= 300:
-            raise_error(resp, method)
+            raise_error(resp, method, operation)
         return resp
 
     def start_get(self, Bucket: str, Key: str) -> Optional[Tuple[Pool, Connection]]:
@@ -350,6 +351,17 @@ class FastClient:
         except _NotOurs:
             return self._slow_call("head_object", Bucket, Key, {})
         return describe_headers(resp.headers)
+
+    def head_bucket(self, Bucket: str, **unsupported: Any) -> Dict[str, Any]:
+        """HEAD a bucket: a 404 raises botocore's ClientError for ``HeadBucket``."""
+        if unsupported or Bucket in self._slow_buckets:
+            return self.botocore_client().head_bucket(Bucket=Bucket, **unsupported)
+        pool, target, signed = self._prepare("HEAD", Bucket, None, {})
+        try:
+            resp = self._check(pool.request("HEAD", target, signed), Bucket, "HEAD", "HeadBucket")
+        except _NotOurs:
+            return self.botocore_client().head_bucket(Bucket=Bucket)
+        return {"ResponseMetadata": {"HTTPStatusCode": resp.status, "HTTPHeaders": resp.headers}}
 
     def get_object_attributes(
         self,

@@ -11,8 +11,10 @@ one. Nothing else is ever resent here: a server may apply a PUT and close
 without answering, so a write that got no answer goes back to the retry
 loop, which counts it and resolves a later 412 (see ops/put.py).
 
-Errors are ``ConnectionError`` (``TransportError``) or ``TimeoutError``,
-which the error table in ``s3op.errors`` maps to ``transient``.
+Errors are ``ConnectionError`` (``TransportError``), ``TimeoutError`` or,
+for a host name that does not resolve, ``UnresolvedHost`` (a
+``socket.gaierror`` naming the host), all of which the error table in
+``s3op.errors`` maps to ``transient``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,25 @@ class TransportError(ConnectionError):
     """The connection broke, or the server's framing was wrong."""
 
 
+class UnresolvedHost(socket.gaierror):
+    """DNS could not resolve ``host`` (a ``socket.gaierror`` that names it)."""
+
+    def __init__(self, host: str, cause: socket.gaierror) -> None:
+        super().__init__(cause.errno, cause.strerror)
+        self.host = host
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), (self.host, socket.gaierror(self.errno, self.strerror)))
+
+
+def _connect(address: Any, port: int, host: str, timeout: float) -> socket.socket:
+    """A TCP connection to ``address``; a failed name lookup raises ``UnresolvedHost``."""
+    try:
+        return socket.create_connection((address, port), timeout=timeout)
+    except socket.gaierror as exc:
+        raise UnresolvedHost(host, exc) from exc
+
+
 class Connection:
     """One keep-alive connection."""
 
@@ -39,7 +60,7 @@ class Connection:
         # An ASCII host goes as bytes: a str makes getaddrinfo import the idna codec
         # (with stringprep and unicodedata, ~3 ms of the first request of a run).
         address = host.encode("ascii") if host.isascii() else host
-        sock = socket.create_connection((address, port), timeout=timeouts[0])  # type: ignore[arg-type]
+        sock = _connect(address, port, host, timeouts[0])
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if tls is not None:
             sock = tls.wrap_socket(sock, server_hostname=host)

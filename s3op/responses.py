@@ -116,8 +116,15 @@ def describe_headers(headers: Mapping[str, str]) -> Dict[str, Any]:
     return out
 
 
-def raise_error(resp: Any, method: str) -> None:
-    """Turn an S3 error response into botocore's ClientError."""
+def raise_error(resp: Any, method: str, operation: Optional[str] = None) -> None:
+    """Turn an S3 error response into botocore's ClientError.
+
+    ``operation`` is botocore's name for the call (default: ``GetObject``,
+    ``HeadObject`` or ``PutObject`` by ``method``). It matters to the error
+    table for a bare 404: to ``HeadBucket`` it means the bucket is missing.
+    The code is the XML body's (``NoSuchKey``, ``NoSuchBucket``...) when
+    there is one; a body-less 404 (any HEAD) gets ``NotFound``.
+    """
     from botocore.exceptions import ClientError
 
     body = b"" if method == "HEAD" else resp.read_all()
@@ -135,4 +142,5 @@ def raise_error(resp: Any, method: str) -> None:
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": resp.status, "HTTPHeaders": dict(resp.headers)},
     }
-    raise ClientError(error, {"GET": "GetObject", "HEAD": "HeadObject"}.get(method, "PutObject"))
+    default = {"GET": "GetObject", "HEAD": "HeadObject"}.get(method, "PutObject")
+    raise ClientError(error, operation or default)

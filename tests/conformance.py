@@ -39,6 +39,7 @@ from s3client import (
     S3,
     RangeInfo,
     S3AccessDenied,
+    S3BucketNotFound,
     S3Error,
     S3GetObject,
     S3InvalidMetadata,
@@ -257,7 +258,9 @@ def test_missing_bucket_is_not_found(s3backend: Backend) -> None:
             with pytest.raises(S3NotFound) as err:
                 call()
             assert f"{s3backend.bucket}-absent" in str(err.value)
-        assert not s3.get(url, return_missing=True).exists
+        # A misspelt bucket is never "no data" (a documented difference from metaflow).
+        with pytest.raises(S3BucketNotFound):
+            s3.get(url, return_missing=True)
 
 
 def test_empty_prefix_lists_and_gets_nothing(s3backend: Backend) -> None:

@@ -1,8 +1,22 @@
-"""HEAD one object."""
+"""HEAD one object.
+
+A HEAD answer has no body, so a missing key and a missing bucket both come
+back as a bare 404. ``head`` tells them apart only when a 404 arrives: it
+then asks HeadBucket (whose 404 the error table maps to
+``bucket_not_found``). A bucket found to exist is remembered per client
+for ``BUCKET_SEEN_TTL`` seconds, so many missing keys in one bucket cost
+one HeadBucket between them, and an object that exists costs nothing
+extra. Sniffing headers was rejected: moto and SeaweedFS answer both 404s
+with the same headers. If HeadBucket cannot say (403, retries ran out),
+the key's ``not_found`` stands.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Union
+import threading
+import time
+import weakref
+from typing import Any, Dict, Optional, Union
 
 from s3op.jobs import InfoJob
 from s3op.ops import OpContext, failed, invalid
@@ -25,12 +39,60 @@ def run_info(ctx: OpContext, job: InfoJob) -> Result:
 
 
 def head(ctx: OpContext, bucket: str, key: str) -> Union[Dict[str, Any], Failure]:
-    """HEAD an object under the retry policy: its response, or why it failed."""
+    """HEAD an object under the retry policy: its response, or why it failed
+    (``bucket_not_found`` rather than ``not_found`` when the bucket is missing)."""
 
     def attempt(deadline: Deadline) -> Dict[str, Any]:
         return ctx.client.head_object(Bucket=bucket, Key=key)
 
-    return run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    if isinstance(out, Failure) and out.kind is ErrorKind.NOT_FOUND:
+        missing = _missing_bucket(ctx, bucket)
+        if missing is not None:
+            return Failure(missing.kind, missing.message, out.attempts)
+    return out
+
+
+#: Seconds a bucket seen to exist is trusted (a long-lived engine may outlive it).
+BUCKET_SEEN_TTL = 60.0
+
+
+class _BucketsSeen:
+    """Buckets each client recently saw exist (clients held weakly), thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: weakref.WeakKeyDictionary[Any, Dict[str, float]] = weakref.WeakKeyDictionary()
+
+    def fresh(self, client: Any, bucket: str) -> bool:
+        """True if ``client`` saw ``bucket`` exist within the TTL."""
+        with self._lock:
+            when = self._seen.get(client, {}).get(bucket)
+        return when is not None and time.monotonic() - when < BUCKET_SEEN_TTL
+
+    def add(self, client: Any, bucket: str) -> None:
+        """Remember that ``client`` just saw ``bucket`` exist."""
+        with self._lock:
+            self._seen.setdefault(client, {})[bucket] = time.monotonic()
+
+
+_BUCKETS_SEEN = _BucketsSeen()
+
+
+def _missing_bucket(ctx: OpContext, bucket: str) -> Optional[Failure]:
+    """HeadBucket's failure if it says ``bucket`` is missing; None if it exists or
+    cannot tell."""
+    if _BUCKETS_SEEN.fresh(ctx.client, bucket):
+        return None
+
+    def attempt(deadline: Deadline) -> Dict[str, Any]:
+        return ctx.client.head_bucket(Bucket=bucket)
+
+    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    if not isinstance(out, Failure):
+        _BUCKETS_SEEN.add(ctx.client, bucket)
+        return None
+    return out if out.kind is ErrorKind.BUCKET_NOT_FOUND else None
 
 
 def describe(idx: int, url: str, resp: Dict[str, Any], **extra: Any) -> Result:

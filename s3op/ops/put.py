@@ -15,7 +15,7 @@ import os
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from s3op.checksum import crc32, crc32_b64
-from s3op.errors import OpError
+from s3op.errors import OpError, classify
 from s3op.fastpath import FileSlice
 from s3op.jobs import (
     AbortUploadJob,
@@ -54,12 +54,8 @@ def run_put(ctx: OpContext, job: PutJob) -> Union[Result, SplitPut]:
         return invalid(req.idx, req.url, kind, str(exc))
     try:
         size = os.stat(req.local).st_size
-    except OSError as exc:
-        kind = (
-            ErrorKind.LOCAL_FILE_MISSING
-            if isinstance(exc, FileNotFoundError)
-            else (ErrorKind.LOCAL_FILE_ERROR)
-        )
+    except OSError as exc:  # the error table's errnos: missing, or unreadable
+        kind, _ = classify(exc)
         return invalid(req.idx, req.url, kind, f"{exc.strerror}: {req.local}")
     if size >= ctx.settings.multipart_threshold:
         if ctx.settings.no_overwrite and _exists(ctx, loc.bucket, loc.key):

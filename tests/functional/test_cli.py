@@ -395,13 +395,17 @@ def test_allow_missing_makes_not_found_exit_0(bk: Backend, client: Any, tmp_path
         assert run.by_idx()[0]["error"]["kind"] == "not_found"
 
 
-def test_missing_bucket_is_not_found(bk: Backend, tmp_path: Path) -> None:
+def test_missing_bucket_is_bucket_not_found(bk: Backend, tmp_path: Path) -> None:
     url = "s3://no-such-bucket-s3op-test/k"
     for op in ("get", "info", "list"):
         run = s3op(op, url, cwd=tmp_path)
         assert run.code == 1, (op, run.stderr)
         line = run.one()
-        assert (line["url"], line["ok"], line["error"]["kind"]) == (url, False, "not_found")
+        assert (line["url"], line["ok"], line["error"]["kind"]) == (
+            url,
+            False,
+            "bucket_not_found",
+        )
 
 
 def test_put_of_a_missing_local_file(bk: Backend, client: Any, tmp_path: Path) -> None:

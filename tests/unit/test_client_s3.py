@@ -14,6 +14,7 @@ from s3client import (
     S3,
     RangeInfo,
     S3AccessDenied,
+    S3BucketNotFound,
     S3EngineError,
     S3Error,
     S3GetObject,
@@ -262,7 +263,7 @@ def listing(op: str, requests: Sequence[Request], flags: Sequence[str]) -> List[
         Result(0, base + "file", size=3, last_modified=9),
     ]
     if len(requests) > 1:
-        out.append(failure(requests[1], ErrorKind.NOT_FOUND, "NoSuchBucket"))
+        out.append(failure(requests[1], ErrorKind.BUCKET_NOT_FOUND, "NoSuchBucket"))
     return out
 
 
@@ -292,7 +293,7 @@ def test_list_recursive_returns_objects_only(s3: S3) -> None:
 
 def test_list_missing_bucket_raises(s3: S3) -> None:
     with_engine(s3, listing)
-    with pytest.raises(S3NotFound, match="NoSuchBucket"):
+    with pytest.raises(S3BucketNotFound, match="NoSuchBucket"):
         s3.list_paths(["a", "b"])
 
 

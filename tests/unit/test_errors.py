@@ -28,7 +28,7 @@ def client_error(
     "status,code,kind",
     [
         (404, "NoSuchKey", ErrorKind.NOT_FOUND),
-        (404, "NoSuchBucket", ErrorKind.NOT_FOUND),
+        (404, "NoSuchBucket", ErrorKind.BUCKET_NOT_FOUND),
         (404, "404", ErrorKind.NOT_FOUND),  # HEAD: no body, the code is the status
         (404, "NoSuchUpload", ErrorKind.NOT_FOUND),
         (403, "AccessDenied", ErrorKind.ACCESS_DENIED),
