@@ -26,6 +26,7 @@ from .errors import (
     S3InvalidRange,
     S3InvalidRequest,
     S3LocalFileError,
+    S3LocalFileNotFound,
     S3NotFound,
     S3ObjectChanged,
     S3TransientError,
@@ -33,7 +34,11 @@ from .errors import (
 )
 from .objects import PutValue, RangeInfo, S3GetObject, S3Object, S3PutObject
 
+#: The package version; kept equal to setup.py's and ``s3op.__version__`` (a test checks).
+__version__ = "0.1.0"
+
 __all__ = [
+    "__version__",
     "PutValue",
     "RangeInfo",
     "S3",
@@ -48,6 +53,7 @@ __all__ = [
     "S3InvalidRange",
     "S3InvalidRequest",
     "S3LocalFileError",
+    "S3LocalFileNotFound",
     "S3NotFound",
     "S3Object",
     "S3ObjectChanged",

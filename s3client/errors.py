@@ -18,6 +18,8 @@ The whole tree (``except S3Error`` catches all of them)::
      ├── S3InsufficientDiskSpace  the local disk filled up during a download
      ├── S3TransientError         transient / corrupt / worker_died after retries
      ├── S3LocalFileError         a local file to upload is missing or unreadable
+     │    └── S3LocalFileNotFound a missing one; also an S3NotFound, as
+     │                            metaflow raises MetaflowS3NotFound for it
      ├── S3ObjectChanged          object replaced during a multipart download,
      │                            or another conditional request's precondition
      └── S3EngineError            the s3op engine failed: usage error (exit 2),
@@ -188,6 +190,17 @@ class S3LocalFileError(S3Error):
         return (type(self), (self.message, self.url, self.kind, self.path))
 
 
+class S3LocalFileNotFound(S3LocalFileError, S3NotFound):
+    """A local file to upload does not exist.
+
+    Also an ``S3NotFound``: metaflow.S3 raises ``MetaflowS3NotFound`` here,
+    so ``except MetaflowS3NotFound`` (``s3client.compat``) keeps catching it.
+    """
+
+    headline = "local file not found"
+    default_kind = ErrorKind.LOCAL_FILE_MISSING
+
+
 class S3ObjectChanged(S3Error):
     """The object changed while we worked on it.
 
@@ -224,7 +237,7 @@ KIND_TO_ERROR: Dict[ErrorKind, Type[S3Error]] = {
     ErrorKind.INVALID_REQUEST: S3InvalidRequest,
     ErrorKind.INVALID_METADATA: S3InvalidMetadata,
     ErrorKind.OUT_OF_DISK: S3InsufficientDiskSpace,
-    ErrorKind.LOCAL_FILE_MISSING: S3LocalFileError,
+    ErrorKind.LOCAL_FILE_MISSING: S3LocalFileNotFound,
     ErrorKind.LOCAL_FILE_ERROR: S3LocalFileError,
     ErrorKind.PRECONDITION_FAILED: S3ObjectChanged,
     ErrorKind.OBJECT_CHANGED: S3ObjectChanged,
@@ -266,6 +279,7 @@ __all__ = [
     "S3InvalidRange",
     "S3InvalidRequest",
     "S3LocalFileError",
+    "S3LocalFileNotFound",
     "S3NotFound",
     "S3ObjectChanged",
     "S3TransientError",

@@ -22,6 +22,7 @@ from .errors import (
     S3InvalidMetadata,
     S3InvalidObject,
     S3LocalFileError,
+    S3LocalFileNotFound,
     S3URLError,
 )
 from .objects import PutValue, S3PutObject
@@ -214,7 +215,7 @@ def check_local_file(key: str, path: Any) -> str:
             finally:
                 os.close(fd)
     except (FileNotFoundError, NotADirectoryError, ValueError):  # ValueError: a NUL byte
-        raise S3LocalFileError.about(key, f"no such file: {local}", path=local) from None
+        raise S3LocalFileNotFound.about(key, f"no such file: {local}", path=local) from None
     except OSError as exc:
         raise S3LocalFileError.about(
             key, f"cannot read {local}: {exc.strerror}", path=local
