@@ -14,7 +14,8 @@ flags) -> results``. ``SubprocessEngine`` implements it by starting
    with results missing raise ``S3EngineError`` with the end of stderr;
 5. on Ctrl-C (or any exception) while waiting, SIGTERM the process group,
    give it 5 s, SIGKILL it, and re-raise;
-6. delete the manifest (kept when ``keep_files`` is set, for debugging).
+6. delete the manifest (kept, and its path told on stderr, when
+   ``keep_files`` is set: ``S3CLIENT_DEBUG=1``).
 
 Secrets (boto3 session variables, client parameters) travel only in the
 environment given as ``env``, never on the command line or in the manifest.
@@ -88,6 +89,12 @@ def write_manifest(requests: Sequence[Request], workdir: str) -> str:
     return path
 
 
+def announce_kept_manifest(op: str, path: str) -> None:
+    """One stderr line: where a batch's manifest was kept (rerun: s3op OP --inputs PATH)."""
+    sys.stderr.write(f"s3client: S3CLIENT_DEBUG: kept the manifest of an s3op {op} batch: {path}\n")
+    sys.stderr.flush()
+
+
 def child_env(env_extra: Mapping[str, str]) -> Dict[str, str]:
     """The engine's environment: ours, plus ``env_extra``, plus the s3op on our path.
 
@@ -140,7 +147,9 @@ def run_batch(
         argv = build_argv(command or s3op_command(), op, manifest, flags)
         returncode, lines, stderr = _execute(argv, child_env(env_extra), workdir)
     finally:
-        if not keep_manifest:
+        if keep_manifest:
+            announce_kept_manifest(op, manifest)
+        else:
             remove_file(manifest)
     results = check_outcome(op, flags, requests, returncode, lines, stderr)
     return sorted(results, key=lambda r: r.idx)
@@ -375,6 +384,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 __all__ = [
     "Engine",
     "SubprocessEngine",
+    "announce_kept_manifest",
     "build_argv",
     "check_outcome",
     "child_env",

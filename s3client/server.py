@@ -33,6 +33,7 @@ from s3op.protocol import Request, Result
 
 from .errors import S3EngineError
 from .runner import (
+    announce_kept_manifest,
     check_outcome,
     child_env,
     read_answer,
@@ -204,7 +205,9 @@ class PersistentEngine:
         try:
             code, lines, stderr = self._on_server([op, "--inputs", manifest, *flags])
         finally:
-            if not self.keep_files:
+            if self.keep_files:
+                announce_kept_manifest(op, manifest)
+            else:
                 remove_file(manifest)
         results = check_outcome(op, flags, requests, code, lines, stderr)
         return sorted(results, key=lambda r: r.idx)

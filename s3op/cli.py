@@ -3,133 +3,91 @@
 Thin by design: options are validated in callbacks, the manifest is parsed
 once, the engine does the work, and only this process writes stdout (one
 JSON line per result; see docs/cli.md for the format and exit codes).
+Options and their help live in ``s3op.cli_options``; building a batch's
+requests, running the engine and writing stdout in ``s3op.cli_batch``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
-import signal
 import sys
 import time
 import uuid
-from typing import Any, Callable, List, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence
 
 import click
 
-from s3op import jobs
-from s3op.protocol import (
-    ExitCode,
-    GetRequest,
-    InfoRequest,
-    ListRequest,
-    ProtocolError,
-    PutRequest,
-    Request,
-    Result,
-    read_manifest,
+from s3op import __version__, jobs
+from s3op.cli_batch import (
+    batch_requests,
+    buffer_stdout,
+    flush_results,
+    put_from_pair,
+    refuse_duplicate_keys,
+    run_engine,
+    write_result,
 )
+from s3op.cli_options import (  # noqa: F401 - DEFAULT_DEADLINE: s3op.serve reads it here
+    DEFAULT_DEADLINE,
+    DEFAULT_MULTIPART_THRESHOLD,
+    DEFAULT_PART_SIZE,
+    DEFAULT_THREADS,
+    FORK_MIN_CPUS,
+    IN_PROCESS_MAX,
+    PUT_THREADS,
+    allow_missing_option,
+    inputs_option,
+    manifest_help,
+    run_options,
+    transfer_options,
+)
+from s3op.protocol import ExitCode, GetRequest, InfoRequest, ListRequest
 
-#: Batches this small run in-process (threads only): forking is not worth it.
-IN_PROCESS_MAX = 32
-#: Worker processes are forked by default only on machines with more CPUs than
-#: this. One process's threads move ~3,000 small objects a second; on 2 CPUs,
-#: forked workers measured slower than in-process threads (W1: 1.25 vs 1.0 s,
-#: more CPU in all), as parent, workers and a local server fight for 2 cores.
-FORK_MIN_CPUS = 3
-DEFAULT_THREADS = 16
-#: Uploads wait longer on the server (it writes), so more of them in flight pays, and
-#: the server spends less CPU per PUT when more arrive at once. 1,000 x 10 KiB `s3op
-#: put` on a warm engine, 12 interleaved runs (SeaweedFS on this 2-CPU box): 0.575 s
-#: with 32 threads, 0.550 with 48, 0.535 with 64, 0.530 with 96; engine CPU 0.45 ->
-#: 0.40 s and the server's 0.645 -> 0.600 s from 32 to 64. Memory: a thread holds at
-#: most one small body (``ops.put.SMALL_BODY``). Downloads, HEADs and listings did not
-#: change with more threads. Forked workers share the 64 out (see ``_threads``).
-PUT_THREADS = 64
-DEFAULT_DEADLINE = 300.0
 #: Set by ``s3op serve``: credentials are resolved once and clients reused.
 SERVE_MODE = False
-#: Bytes of result lines buffered between flushes (see ``buffer_stdout``).
-STDOUT_BUFFER = 1 << 16
 
 
-def _positive(ctx: click.Context, param: click.Parameter, value: Optional[int]) -> Optional[int]:
-    if value is not None and value < 0:
-        raise click.BadParameter("must be >= 0")
-    return value
+class Interrupted(click.ClickException):
+    """Ctrl-C outside the engine's own handling (start-up, mostly): exit 130."""
+
+    exit_code = int(ExitCode.INTERRUPTED)
+
+    def __init__(self) -> None:
+        super().__init__("interrupted")
+
+    def show(self, file: Any = None) -> None:
+        """One line on stderr (click's own 'Aborted!' would exit 1)."""
+        click.echo("s3op: interrupted", err=True)
 
 
-def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Options every subcommand takes."""
-    options = [
-        click.option(
-            "--inputs",
-            type=click.File("r", encoding="utf-8"),
-            help="JSONL manifest, one request a line ('-' for stdin).",
-        ),
-        click.option(
-            "--num-workers",
-            type=int,
-            default=None,
-            callback=_positive,
-            help="Worker processes (0 = in-process threads; default: CPUs, or "
-            f"in-process for batches of at most {IN_PROCESS_MAX} and on machines "
-            f"with fewer than {FORK_MIN_CPUS} CPUs).",
-        ),
-        click.option(
-            "--threads",
-            type=click.IntRange(1, 256),
-            default=None,
-            help=f"Threads per worker [default: {DEFAULT_THREADS}; put: {PUT_THREADS}, "
-            f"shared out among forked workers, at least {DEFAULT_THREADS} each].",
-        ),
-        click.option(
-            "--retries",
-            type=click.IntRange(1, 100),
-            default=10,
-            show_default=True,
-            help="Attempts per request, the first included.",
-        ),
-        click.option(
-            "--deadline",
-            type=click.FloatRange(0.1),
-            default=DEFAULT_DEADLINE,
-            show_default=True,
-            help="Seconds allowed per request, all attempts included.",
-        ),
-        click.option(
-            "--role",
-            default=None,
-            help="IAM role ARN to assume once, in the parent. Session variables and "
-            "client parameters come from $S3OP_SESSION_VARS / $S3OP_CLIENT_PARAMS (JSON).",
-        ),
-        click.option(
-            "--part-size",
-            type=click.IntRange(5 * 1024 * 1024),
-            default=16 * 1024 * 1024,
-            show_default=True,
-            help="Bytes per ranged GET / multipart-upload part.",
-        ),
-        click.option(
-            "--multipart-threshold",
-            type=click.IntRange(1),
-            default=32 * 1024 * 1024,
-            show_default=True,
-            help="Objects at least this big move in parts.",
-        ),
-        click.option(
-            "--allow-missing",
-            is_flag=True,
-            help="not_found results do not make the exit code non-zero.",
-        ),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+class S3opGroup(click.Group):
+    """The command group; a KeyboardInterrupt anywhere in it exits 130.
+
+    click turns Ctrl-C into "Aborted!" and exit 1. Parsing options (opening
+    ``--inputs``, reading the manifest) and starting up happen inside
+    ``make_context`` and ``invoke``, so an interrupt there becomes
+    ``Interrupted`` instead. Once the engine runs, ``cli_batch.run_engine``
+    answers Ctrl-C itself (workers stopped, temp files removed), also 130.
+    """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        """Parse the command line; Ctrl-C meanwhile is ``Interrupted``."""
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted() from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; Ctrl-C before the engine answers it is ``Interrupted``."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted() from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=S3opGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="s3op", message="%(prog)s %(version)s")
 def main() -> None:
     """Batch S3 operations; one JSON result line per request on stdout.
 
@@ -140,32 +98,12 @@ def main() -> None:
     buffer_stdout()
 
 
-def buffer_stdout() -> None:
-    """Make stdout buffered even under ``PYTHONUNBUFFERED`` or ``python -u``.
-
-    The engine flushes its results once per wake-up (``_flush``), so every
-    line still leaves as soon as the engine has nothing else to do. An
-    unbuffered stdout would add one write syscall per result line instead:
-    10,000 of them for a 10,000-key listing.
-    """
-    out = sys.stdout
-    if not isinstance(out, io.TextIOWrapper):
-        return  # replaced by a caller (a test runner, say): theirs to manage
-    if isinstance(out.buffer, io.RawIOBase):  # -u: text straight to the file descriptor
-        # A raw file of our own: closing the old stream (or its raw file) leaves ours open.
-        raw = io.FileIO(out.fileno(), "w", closefd=False)
-        sys.stdout = io.TextIOWrapper(
-            io.BufferedWriter(raw, STDOUT_BUFFER),
-            encoding=out.encoding,
-            errors=out.errors,
-        )
-    elif out.write_through or out.line_buffering:
-        out.reconfigure(write_through=False, line_buffering=False)
-
-
-@main.command()
+@main.command(epilog=manifest_help("get"))
 @click.argument("urls", nargs=-1)
-@common_options
+@inputs_option
+@run_options
+@transfer_options
+@allow_missing_option
 @click.option(
     "--destination",
     type=click.Path(file_okay=False),
@@ -203,8 +141,8 @@ def get(
     verify: bool,
     **opts: Any,
 ) -> None:
-    """Download objects (URLs, or a manifest of {url, range, local})."""
-    requests = _requests("get", urls, opts["inputs"], lambda i, u: GetRequest(i, u))
+    """Download objects: URLs, or a manifest of {url, range, local}."""
+    requests = batch_requests("get", urls, opts["inputs"], lambda i, u: GetRequest(i, u))
     settings = _settings(opts, info=info, verify=verify)
 
     def plan(engine: Any) -> None:
@@ -226,9 +164,11 @@ def get(
     )
 
 
-@main.command()
+@main.command(epilog=manifest_help("put"))
 @click.argument("pairs", nargs=-1)
-@common_options
+@inputs_option
+@run_options
+@transfer_options
 @click.option(
     "--overwrite/--no-overwrite",
     default=True,
@@ -236,17 +176,17 @@ def get(
     help="--no-overwrite: never replace an existing object (conditional write).",
 )
 def put(pairs: Sequence[str], overwrite: bool, **opts: Any) -> None:
-    """Upload files (LOCAL URL pairs, or a manifest of {url, local, ...})."""
+    """Upload files: LOCAL URL pairs, or a manifest of {url, local, ...}.
+
+    A URL ending in '/' names a folder: the file's base name is appended
+    (`s3op put a.csv s3://b/dir/` writes s3://b/dir/a.csv), as `aws s3 cp`
+    does. In a manifest, a url ending in '/' is refused.
+    """
     if len(pairs) % 2:
         raise click.BadParameter("give LOCAL URL pairs", param_hint="PAIRS")
     urls = [f"{pairs[i]}\0{pairs[i + 1]}" for i in range(0, len(pairs), 2)]
-
-    def from_pair(idx: int, pair: str) -> PutRequest:
-        local, url = pair.split("\0")
-        return PutRequest(idx, url, local)
-
-    requests = _requests("put", urls, opts["inputs"], from_pair)
-    _refuse_duplicates(requests)
+    requests = batch_requests("put", urls, opts["inputs"], put_from_pair)
+    refuse_duplicate_keys(requests)
     settings = _settings(opts, no_overwrite=not overwrite)
     _run(
         lambda engine: [engine.add(jobs.PutJob(r)) for r in requests],
@@ -257,12 +197,14 @@ def put(pairs: Sequence[str], overwrite: bool, **opts: Any) -> None:
     )
 
 
-@main.command()
+@main.command(epilog=manifest_help("info"))
 @click.argument("urls", nargs=-1)
-@common_options
+@inputs_option
+@run_options
+@allow_missing_option
 def info(urls: Sequence[str], **opts: Any) -> None:
     """HEAD objects: size, content type, metadata, encryption, modification time."""
-    requests = _requests("info", urls, opts["inputs"], lambda i, u: InfoRequest(i, u))
+    requests = batch_requests("info", urls, opts["inputs"], lambda i, u: InfoRequest(i, u))
     _run(
         lambda engine: [engine.add(jobs.InfoJob(r)) for r in requests],
         _settings(opts),
@@ -271,13 +213,14 @@ def info(urls: Sequence[str], **opts: Any) -> None:
     )
 
 
-@main.command(name="list")
+@main.command(name="list", epilog=manifest_help("list"))
 @click.argument("urls", nargs=-1)
-@common_options
+@inputs_option
+@run_options
 @click.option("--recursive", is_flag=True, help="Every object under each prefix (else one level).")
 def list_(urls: Sequence[str], recursive: bool, **opts: Any) -> None:
     """List prefixes: objects, and (without --recursive) common prefixes."""
-    requests = _requests("list", urls, opts["inputs"], lambda i, u: ListRequest(i, u))
+    requests = batch_requests("list", urls, opts["inputs"], lambda i, u: ListRequest(i, u))
     _run(
         lambda engine: [engine.add(jobs.ListJob(r, recursive)) for r in requests],
         _settings(opts),
@@ -289,43 +232,10 @@ def list_(urls: Sequence[str], recursive: bool, **opts: Any) -> None:
 # ------------------------------------------------------------------ helpers
 
 
-def _requests(
-    op: str, args: Sequence[str], inputs: Any, make: Callable[[int, str], Any]
-) -> List[Any]:
-    if args and inputs is not None:
-        raise click.UsageError("give URLs or --inputs, not both")
-    try:
-        requests: List[Request] = (
-            read_manifest(op, inputs)
-            if inputs is not None
-            else [make(i, a) for i, a in enumerate(args)]
-        )
-    except ProtocolError as exc:
-        raise click.BadParameter(str(exc), param_hint="--inputs") from None
-    if not requests:
-        raise click.UsageError("empty batch: give URLs or a non-empty --inputs manifest")
-    seen = set()
-    for req in requests:
-        if req.idx in seen:
-            raise click.BadParameter(f"duplicate idx {req.idx}", param_hint="--inputs")
-        seen.add(req.idx)
-    return requests
-
-
-def _refuse_duplicates(requests: Sequence[Any]) -> None:
-    seen = set()
-    for req in requests:
-        if req.url in seen:
-            raise click.BadParameter(
-                f"duplicate key in one batch: {req.url}", param_hint="--inputs"
-            )
-        seen.add(req.url)
-
-
 def _settings(opts: Any, **flags: Any) -> jobs.Settings:
     return jobs.Settings(
-        part_size=opts["part_size"],
-        multipart_threshold=max(opts["multipart_threshold"], 1),
+        part_size=opts.get("part_size", DEFAULT_PART_SIZE),
+        multipart_threshold=max(opts.get("multipart_threshold", DEFAULT_MULTIPART_THRESHOLD), 1),
         tmp_tag=uuid.uuid4().hex[:12],
         file_mode=0o666 & ~_umask(),
         **flags,
@@ -357,14 +267,19 @@ def _run(
         config = client_config(opts["role"], opts["threads"], opts["deadline"])
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    policy = RetryPolicy(max_attempts=opts["retries"], deadline=opts["deadline"])
+    policy = RetryPolicy(
+        max_attempts=opts["retries"],
+        deadline=opts["deadline"],
+        inject_failure_rate=opts["inject_failure_rate"],
+    )
     spec = WorkerSpec(config, policy, settings, opts["threads"])
     pool = Pool(spec, processes)
+    allow_missing = opts.get("allow_missing", False)
     engine = Engine(
-        pool, settings, _write, opts["allow_missing"], destination, layout, flush=_flush
+        pool, settings, write_result, allow_missing, destination, layout, flush=flush_results
     )
     plan(engine)
-    code = _run_engine(engine, pool)
+    code = run_engine(engine, pool)
     sys.stdout.flush()
     sys.exit(int(code))
 
@@ -422,22 +337,6 @@ def _processes(num_workers: Optional[int], size_hint: int) -> int:
     return cpus
 
 
-def _run_engine(engine: Any, pool: Any) -> ExitCode:
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        pool.start()
-        code: ExitCode = engine.run()
-        pool.shutdown()
-        return code
-    except KeyboardInterrupt:
-        pool.shutdown(kill=True)
-        engine.sweep()
-        click.echo("s3op: interrupted; workers stopped, temp files removed", err=True)
-        return ExitCode.INTERRUPTED
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 @main.command()
 @click.option(
     "--idle-timeout",
@@ -467,18 +366,3 @@ def serve(idle_timeout: float, listen: Optional[str]) -> None:
         serve_forever(idle_timeout)
     else:
         serve_socket(listen, idle_timeout)
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-def _write(result: Union[Result, jobs.Found]) -> None:
-    sys.stdout.write(result.lines() if isinstance(result, jobs.Found) else result.to_json() + "\n")
-
-
-def _flush() -> None:
-    """Results are flushed once per engine wake-up, not per line: a flush
-    releases the GIL, and getting it back from busy workers costs up to
-    the interpreter's switch interval each time."""
-    sys.stdout.flush()

@@ -28,7 +28,6 @@ Fields that are ``None`` are left out of result lines.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import json
 import re
@@ -253,53 +252,15 @@ def request_to_json(req: Request) -> str:
     return _ENCODE({k: v for k, v in req.__dict__.items() if v is not None})
 
 
-def request_from_dict(op: str, line_no: int, body: Any) -> Request:
-    """Build a request of kind ``op`` from one decoded manifest line."""
-    cls = REQUEST_TYPES[op]
-    if not isinstance(body, dict):
-        raise ProtocolError(line_no, "expected a JSON object")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(body) - names
-    if unknown:
-        raise ProtocolError(line_no, f"unknown field(s) {sorted(unknown)} for {op}")
-    body = dict(body)
-    body.setdefault("idx", line_no)
-    try:
-        req = cls(**body)
-    except TypeError as exc:  # a required field is missing
-        raise ProtocolError(line_no, str(exc)) from None
-    _check_types(req, line_no)
-    return req
-
-
-def _check_types(req: Request, line_no: int) -> None:
-    if not isinstance(req.idx, int) or isinstance(req.idx, bool):
-        raise ProtocolError(line_no, "idx must be an integer")
-    for f in dataclasses.fields(req):
-        required = f.default is dataclasses.MISSING
-        if required and getattr(req, f.name) is None:
-            raise ProtocolError(line_no, f"{f.name} must not be null")
-    for name in ("url", "range", "local", "content_type", "encryption"):
-        value = getattr(req, name, None)
-        if value is not None and not isinstance(value, str):
-            raise ProtocolError(line_no, f"{name} must be a string")
-    metadata = getattr(req, "metadata", None)
-    if metadata is not None and not isinstance(metadata, dict):
-        raise ProtocolError(line_no, "metadata must be a JSON object")
-
-
 def read_manifest(op: str, lines: Iterable[str]) -> List[Request]:
-    """Parse a JSONL manifest. Raises ProtocolError naming the first bad line."""
-    requests: List[Request] = []
-    for line_no, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            body = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ProtocolError(line_no, f"not valid JSON ({exc.msg})") from None
-        requests.append(request_from_dict(op, line_no, body))
-    return requests
+    """Parse a JSONL manifest. Raises ProtocolError naming the first bad line and field.
+
+    The checks live in ``s3op.manifest`` (imported here on use: it builds on
+    this module's types).
+    """
+    from s3op.manifest import read_manifest as parse
+
+    return parse(op, lines)
 
 
 # ------------------------------------------------------------------ results

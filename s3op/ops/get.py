@@ -99,7 +99,9 @@ def run_get(
         )
         return _result(ctx, req.idx, req.url, resp, job.local, _served(resp, size))
 
-    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle, deadline=deadline)
+    out = run_with_retries(
+        attempt, ctx.policy, ctx.on_throttle, deadline=deadline, first_sent=first is not None
+    )
     if isinstance(out, Failure):
         if out.kind is ErrorKind.INVALID_RANGE and rng is not None and not rng.start:
             return _empty_object(ctx, req.idx, req.url, job.local, out)

@@ -36,7 +36,7 @@ from s3op.jobs import GetJob, Job, Outcome
 from s3op.ops import OpContext, internal_failure
 from s3op.ops.get import needs_parts, run_get, save_whole
 from s3op.protocol import ErrorKind, parse_object_url
-from s3op.retry import Deadline
+from s3op.retry import Deadline, InjectedFailure, inject_failure
 
 #: Whole-object GETs one worker thread keeps in flight at once, at most (what waits
 #: in its inbox, twice its threads, bounds it too). W1-shaped runs (1,000 x 10 KiB,
@@ -80,15 +80,17 @@ class Resume:
     went out, to any free thread (``finish_resumed``).
     """
 
-    __slots__ = ("job", "first", "deadline")
+    __slots__ = ("job", "first", "deadline", "injected")
 
     def __init__(
         self,
         job: GetJob,
         first: Optional[Callable[[], Dict[str, Any]]],
         deadline: Optional[Deadline] = None,
+        injected: bool = False,
     ) -> None:
         self.job, self.first, self.deadline = job, first, deadline
+        self.injected = injected  # attempt 1 failed by --inject-failure-rate, nothing sent
 
 
 def finish_resumed(ctx: OpContext, resumed: Resume) -> Outcome:
@@ -133,7 +135,9 @@ def run_gets(
             if isinstance(sent, _Sent):
                 sel.register(sent.conn.sock, selectors.EVENT_READ, sent)
                 continue
-            unsendable = unsendable or (isinstance(sent, Resume) and sent.first is not None)
+            unsendable = unsendable or (
+                isinstance(sent, Resume) and sent.first is not None and not sent.injected
+            )
             if not done(job_id, job, sent):
                 return False
         while sel.get_map():
@@ -177,6 +181,10 @@ def _start(ctx: OpContext, job_id: Any, job: GetJob) -> Any:
     except ValueError:
         return run_get(ctx, job)  # rejects it at once, as it always does
     deadline = Deadline(ctx.policy.deadline)
+    try:
+        inject_failure(ctx.policy)  # attempt 1 is made here, outside the retry loop
+    except InjectedFailure as exc:
+        return Resume(job, _raising(exc), deadline, injected=True)
     try:
         started = ctx.client.start_get(loc.bucket, loc.key)
     except Exception as exc:  # noqa: BLE001 - counted and classified as attempt 1

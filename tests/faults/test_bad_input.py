@@ -217,7 +217,8 @@ def test_empty_keys(bucket: Target, tmp_path: Path, op: str) -> None:
             "--destination",
             str(tmp_path / "dest"),
         ),
-        "put": ("put", str(src), bucket.url("")),
+        # No trailing "/": "s3://bucket/" as a put destination appends the file's name.
+        "put": ("put", str(src), f"s3://{bucket.bucket}"),
         "info": ("info", bucket.url("")),
     }[op]
     run = _cli(bucket, tmp_path, *args)

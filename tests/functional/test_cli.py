@@ -788,15 +788,9 @@ DOCUMENTED = {
     "info": ["--inputs", "--allow-missing"],
     "list": ["--inputs", "--recursive"],
 }
-COMMON = [
-    "--num-workers",
-    "--threads",
-    "--retries",
-    "--deadline",
-    "--role",
-    "--part-size",
-    "--multipart-threshold",
-]
+COMMON = ["--num-workers", "--threads", "--retries", "--deadline", "--role"]
+#: Only where objects are moved in parts.
+TRANSFER = ["--part-size", "--multipart-threshold"]
 
 
 @pytest.mark.parametrize("name", sorted(main.commands))
@@ -809,8 +803,12 @@ def test_help_of_every_subcommand_mentions_every_option(name: str) -> None:
         for opt in list(param.opts) + list(param.secondary_opts):
             if opt.startswith("-"):
                 assert opt in text, f"{name} --help does not mention {opt}"
-    for opt in DOCUMENTED.get(name, []) + (COMMON if name in DOCUMENTED else []):
+    expected = DOCUMENTED.get(name, []) + (COMMON if name in DOCUMENTED else [])
+    expected += TRANSFER if name in ("get", "put") else []
+    for opt in expected:
         assert opt in text, f"{name} --help does not mention documented {opt}"
+    for opt in TRANSFER if name in ("info", "list") else []:
+        assert opt not in text, f"{name} --help offers {opt}, which does not apply to it"
 
 
 def test_top_level_help_lists_the_subcommands() -> None:
