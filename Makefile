@@ -38,10 +38,10 @@ demo: install
 	$(VPY) scripts/local_s3.py run -- $(VPY) scripts/demo.py
 
 bench: $(VENV)/.installed-bench
-	$(VPY) scripts/bench.py
+	$(VPY) -m scripts.bench
 
 bench-quick: $(VENV)/.installed-bench
-	$(VPY) scripts/bench.py --quick
+	$(VPY) -m scripts.bench --quick
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
-"""The tools that ``scripts/bench.py`` compares, one adapter each.
+"""The tools that the benchmark (``python -m scripts.bench``) compares, one adapter each.
 
 Every benchmark run is one *job* (an operation on a prefix of a bucket) done
 by one *tool* in a child process of its own. Two kinds of adapter:
 
 - Python tools (``s3client``, ``metaflow``, ``boto3``) run in a child that
-  is this file run as a script: ``python bench_tools.py TOOL JOB_JSON``. The
-  child imports the tool, does the job and prints one JSON line
-  ``{"count": N, "bytes": B}`` (what it saw). Only the standard library is
-  imported at module level, so the child pays Python start-up plus the
-  tool's own imports, as a user's script would.
+  is this file run as a script, by its path and not as part of the package:
+  ``python scripts/bench/tools.py TOOL JOB_JSON``. The child imports the
+  tool, does the job and prints one JSON line ``{"count": N, "bytes": B}``
+  (what it saw). Only the standard library is imported at module level, so
+  the child pays Python start-up plus the tool's own imports, as a user's
+  script would.
 - CLI tools (``s5cmd``, ``awscli``) run as the CLI process itself; the
   parent builds its argv (:func:`cli_argv`, which may write an ``s5cmd run``
   command file) and reads what it did from its output or the download
@@ -342,9 +343,9 @@ def cli_outcome(tool: str, job: Job, stdout: str) -> Optional[Outcome]:
 
 
 def main(argv: List[str]) -> int:
-    """``bench_tools.py TOOL JOB_JSON``: do the job, print its Outcome as JSON."""
+    """``tools.py TOOL JOB_JSON``: do the job, print its Outcome as JSON."""
     if len(argv) != 2 or argv[0] not in PYTHON_TOOLS:
-        print(f"usage: bench_tools.py {{{','.join(PYTHON_TOOLS)}}} JOB_JSON", file=sys.stderr)
+        print(f"usage: tools.py {{{','.join(PYTHON_TOOLS)}}} JOB_JSON", file=sys.stderr)
         return 2
     outcome = run_python_tool(argv[0], Job.from_json(argv[1]))
     print(outcome.to_json(), flush=True)
