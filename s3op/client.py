@@ -5,19 +5,28 @@ N workers do not each ask the metadata service or STS) and handed to the
 workers, which build their own client with ``make_client`` after they start.
 Secrets arrive through the environment (``S3OP_SESSION_VARS``,
 ``S3OP_CLIENT_PARAMS``), never through argv.
+
+What a worker gets is a ``Transport`` (``s3op.transport``): the lean fast
+path (``s3op.fastpath.FastClient``) where the configuration allows it,
+else botocore's (``s3op.botocore_transport``); ``worker_transport`` is
+the one place a worker builds it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
-SESSION_VARS_ENV = "S3OP_SESSION_VARS"
-CLIENT_PARAMS_ENV = "S3OP_CLIENT_PARAMS"
+from s3op.protocol import CLIENT_PARAMS_ENV, FAST_ENV, SESSION_VARS_ENV
+from s3op.transport import Transport
+
+if TYPE_CHECKING:
+    from botocore.session import Session
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,6 @@ def config_from_env(role: Optional[str] = None, max_pool_connections: int = 64) 
     )
 
 
-FAST_ENV = "S3OP_FAST"  # "0" turns the lean HTTP path off
 _FAST_PARAMS = {"endpoint_url", "region_name", "config"}
 _FAST_CONFIG = {"retries", "connect_timeout", "read_timeout", "max_pool_connections", "s3"}
 
@@ -74,7 +82,7 @@ def resolve(config: ClientConfig) -> ClientConfig:
     if quick is not None:
         return quick
     config = resolve_credentials(config)
-    return _replace(config, fast=_fast_endpoint(config))
+    return dataclasses.replace(config, fast=_fast_endpoint(config))
 
 
 def _resolve_from_env(config: ClientConfig) -> Optional[ClientConfig]:
@@ -102,9 +110,9 @@ def _resolve_from_env(config: ClientConfig) -> Optional[ClientConfig]:
     if not region or not endpoint:
         return None
     token = next((env[v] for v in ("AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN") if v in env), None)
-    config = _replace(config, credentials=Credentials(access, secret, token or None))
+    config = dataclasses.replace(config, credentials=Credentials(access, secret, token or None))
     fast = _fast_target(config, region, endpoint) if _fast_allowed(config) else None
-    return _replace(config, fast=fast)
+    return dataclasses.replace(config, fast=fast)
 
 
 def _fast_endpoint(config: ClientConfig) -> Optional[Tuple[str, str, bool]]:
@@ -161,7 +169,7 @@ def _fast_target(
     return endpoint, region, _addressing_style(config) != "virtual"
 
 
-def botocore_session(session_vars: Dict[str, Any]) -> Any:
+def botocore_session(session_vars: Dict[str, Any]) -> Session:
     """A botocore session for boto3-style ``session_vars``.
 
     boto3 itself is not needed to resolve credentials and the region, and
@@ -199,11 +207,11 @@ def resolve_credentials(config: ClientConfig) -> ClientConfig:
     """
     session = botocore_session(config.session_vars)
     if config.role:
-        sts = session.create_client("sts", **_sts_params(config.client_params))
+        sts: Any = session.create_client("sts", **_sts_params(config.client_params))
         resp = sts.assume_role(RoleArn=config.role, RoleSessionName="s3op")
         c = resp["Credentials"]
         creds = Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
-        return _replace(config, credentials=creds)
+        return dataclasses.replace(config, credentials=creds)
     found = session.get_credentials()
     if found is None:
         return config
@@ -211,27 +219,21 @@ def resolve_credentials(config: ClientConfig) -> ClientConfig:
     if not frozen.access_key or not frozen.secret_key:
         return config
     creds = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
-    return _replace(config, credentials=creds)
+    return dataclasses.replace(config, credentials=creds)
 
 
 def _sts_params(client_params: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in client_params.items() if k in ("region_name", "verify")}
 
 
-def _replace(config: ClientConfig, **changes: Any) -> ClientConfig:
-    import dataclasses
-
-    return dataclasses.replace(config, **changes)
-
-
-_CLIENTS: Dict[str, Any] = {}
+_CLIENTS: Dict[str, Transport] = {}
 _CLIENTS_LOCK = threading.Lock()
 #: Clients kept per process: a long-lived server re-resolves credentials (new config,
 #: new client) every few minutes; the oldest clients are dropped.
 MAX_CACHED_CLIENTS = 8
 
 
-def cached_client(config: ClientConfig) -> Any:
+def cached_client(config: ClientConfig) -> Transport:
     """One client per config for this process (thread-safe; never used after a fork)."""
     key = repr(config)
     with _CLIENTS_LOCK:
@@ -248,16 +250,19 @@ def forget_clients() -> None:
         _CLIENTS.clear()
 
 
-def make_client(config: ClientConfig) -> Any:
-    """The client a worker uses: the lean fast path where possible, else botocore.
+def make_client(config: ClientConfig) -> Transport:
+    """The transport a worker uses: the lean fast path where possible, else botocore.
 
     Call it inside the worker that uses it (never across a fork).
     """
+    from s3op.botocore_transport import BotocoreTransport
+
     if config.fast is None or config.credentials is None:
-        return make_botocore_client(config)
+        return BotocoreTransport(make_botocore_client(config))
     from botocore.credentials import Credentials as BotoCredentials
 
-    from s3op.fastpath import Endpoint, FastClient
+    from s3op.fastpath import FastClient
+    from s3op.fastsend import Endpoint
 
     creds = config.credentials
     endpoint = Endpoint(*config.fast)
@@ -270,8 +275,23 @@ def make_client(config: ClientConfig) -> Any:
     )
 
 
+def worker_transport(config: ClientConfig, shared: bool) -> Transport:
+    """A worker's transport: this process's cached one when ``shared`` (an
+    in-process worker of a long-lived engine keeps its connections warm),
+    else a new one. A configuration that cannot build one (bad client
+    parameters) gives a transport whose every call fails with
+    ``invalid_request`` naming the cause: every job is answered, none lost.
+    """
+    try:
+        return cached_client(config) if shared else make_client(config)
+    except Exception as exc:  # noqa: BLE001 - reported by every call, never silent
+        from s3op.botocore_transport import unbuilt_transport
+
+        return unbuilt_transport(f"cannot build the S3 client: {type(exc).__name__}: {exc}")
+
+
 def make_botocore_client(config: ClientConfig) -> Any:
-    """Build a botocore S3 client."""
+    """Build a botocore S3 client (botocore makes its class at run time: ``Any``)."""
     import boto3
     from botocore.config import Config
 

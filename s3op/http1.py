@@ -5,11 +5,19 @@ parsing through ``email.parser``, pool bookkeeping); this client costs a
 fraction of that. It does exactly what S3 object calls need: one request
 with a bytes or file-like body, a status line, headers, and a body framed
 by Content-Length or chunked encoding, read as a stream. Connections are
-kept per (scheme, host, port) and reused. A GET or HEAD on a reused
-connection that the server closed while idle is resent once on a fresh
-one. Nothing else is ever resent here: a server may apply a PUT and close
-without answering, so a write that got no answer goes back to the retry
-loop, which counts it and resolves a later 412 (see ops/put.py).
+kept per (scheme, host, port) and reused. ``Pool.start`` / ``Pool.answer``
+let one thread keep many body-less requests in flight (``s3op.inflight``).
+
+Stale connections: this module is the one place a request is ever sent
+again without the retry loop (``s3op.retry`` lists every layer that may
+repeat work). A GET or HEAD on a reused connection that turns out to have
+been closed by the server while it sat idle (broken before a response head
+was read: ``_stale``) is sent once more on a fresh connection, by
+``Pool.request``, ``Pool.start`` and ``Pool.answer`` alike, and not
+counted as an attempt: the server never saw it. Nothing else is ever
+resent here: a server may apply a PUT and close without answering, so a
+write that got no answer goes back to the retry loop, which counts it and
+resolves a later 412 (see ops/put.py).
 
 Errors are ``ConnectionError`` (``TransportError``), ``TimeoutError`` or,
 for a host name that does not resolve, ``UnresolvedHost`` (a
@@ -22,181 +30,58 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+import time
+from typing import Dict, List, Optional, Protocol, Tuple, Union
+
+from s3op.http1_conn import Connection, Response, TransportError, UnresolvedHost, read_head
+
+__all__ = ["Pending", "Pool", "Readable", "RequestBody", "TransportError", "UnresolvedHost"]
 
 SEND_BLOCK = 256 * 1024
-READ_BUFFER = 64 * 1024
 
 
-class TransportError(ConnectionError):
-    """The connection broke, or the server's framing was wrong."""
-
-
-class UnresolvedHost(socket.gaierror):
-    """DNS could not resolve ``host`` (a ``socket.gaierror`` that names it)."""
-
-    def __init__(self, host: str, cause: socket.gaierror) -> None:
-        super().__init__(cause.errno, cause.strerror)
-        self.host = host
-
-    def __reduce__(self) -> Tuple[Any, ...]:
-        return (type(self), (self.host, socket.gaierror(self.errno, self.strerror)))
-
-
-def _connect(address: Any, port: int, host: str, timeout: float) -> socket.socket:
-    """A TCP connection to ``address``; a failed name lookup raises ``UnresolvedHost``."""
-    try:
-        return socket.create_connection((address, port), timeout=timeout)
-    except socket.gaierror as exc:
-        raise UnresolvedHost(host, exc) from exc
-
-
-class Connection:
-    """One keep-alive connection."""
-
-    def __init__(
-        self, host: str, port: int, tls: Optional[ssl.SSLContext], timeouts: Tuple[float, float]
-    ) -> None:
-        # An ASCII host goes as bytes: a str makes getaddrinfo import the idna codec
-        # (with stringprep and unicodedata, ~3 ms of the first request of a run).
-        address = host.encode("ascii") if host.isascii() else host
-        sock = _connect(address, port, host, timeouts[0])
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if tls is not None:
-            sock = tls.wrap_socket(sock, server_hostname=host)
-        sock.settimeout(timeouts[1])
-        self.sock = sock
-        self.reader: Any = sock.makefile("rb", buffering=READ_BUFFER)
-        self.reused = False
-
-    def close(self) -> None:
-        """Close the socket (never reused afterwards)."""
-        try:
-            self.reader.close()
-            self.sock.close()
-        except OSError:
-            pass
-
-
-class Response:
-    """Status, headers (lower-case names) and a streaming body."""
-
-    def __init__(
-        self,
-        conn: Connection,
-        pool: Pool,
-        status: int,
-        reason: str,
-        headers: Dict[str, str],
-        head_only: bool,
-    ) -> None:
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self._conn: Optional[Connection] = conn
-        self._pool = pool
-        self._keep = headers.get("connection", "").lower() != "close"
-        self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-        self._left = 0 if head_only or status in (204, 304) else _length(headers, self._chunked)
-        self._chunk_left = 0
-        self.length: Optional[int] = None if self._chunked else self._left  # announced
-        if self._left == 0 and not self._chunked:
-            self._finish()
-
-    @property
-    def done(self) -> bool:
-        """True once the whole body was read (the connection went back to the pool)."""
-        return self._conn is None
+class Readable(Protocol):
+    """A request body streamed from a file (an open file, or a slice of one)."""
 
     def read(self, amt: int = -1) -> bytes:
-        """Up to ``amt`` bytes, as soon as any arrive; b"" at the end of the body."""
-        if self._conn is None:
-            return b""
-        if self._chunked:
-            return self._read_chunked(amt)
-        want = self._left if amt < 0 else min(amt, self._left)
-        data = self._conn.reader.read1(want) if amt >= 0 else self._conn.reader.read(want)
-        self._took(len(data))
-        return data
+        """Up to ``amt`` bytes; b"" at the end."""
 
-    def readinto(self, buf: memoryview) -> int:
-        """``read(len(buf))`` into ``buf``: as soon as any bytes arrive; 0 at the end.
 
-        No new bytes object per call: a large download reuses one buffer
-        instead of allocating (and page-faulting in) a fresh one per chunk.
-        """
-        if self._conn is None:
-            return 0
-        if self._chunked:
-            data = self._read_chunked(len(buf))
-            buf[: len(data)] = data
-            return len(data)
-        want = min(len(buf), self._left)
-        got = int(self._conn.reader.readinto1(buf[:want]))
-        self._took(got)
-        return got
+#: What a request sends: bytes in memory, or a file streamed in blocks.
+RequestBody = Union[bytes, bytearray, memoryview, Readable]
+_IN_MEMORY = (bytes, bytearray, memoryview)
 
-    def _took(self, n: int) -> None:
-        """Count ``n`` body bytes just read; none means the server hung up early."""
-        if not n:
-            self.close()
-            raise TransportError(f"connection closed with {self._left} body bytes unread")
-        self._left -= n
-        if self._left == 0:
-            self._finish()
 
-    def read_all(self) -> bytes:
-        """The whole (rest of the) body."""
-        parts: List[bytes] = []
-        while not self.done:
-            parts.append(self.read(1 << 20))
-        return b"".join(parts)
+#: Methods that are safe to send again when the server never saw them.
+_RESENDABLE = frozenset({"GET", "HEAD"})
 
-    def _read_chunked(self, amt: int) -> bytes:
-        assert self._conn is not None
-        reader = self._conn.reader
-        if self._chunk_left == 0:
-            size_line = reader.readline(1024)
-            try:
-                self._chunk_left = int(size_line.split(b";")[0].strip(), 16)
-            except ValueError:
-                self.close()
-                raise TransportError(f"bad chunk size line {size_line[:40]!r}") from None
-            if self._chunk_left == 0:
-                while reader.readline(8192) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                self._finish()
-                return b""
-        want = self._chunk_left if amt < 0 else min(amt, self._chunk_left)
-        data = reader.read1(want)
-        if not data:
-            self.close()
-            raise TransportError("connection closed inside a chunk")
-        self._chunk_left -= len(data)
-        if self._chunk_left == 0 and reader.readline(8) not in (b"\r\n", b"\n"):
-            self.close()
-            raise TransportError("chunk not followed by CRLF")
-        return data
 
-    def _finish(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            self._pool.release(conn, keep=self._keep)
+def _stale(method: str, conn: Connection, exc: BaseException) -> bool:
+    """True when ``exc`` shows that the server closed ``conn`` while it sat idle
+    in the pool: the connection was reused, it broke (a ``ConnectionError``)
+    before a response head was read (a malformed status line says a server
+    answered: ``before_response`` False), and the request has no effects
+    (GET or HEAD), so it may be sent again."""
+    return (
+        method in _RESENDABLE
+        and conn.reused
+        and isinstance(exc, ConnectionError)
+        and getattr(exc, "before_response", True)
+    )
+
+
+class Pending:
+    """A body-less request sent (``Pool.start``), its reply not read yet."""
+
+    __slots__ = ("pool", "conn", "method", "head", "due")
+
+    def __init__(self, pool: Pool, conn: Connection, method: str, head: bytes) -> None:
+        self.pool, self.conn, self.method, self.head = pool, conn, method, head
+        self.due = time.monotonic() + pool.timeouts[1]  # no reply by then: timed out
 
     def close(self) -> None:
-        """Drop the connection if the body was not read to the end."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
-
-
-def _length(headers: Dict[str, str], chunked: bool) -> int:
-    if chunked:
-        return -1
-    value = headers.get("content-length")
-    if value is None:
-        raise TransportError("response has neither Content-Length nor chunked encoding")
-    return int(value)
+        """Give up on the reply: the connection is closed, never reused."""
+        self.conn.close()
 
 
 class Pool:
@@ -221,7 +106,7 @@ class Pool:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return Connection(self.host, self.port, self.tls, self.timeouts)
+        return self._connect()
 
     def release(self, conn: Connection, keep: bool = True) -> None:
         """Give a connection back after a complete response."""
@@ -233,61 +118,71 @@ class Pool:
         conn.close()
 
     def request(
-        self, method: str, target: str, headers: Dict[str, str], body: Any = None
+        self,
+        method: str,
+        target: str,
+        headers: Dict[str, str],
+        body: Optional[RequestBody] = None,
     ) -> Response:
-        """Send one request; a stale reused connection is replaced once."""
+        """Send one request and read its status and headers (``_stale``: resent once)."""
         conn = self._take()
-        start = body.tell() if hasattr(body, "tell") else 0
         try:
             return self._exchange(conn, method, target, headers, body)
-        except (TransportError, ConnectionResetError, BrokenPipeError) as exc:
+        except BaseException as exc:
             conn.close()
-            idempotent = method in ("GET", "HEAD")
-            if not (idempotent and conn.reused and getattr(exc, "before_response", True)):
+            if not _stale(method, conn, exc):
                 raise
-        if hasattr(body, "seek"):
-            body.seek(start)
-        fresh = Connection(self.host, self.port, self.tls, self.timeouts)
+        fresh = self._connect()  # a GET or HEAD: no body to rewind
         try:
             return self._exchange(fresh, method, target, headers, body)
         except BaseException:
             fresh.close()
             raise
 
-    def start(self, method: str, target: str, headers: Dict[str, str]) -> Connection:
-        """Send a body-less request and return at once; ``finish`` reads the answer.
+    def start(self, method: str, target: str, headers: Dict[str, str]) -> Pending:
+        """Send a body-less request and return at once; ``answer`` reads the reply.
 
-        Lets one thread keep many requests in flight (``s3op.ops.multiget``).
-        A reused connection found broken while sending is replaced once; one
-        the server closed while idle may only show it in ``finish`` (a
-        ``TransportError`` with ``before_response`` True), and the caller
-        decides what to resend then.
+        A reused connection found broken while sending is replaced once
+        (``_stale``); one the server closed while idle may only show it in
+        ``answer``, which resends it then.
         """
         head = self._head(method, target, headers)
         conn = self._take()
         try:
             conn.sock.sendall(head)
-            return conn
-        except (ConnectionResetError, BrokenPipeError):
+            return Pending(self, conn, method, head)
+        except BaseException as exc:
             conn.close()
-            if not conn.reused:
+            if not _stale(method, conn, exc):
                 raise
-        fresh = Connection(self.host, self.port, self.tls, self.timeouts)
+        return self._send_fresh(method, head)
+
+    def answer(self, pending: Pending) -> Union[Response, Pending]:
+        """The reply to ``pending``'s request, its body not read yet; or, when its
+        reused connection turns out to have been closed by the server while idle
+        (``_stale``), the same request sent again on a fresh connection: wait for
+        that one instead. Raises what went wrong (the connection closed)."""
+        conn = pending.conn
+        try:
+            status, reason, headers = read_head(conn.reader)
+            return Response(conn, self.release, status, reason, headers, pending.method == "HEAD")
+        except BaseException as exc:  # a bad head (or Content-Length too): never reused
+            conn.close()
+            if not _stale(pending.method, conn, exc):
+                raise
+        return self._send_fresh(pending.method, pending.head)
+
+    def _send_fresh(self, method: str, head: bytes) -> Pending:
+        fresh = self._connect()
         try:
             fresh.sock.sendall(head)
         except BaseException:
             fresh.close()
             raise
-        return fresh
+        return Pending(self, fresh, method, head)
 
-    def finish(self, conn: Connection, method: str) -> Response:
-        """The answer to the request ``start`` sent on ``conn`` (closed if it fails)."""
-        try:
-            status, reason, headers = _read_head(conn.reader)
-            return Response(conn, self, status, reason, headers, head_only=method == "HEAD")
-        except BaseException:  # a bad head (no or a bad Content-Length too): never reused
-            conn.close()
-            raise
+    def _connect(self) -> Connection:
+        return Connection(self.host, self.port, self.tls, self.timeouts)
 
     def _head(self, method: str, target: str, headers: Dict[str, str]) -> bytes:
         lines = [f"{method} {target} HTTP/1.1"]
@@ -297,17 +192,24 @@ class Pool:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def _exchange(
-        self, conn: Connection, method: str, target: str, headers: Dict[str, str], body: Any
+        self,
+        conn: Connection,
+        method: str,
+        target: str,
+        headers: Dict[str, str],
+        body: Optional[RequestBody],
     ) -> Response:
         head = self._head(method, target, headers)
-        if isinstance(body, (bytes, bytearray, memoryview)):
+        if isinstance(body, _IN_MEMORY):
             conn.sock.sendall(head + bytes(body))
         else:
             conn.sock.sendall(head)
             if body is not None:
                 _send_file(conn.sock, body)
-        status, reason, response_headers = _read_head(conn.reader)
-        return Response(conn, self, status, reason, response_headers, head_only=method == "HEAD")
+        status, reason, response_headers = read_head(conn.reader)
+        return Response(
+            conn, self.release, status, reason, response_headers, head_only=method == "HEAD"
+        )
 
     def close(self) -> None:
         """Close every idle connection."""
@@ -324,36 +226,12 @@ def _host_header(host: str, port: int, default_port: int) -> str:
     return host if port == default_port else f"{host}:{port}"
 
 
-def _send_file(sock: socket.socket, body: Any) -> None:
+def _send_file(sock: socket.socket, body: Readable) -> None:
     while True:
         block = body.read(SEND_BLOCK)
         if not block:
             return
         sock.sendall(block)
-
-
-def _read_head(reader: Any) -> Tuple[int, str, Dict[str, str]]:
-    status_line = reader.readline(8192)
-    if not status_line:
-        raise TransportError("connection closed before the response")
-    parts = status_line.decode("latin-1").rstrip("\r\n").split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-        err = TransportError(f"bad status line {status_line[:60]!r}")
-        err.before_response = False  # type: ignore[attr-defined]
-        raise err
-    headers: Dict[str, str] = {}
-    while True:
-        line = reader.readline(65536)
-        if line in (b"\r\n", b"\n"):
-            break
-        if not line:
-            raise TransportError("connection closed inside the response headers")
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    status = int(parts[1])
-    if status == 100:  # a stray "100 Continue": the real response follows
-        return _read_head(reader)
-    return status, parts[2] if len(parts) > 2 else "", headers
 
 
 def _tls_context(verify: bool) -> ssl.SSLContext:

@@ -5,6 +5,8 @@ on ``/`` and refused if any part is empty, ``.`` or ``..``, or holds a NUL,
 so no key can write outside the destination directory. The ``hashed``
 layout names files by a hash of the URL, in 16 subdirectories named by the
 hash's first hex digit (what ``s3client`` uses).
+``temp_path`` names a download's temp file beside its target (``TEMP_GLOB``
+finds a run's leftovers) and ``create_private`` creates it 0600;
 ``remove_file`` is the one quiet unlink of the engine's temp files and sockets;
 ``make_room`` sizes a large download's temp file before its parts arrive.
 """
@@ -13,10 +15,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import os
 import re
 import sys
-from typing import Callable, Optional
+from typing import Callable, Optional, Set
 
 from s3op.protocol import parse_url
 
@@ -55,6 +58,46 @@ def remove_file(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+_NEW_PRIVATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL  # never reuse or follow an existing name
+MAX_KNOWN_DIRS = 4096
+_KNOWN_DIRS: Set[str] = set()  # directories this process created or found (saves a mkdir each)
+
+
+def create_private(tmp: str) -> int:
+    """Create ``tmp`` (0600: private until verified), making its directory as needed."""
+    directory = os.path.dirname(tmp) or "."
+    if directory not in _KNOWN_DIRS:
+        os.makedirs(directory, exist_ok=True)
+        if len(_KNOWN_DIRS) >= MAX_KNOWN_DIRS:  # a long-lived engine: forget, never grow
+            _KNOWN_DIRS.clear()
+        _KNOWN_DIRS.add(directory)
+    try:
+        return os.open(tmp, _NEW_PRIVATE, 0o600)
+    except FileNotFoundError:  # removed since we saw it: make it again, once
+        _KNOWN_DIRS.discard(directory)
+        os.makedirs(directory, exist_ok=True)
+        return os.open(tmp, _NEW_PRIVATE, 0o600)
+
+
+_TEMP_SERIAL = itertools.count()
+
+
+def temp_path(local: str, tag: str) -> str:
+    """A private temp name beside ``local`` (same filesystem, so rename is atomic).
+
+    ``tag`` is the run's: ``TEMP_GLOB`` finds every leftover of one run.
+    Process id plus a counter make names unique within the run (and
+    ``O_EXCL`` would refuse a clash) without a random-number syscall each.
+    """
+    directory, tail = os.path.split(local)
+    serial = f"{os.getpid():x}{next(_TEMP_SERIAL):06x}"
+    return os.path.join(directory, f".{tail[:100]}.s3op-{tag}-{serial}.part")
+
+
+#: glob pattern (format with tag=...) matching a run's temp files in a directory
+TEMP_GLOB = ".*.s3op-{tag}-*.part"
 
 
 #: statfs ``f_type`` of filesystems whose files live in memory (linux/magic.h)

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import datetime
 import email.utils
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Union
 from urllib.parse import unquote_plus
 from xml.etree import ElementTree
+
+from s3op.http1_conn import Response
+from s3op.transport import S3Answer
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
-def parse_listing(body: bytes) -> Dict[str, Any]:
+def parse_listing(body: bytes) -> S3Answer:
     """A ListObjectsV2 XML page -> botocore's dict (``encoding-type=url`` decoded)."""
     root = ElementTree.fromstring(body)
     ns = _NS if root.tag.startswith(_NS) else ""
@@ -28,7 +31,7 @@ def parse_listing(body: bytes) -> Dict[str, Any]:
 
     contents = []
     for item in root.iter(f"{ns}Contents"):
-        entry: Dict[str, Any] = {
+        entry: S3Answer = {
             "Key": decode(item.findtext(f"{ns}Key")),
             "Size": int(item.findtext(f"{ns}Size") or 0),
             "ETag": item.findtext(f"{ns}ETag"),
@@ -40,7 +43,7 @@ def parse_listing(body: bytes) -> Dict[str, Any]:
     prefixes = [
         {"Prefix": decode(p.findtext(f"{ns}Prefix"))} for p in root.iter(f"{ns}CommonPrefixes")
     ]
-    out: Dict[str, Any] = {
+    out: S3Answer = {
         "IsTruncated": (root.findtext(f"{ns}IsTruncated") or "").lower() == "true",
         "Contents": contents,
         "CommonPrefixes": prefixes,
@@ -51,12 +54,12 @@ def parse_listing(body: bytes) -> Dict[str, Any]:
     return out
 
 
-def parse_attributes(body: bytes) -> Dict[str, Any]:
+def parse_attributes(body: bytes) -> S3Answer:
     """A GetObjectAttributes XML answer -> botocore's dict (ETag, ObjectSize, ObjectParts
     with its Parts; the attributes ``s3op.parts`` asks for)."""
     root = ElementTree.fromstring(body)
     ns = _NS if root.tag.startswith(_NS) else ""
-    out: Dict[str, Any] = {}
+    out: S3Answer = {}
     etag, size = root.findtext(f"{ns}ETag"), root.findtext(f"{ns}ObjectSize")
     if etag:
         out["ETag"] = etag
@@ -64,7 +67,7 @@ def parse_attributes(body: bytes) -> Dict[str, Any]:
         out["ObjectSize"] = int(size)
     node = root.find(f"{ns}ObjectParts")
     if node is not None:
-        parts: Dict[str, Any] = {
+        parts: Dict[str, Union[bool, int, List[Dict[str, int]]]] = {
             "IsTruncated": (node.findtext(f"{ns}IsTruncated") or "").lower() == "true"
         }
         for name in ("TotalPartsCount", "PartNumberMarker", "NextPartNumberMarker", "MaxParts"):
@@ -88,9 +91,9 @@ def _iso_time(text: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(text[:19] + text[-6:] if "." in text else text)
 
 
-def describe_headers(headers: Mapping[str, str]) -> Dict[str, Any]:
+def describe_headers(headers: Mapping[str, str]) -> S3Answer:
     """botocore's field names for the (lower-case) response headers we use."""
-    out: Dict[str, Any] = {
+    out: S3Answer = {
         "ContentLength": int(headers.get("content-length", 0)),
         "ETag": headers.get("etag"),
         "ContentType": headers.get("content-type"),
@@ -116,7 +119,7 @@ def describe_headers(headers: Mapping[str, str]) -> Dict[str, Any]:
     return out
 
 
-def raise_error(resp: Any, method: str, operation: Optional[str] = None) -> None:
+def raise_error(resp: Response, method: str, operation: Optional[str] = None) -> None:
     """Turn an S3 error response into botocore's ClientError.
 
     ``operation`` is botocore's name for the call (default: ``GetObject``,
@@ -138,7 +141,7 @@ def raise_error(resp: Any, method: str, operation: Optional[str] = None) -> None
         message = root.findtext("Message") or message
     elif resp.status == 404:
         code = "NotFound"
-    error: Any = {
+    error: Any = {  # botocore types it as a TypedDict of fields S3 leaves out here
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": resp.status, "HTTPHeaders": dict(resp.headers)},
     }

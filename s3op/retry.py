@@ -1,15 +1,61 @@
 """The one retry policy: exponential backoff with full jitter, a cap, a deadline.
 
-Transient kinds (``ErrorKind.retryable``) are retried; permanent kinds are
-returned at once. botocore's own retries are switched off (see
-``s3op.client``) so sleeps never multiply across nested loops.
+Transient kinds (``ErrorKind.retryable``, decided by ``errors.classify``)
+are retried; permanent kinds are returned at once. botocore's own retries
+are switched off (``s3op.client.make_botocore_client``), so sleeps never
+multiply across nested loops.
 
-Failure injection (``--inject-failure-rate N``): every attempt of every op
-passes through ``run_with_retries``, which fails about N% of them with an
-``InjectedFailure`` (transient) before the real request, so retries,
-backoff and the give-up path can be exercised against any server. The one
-attempt made outside the loop, a batched GET's first (``s3op.ops.multiget``),
-draws there, and the loop does not draw again for it (``first_sent``).
+Every layer that may do work again, who owns it, and why it is there
+(nothing else in s3op or s3client repeats a request):
+
+1. The retry loop, ``run_with_retries`` (here; used by every op in
+   ``s3op.ops``): each attempt of one operation, up to
+   ``RetryPolicy.max_attempts`` within ``RetryPolicy.deadline``. The only
+   layer that counts attempts (``Result.attempts``). A batched GET's first
+   attempt is made outside it, by the batch (``s3op.ops.multiget``), and
+   counted here as attempt 1 (``first_sent``); it is not an extra one.
+2. The stale-connection resend, in ``s3op.http1`` only (``_stale``): a GET
+   or HEAD sent on a kept-alive connection that the server had closed
+   while it sat idle (the connection broke before a response head was
+   read) is sent once more on a fresh connection, uncounted: the server
+   never saw it. Never a PUT (a server may apply a write and close without
+   answering; the loop counts that one and resolves a later 412,
+   ``ops/put.py``), never on a timeout or a malformed status line, never
+   twice.
+3. The multipart upload's create fallback (``ops/put.py``,
+   ``_create_upload``): after a store refuses the full-object CRC32
+   (``invalid_request``, permanent: its loop ends at once) the create is
+   made without it, in a second loop. A different request, made once; it
+   stays because a store that refuses full-object checksums must still
+   take large uploads (their parts are still verified by ETag), and
+   folding it into one loop would decide the refusal outside
+   ``errors.classify``.
+4. The whole-object restart of a large download (the parent's assembly,
+   ``s3op.assembly.download``): an assembled file that fails its checksum
+   was damaged in a part that itself verified, so the object is fetched
+   again from scratch, up to ``max_object_tries`` whole-object attempts,
+   then reported ``corrupt``.
+5. The dead-worker requeue (``s3op.scheduler``): jobs in flight on a
+   worker process that died (OOM, a kill) are queued again, up to
+   ``max_deaths`` deaths per job, then reported ``worker_died``. A job may
+   have been half done; every op is safe to run again (downloads write a
+   fresh temp file, no-overwrite puts are conditional).
+6. The library restarting a server (``s3client.server``): a warm server
+   found dead before a batch reached it gets the batch sent once more, to
+   a fresh one; and a shared server that answered nothing gets the batch
+   run privately (``s3client.shared``). Their docstrings say when either
+   is safe.
+7. The listing read-ahead (``s3op.readahead``): the next page is asked for
+   early; a read-ahead that failed is dropped, and the op's own request
+   for that page goes through the loop as usual.
+
+Failure injection (``--inject-failure-rate N``), for testing the layers
+above: every attempt of every op passes through ``run_with_retries``,
+which fails about N% of them with an ``InjectedFailure`` (transient)
+before the real request, so retries, backoff and the give-up path can be
+exercised against any server. The one attempt made outside the loop, a
+batched GET's first (``s3op.ops.multiget``), draws there, and the loop
+does not draw again for it (``first_sent``).
 """
 
 from __future__ import annotations

@@ -14,9 +14,14 @@ that both ways give the same headers. ~30 us a request, against ~42.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple, cast
 
 from botocore.auth import SIGNED_HEADERS_BLACKLIST, S3SigV4Auth
+
+from s3op.http1 import RequestBody
+
+if TYPE_CHECKING:
+    from botocore.credentials import Credentials  # not imported by botocore.auth
 
 
 class Headers:
@@ -42,13 +47,15 @@ class Headers:
                 return value
         raise KeyError(name)
 
-    def get(self, name: str, default: Any = None) -> Any:
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        """The first value set for ``name`` (``default`` if none)."""
         try:
             return self[name]
         except KeyError:
             return default
 
-    def get_all(self, name: str, failobj: Any = None) -> Any:
+    def get_all(self, name: str, failobj: Optional[List[str]] = None) -> Optional[List[str]]:
+        """Every value set for ``name`` (``failobj`` if none)."""
         lower = name.lower()
         found = [value for low, _, value in self._items if low == lower]
         return found or failobj
@@ -73,24 +80,36 @@ class SignedRequest:
 
     __slots__ = ("method", "url", "headers", "params", "body", "context")
 
-    def __init__(self, method: str, url: str, headers: Dict[str, str], body: Any, config: Any):
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: Dict[str, str],
+        body: Optional[RequestBody],
+        config: type,
+    ) -> None:
         self.method = method
         self.url = url
         self.headers = Headers(headers)
         self.params: Dict[str, str] = {}  # the query is in the URL, as botocore reads it
         self.body = body
-        self.context: Dict[str, Any] = {"client_config": config}
+        self.context: Dict[str, object] = {"client_config": config}  # the signer adds more
+
+
+#: ((secret, day) it was derived for, signing key); (None, b""): none yet.
+_DayKey = Tuple[Optional[Tuple[Optional[str], str]], bytes]
 
 
 class Signer(S3SigV4Auth):
     """botocore's S3 SigV4 signer; headers picked without ``HTTPHeaders``, and
     the signing key derived once per secret and day."""
 
-    def __init__(self, credentials: Any, service: str, region: str) -> None:
+    def __init__(self, credentials: Credentials, service: str, region: str) -> None:
         super().__init__(credentials, service, region)
-        self._key: Tuple[Any, bytes] = (None, b"")
+        self._key: _DayKey = (None, b"")
 
-    def headers_to_sign(self, request: Any) -> Any:
+    def headers_to_sign(self, request: Any) -> Any:  # an AWSRequest or a SignedRequest
+        """The headers to sign: ``Headers`` picked directly, without ``HTTPHeaders``."""
         if not isinstance(request.headers, Headers):
             return super().headers_to_sign(request)
         chosen = Headers()
@@ -103,6 +122,7 @@ class Signer(S3SigV4Auth):
         return chosen
 
     def signature(self, string_to_sign: str, request: Any) -> str:
+        """botocore's signature, with the day's signing key derived once."""
         auth: Any = self  # botocore's own HMAC step and names (typed as private)
         secret = self.credentials.secret_key
         day = request.context["timestamp"][0:8]
@@ -117,7 +137,12 @@ class Signer(S3SigV4Auth):
 
 
 def sign(
-    signer: Signer, method: str, url: str, headers: Dict[str, str], body: Any, config: Any
+    signer: Signer,
+    method: str,
+    url: str,
+    headers: Dict[str, str],
+    body: Optional[RequestBody],
+    config: type,
 ) -> List[Tuple[str, str]]:
     """The headers to send: ``headers`` plus the signature's."""
     request = SignedRequest(method, url, headers, body, config)

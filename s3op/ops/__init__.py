@@ -1,27 +1,30 @@
 """One module per operation; each op is ``(ctx, job) -> outcome``.
 
-Ops talk to S3 through ``ctx.client`` only and never write stdout.
-``run_job`` is the single dispatch table the workers use.
+Ops talk to S3 through ``ctx.transport``, a ``Transport`` (``s3op.transport``),
+and never touch a socket or write stdout. ``s3op.ops.runner`` is what a
+worker runs them with: the single dispatch table (``run_job``) and the
+batched GETs (``s3op.ops.multiget``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional
+from typing import Callable, Optional
 
 from s3op import jobs
 from s3op.protocol import ErrorKind, Result
 from s3op.retry import Failure, RetryPolicy
+from s3op.transport import Transport
 
 
 @dataclass
 class OpContext:
-    """What an op needs: a client of this worker's, the policy and settings."""
+    """What an op needs: this worker's transport, the policy and settings."""
 
-    client: Any
+    transport: Transport
     policy: RetryPolicy
     settings: jobs.Settings
-    on_throttle: Optional[Callable[[], None]] = None
+    on_throttle: Optional[Callable[[], None]] = None  # S3 said slow down (``Throttle``)
 
 
 def failed(idx: int, url: str, failure: Failure) -> Result:
@@ -38,21 +41,3 @@ def internal_failure(job: jobs.Job, exc: Exception) -> Result:
     """The answer for a job whose op raised (a bug): never leave a job hanging."""
     idx, url = jobs.job_ident(job)
     return Result.failure(idx, url, ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
-
-
-def run_job(ctx: OpContext, job: jobs.Job) -> jobs.Outcome:
-    """Run one job with the op registered for its type."""
-    from s3op.ops import get, info, listing, put
-
-    table: Dict[type, Callable[[OpContext, Any], jobs.Outcome]] = {
-        jobs.GetJob: get.run_get,
-        jobs.GetPartJob: get.run_get_part,
-        jobs.VerifyJob: get.run_verify,
-        jobs.PutJob: put.run_put,
-        jobs.UploadPartJob: put.run_upload_part,
-        jobs.CompleteUploadJob: put.run_complete,
-        jobs.AbortUploadJob: put.run_abort,
-        jobs.InfoJob: info.run_info,
-        jobs.ListJob: listing.run_list,
-    }
-    return table[type(job)](ctx, job)

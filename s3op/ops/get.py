@@ -1,11 +1,11 @@
 """Download one object, or one part of a large one.
 
 Bodies stream in chunks to a temp file beside the target (never one big
-``read()``), and the temp file is renamed into place only when complete and
-verified: the byte count always; the MD5 against a plain-MD5 ETag when the
-whole object was fetched; a server checksum (``ChecksumMode``) where given;
-for an object uploaded in parts by another tool, its composite CRC32 or
-multipart ETag, part by part (``s3op.parts``).
+``read()``, ``s3op.ops.save``), and the temp file is renamed into place
+only when complete and verified: the byte count always; the MD5 against a
+plain-MD5 ETag when the whole object was fetched; a server checksum
+(``ChecksumMode``) where given; for an object uploaded in parts by another
+tool, its composite CRC32 or multipart ETag, part by part (``s3op.parts``).
 Large whole-object gets answer ``SplitGet``; the parent then fans out
 ``GetPartJob``s (``If-Match`` the first ETag, so a replaced object is an
 error, never a file mixing two versions) into one preallocated file.
@@ -13,21 +13,18 @@ error, never a file mixing two versions) into one preallocated file.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
-import itertools
 import os
 import re
-import threading
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
+from typing import Callable, List, Optional, Tuple, Union
 
 from s3op.checksum import crc32, crc32_from_b64
 from s3op.errors import OpError
-from s3op.fastpath import early_body
 from s3op.jobs import GetJob, GetPartJob, PartDone, PartFailed, SplitGet, VerifyJob
 from s3op.ops import OpContext, failed, invalid
 from s3op.ops.info import describe, head
+from s3op.ops.save import CHUNK, Checked, Digest, pwrite_all, save_body, stream, write_turns
 from s3op.parts import (
     PartsCheck,
     PartsDigest,
@@ -38,66 +35,55 @@ from s3op.parts import (
     part_sizes,
     parts_check,
 )
-from s3op.paths import remove_file
-from s3op.protocol import ErrorKind, RangeServed, Result, parse_object_url, parse_range, parse_url
+from s3op.protocol import (
+    ByteRange,
+    ErrorKind,
+    RangeServed,
+    Result,
+    parse_object_url,
+    parse_range,
+    parse_url,
+)
 from s3op.retry import Deadline, Failure, run_with_retries
+from s3op.transport import Body, S3Answer
 
-CHUNK = 1024 * 1024
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 _PLAIN_MD5 = re.compile(r'^"?([0-9a-f]{32})"?$')
 
+#: A GET's first attempt, made before the retry loop (``s3op.ops.multiget``): it
+#: returns what ``get_object`` would, or raises what went wrong.
+FirstAttempt = Callable[[], S3Answer]
 
-def run_get(
-    ctx: OpContext,
-    job: GetJob,
-    first: Optional[Callable[[], Dict[str, Any]]] = None,
-    deadline: Optional[Deadline] = None,
+
+def run_get(ctx: OpContext, job: GetJob) -> Union[Result, SplitGet]:
+    """GET ``job.req`` into ``job.local`` (a large whole object: ``SplitGet``)."""
+    return continue_get(ctx, job, None, None)
+
+
+def continue_get(
+    ctx: OpContext, job: GetJob, first: Optional[FirstAttempt], deadline: Optional[Deadline]
 ) -> Union[Result, SplitGet]:
-    """GET ``job.req`` into ``job.local``.
-
-    ``first``: the first attempt's answer, for a request already sent
-    (``s3op.ops.multiget``); it returns what ``get_object`` would, or raises
-    what went wrong, and counts as attempt 1 either way. ``deadline``: the
-    operation's, if it started before this call (when that request went out).
-    """
+    """``run_get`` for a GET whose first attempt was made elsewhere, by a batch
+    (``s3op.ops.multiget``): ``first`` is that attempt (None: it was never
+    made), ``deadline`` the operation's, started when its request went out."""
     req = job.req
     try:
         loc = parse_object_url(req.url)
+    except ValueError as exc:
+        return invalid(req.idx, req.url, ErrorKind.INVALID_URL, str(exc))
+    try:
         rng = parse_range(req.range) if req.range else None
     except ValueError as exc:
-        kind = ErrorKind.INVALID_RANGE if "range" in str(exc) else ErrorKind.INVALID_URL
-        return invalid(req.idx, req.url, kind, str(exc))
-    kwargs: Dict[str, Any] = {"Bucket": loc.bucket, "Key": loc.key}
-    if rng is not None:
-        kwargs["Range"] = rng.header()
-
+        return invalid(req.idx, req.url, ErrorKind.INVALID_RANGE, str(exc))
     given = [first] if first is not None else []
 
     def attempt(deadline: Deadline) -> Union[Result, SplitGet]:
-        resp = given.pop()() if given else ctx.client.get_object(**kwargs)
-        size = int(resp["ContentLength"])
-        if rng is None and size >= ctx.settings.multipart_threshold:
-            resp["Body"].close()
-            info = describe(req.idx, req.url, resp, local=job.local)
-            crc32, md5 = _full_crc32(resp), _expected_md5(resp)
-            check = _multipart_check(resp) if ctx.settings.verify else None
-            sizes = _part_sizes_retried(ctx, req.url, size, resp["ETag"], check) if check else None
-            if sizes is None:
-                return SplitGet(info, resp["ETag"], crc32, md5)
-            return SplitGet(info, resp["ETag"], crc32, md5, check, tuple(sizes))
-        if rng is None:
-            return save_whole(ctx, job, resp, deadline)
-        save_body(
-            early_body(resp),
-            size,
-            job.local,
-            deadline,
-            None,
-            None,
-            ctx.settings.tmp_tag,
-            ctx.settings.file_mode,
-        )
-        return _result(ctx, req.idx, req.url, resp, job.local, _served(resp, size))
+        if given:
+            resp = given.pop()()
+        else:
+            header = rng.header() if rng is not None else None
+            resp = ctx.transport.get_object(Bucket=loc.bucket, Key=loc.key, Range=header)
+        return _save(ctx, job, rng, resp, deadline)
 
     out = run_with_retries(
         attempt, ctx.policy, ctx.on_throttle, deadline=deadline, first_sent=first is not None
@@ -109,17 +95,44 @@ def run_get(
     return out
 
 
+def _save(
+    ctx: OpContext, job: GetJob, rng: Optional[ByteRange], resp: S3Answer, deadline: Deadline
+) -> Union[Result, SplitGet]:
+    """One attempt's answer saved to ``job.local``; a large whole object is split."""
+    size = int(resp["ContentLength"])
+    if rng is None and size >= ctx.settings.multipart_threshold:
+        resp["Body"].close()
+        return _split(ctx, job, resp, size)
+    if rng is None:
+        return save_whole(ctx, job, resp, deadline)
+    settings = ctx.settings
+    body: Body = resp["Body"]
+    save_body(body, size, job.local, deadline, None, None, settings.tmp_tag, settings.file_mode)
+    return _result(ctx, job.req.idx, job.req.url, resp, job.local, _served(resp, size))
+
+
+def _split(ctx: OpContext, job: GetJob, resp: S3Answer, size: int) -> SplitGet:
+    """A large whole object: what the parent needs to fetch it in parts."""
+    info = describe(job.req.idx, job.req.url, resp, local=job.local)
+    crc, md5 = _full_crc32(resp), _expected_md5(resp)
+    check = _multipart_check(resp) if ctx.settings.verify else None
+    sizes = _part_sizes_retried(ctx, job.req.url, size, resp["ETag"], check) if check else None
+    if sizes is None:
+        return SplitGet(info, resp["ETag"], crc, md5)
+    return SplitGet(info, resp["ETag"], crc, md5, check, tuple(sizes))
+
+
 def save_whole(
     ctx: OpContext,
     job: GetJob,
-    resp: Dict[str, Any],
+    resp: S3Answer,
     deadline: Deadline,
     attempts: Optional[int] = None,
 ) -> Result:
     """Save ``get_object``'s answer for a whole object under the multipart threshold
     to ``job.local`` by ``deadline``: one attempt of ``run_get``, which raises what
     went wrong. ``s3op.ops.multiget`` calls it as attempt 1 (``attempts``), without
-    the retry loop, and hands what it raises to ``run_get``."""
+    the retry loop, and hands what it raises to ``continue_get``."""
     size = int(resp["ContentLength"])
     digest, expected = None, None
     if ctx.settings.verify:
@@ -129,18 +142,18 @@ def save_whole(
             resp["Body"].close()
             raise
     tag, mode = ctx.settings.tmp_tag, ctx.settings.file_mode
-    save_body(early_body(resp), size, job.local, deadline, digest, expected, tag, mode)
+    save_body(resp["Body"], size, job.local, deadline, digest, expected, tag, mode)
     served = RangeServed(0, size - 1, size)
     return _result(ctx, job.req.idx, job.req.url, resp, job.local, served, attempts)
 
 
-def needs_parts(ctx: OpContext, resp: Dict[str, Any]) -> bool:
+def needs_parts(ctx: OpContext, resp: S3Answer) -> bool:
     """Whether saving this whole-object answer asks S3 for the object's parts first
     (``s3op.parts``): a multipart object with nothing cheaper to check against."""
     return ctx.settings.verify and _multipart_check(resp) is not None
 
 
-def _multipart_check(resp: Dict[str, Any]) -> Optional[PartsCheck]:
+def _multipart_check(resp: S3Answer) -> Optional[PartsCheck]:
     """The parts check of an answer with nothing cheaper to check against (no
     whole-object CRC32, no plain-MD5 ETag), if it allows one."""
     if _full_crc32(resp) is not None or _expected_md5(resp):
@@ -149,8 +162,8 @@ def _multipart_check(resp: Dict[str, Any]) -> Optional[PartsCheck]:
 
 
 def _whole_check(
-    ctx: OpContext, job: GetJob, resp: Dict[str, Any], size: int
-) -> Tuple[Optional[Any], Optional[str]]:
+    ctx: OpContext, job: GetJob, resp: S3Answer, size: int
+) -> Tuple[Optional[Checked], Optional[str]]:
     """(digest, what it must give) for a whole object's body; (None, None): nothing
     beyond the byte count (and the server's CRC32, which the body checks itself)."""
     md5 = _expected_md5(resp)
@@ -188,7 +201,7 @@ def _result(
     ctx: OpContext,
     idx: int,
     url: str,
-    resp: Dict[str, Any],
+    resp: S3Answer,
     local: str,
     served: RangeServed,
     attempts: Optional[int] = None,
@@ -199,7 +212,7 @@ def _result(
     return Result(idx=idx, url=url, local=local, size=size, range=served, attempts=attempts)
 
 
-def _served(resp: Dict[str, Any], size: int) -> RangeServed:
+def _served(resp: S3Answer, size: int) -> RangeServed:
     match = _CONTENT_RANGE.match(resp.get("ContentRange") or "")
     if match is None:  # server ignored the Range header: it sent everything
         return RangeServed(0, size - 1, size)
@@ -207,148 +220,19 @@ def _served(resp: Dict[str, Any], size: int) -> RangeServed:
     return RangeServed(start, end, total)
 
 
-def _full_crc32(resp: Dict[str, Any]) -> Optional[int]:
+def _full_crc32(resp: S3Answer) -> Optional[int]:
     """The whole-object CRC32 the server keeps, if any (composite ones don't count)."""
     if resp.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
         return None
     return crc32_from_b64(resp.get("ChecksumCRC32"))
 
 
-def _expected_md5(resp: Dict[str, Any]) -> Optional[str]:
+def _expected_md5(resp: S3Answer) -> Optional[str]:
     """The MD5 a whole-object body must have, when the ETag tells it."""
     if not etag_is_md5(resp):
         return None
     match = _PLAIN_MD5.match(resp.get("ETag") or "")
     return match.group(1) if match else None
-
-
-def save_body(
-    body: Any,
-    size: int,
-    local: str,
-    deadline: Deadline,
-    digest: Optional[Any],
-    expected: Optional[str],
-    tag: str,
-    mode: int = 0o644,
-) -> None:
-    """Stream ``body`` to a temp file beside ``local``; rename when verified: the byte
-    count, and ``digest.hexdigest() == expected`` when a digest is given.
-
-    Plain ``os`` calls on the descriptor: a small object costs open, write,
-    fchmod, close and rename, and nothing more (no buffered file object).
-    """
-    tmp = temp_path(local, tag)
-    try:
-        fd = create_private(tmp)
-        try:
-            got = _copy(body, fd, deadline, digest)
-            _verify(got, size, digest, expected)
-            os.fchmod(fd, mode)  # verified: its final mode, then its name (never the reverse,
-            # or another user could meet the finished file with a mode it was not given)
-        finally:
-            os.close(fd)
-        os.replace(tmp, local)
-    except BaseException:
-        remove_file(tmp)
-        raise
-    finally:
-        body.close()
-
-
-_NEW_PRIVATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL  # never reuse or follow an existing name
-MAX_KNOWN_DIRS = 4096
-_KNOWN_DIRS: Set[str] = set()  # directories this process created or found (saves a mkdir each)
-
-
-def create_private(tmp: str) -> int:
-    """Create ``tmp`` (0600: private until verified), making its directory as needed."""
-    directory = os.path.dirname(tmp) or "."
-    if directory not in _KNOWN_DIRS:
-        os.makedirs(directory, exist_ok=True)
-        if len(_KNOWN_DIRS) >= MAX_KNOWN_DIRS:  # a long-lived engine: forget, never grow
-            _KNOWN_DIRS.clear()
-        _KNOWN_DIRS.add(directory)
-    try:
-        return os.open(tmp, _NEW_PRIVATE, 0o600)
-    except FileNotFoundError:  # removed since we saw it: make it again, once
-        _KNOWN_DIRS.discard(directory)
-        os.makedirs(directory, exist_ok=True)
-        return os.open(tmp, _NEW_PRIVATE, 0o600)
-
-
-_TEMP_SERIAL = itertools.count()
-
-
-def temp_path(local: str, tag: str) -> str:
-    """A private temp name beside ``local`` (same filesystem, so rename is atomic).
-
-    ``tag`` is the run's: ``TEMP_GLOB`` finds every leftover of one run.
-    Process id plus a counter make names unique within the run (and
-    ``O_EXCL`` would refuse a clash) without a random-number syscall each.
-    """
-    directory, tail = os.path.split(local)
-    serial = f"{os.getpid():x}{next(_TEMP_SERIAL):06x}"
-    return os.path.join(directory, f".{tail[:100]}.s3op-{tag}-{serial}.part")
-
-
-#: glob pattern (format with tag=...) matching a run's temp files in a directory
-TEMP_GLOB = ".*.s3op-{tag}-*.part"
-
-
-def _copy(body: Any, fd: int, deadline: Deadline, digest: Any) -> int:
-    def sink(chunk: memoryview, offset: int) -> None:
-        view = chunk
-        while view:
-            view = view[os.write(fd, view) :]
-        if digest is not None:
-            digest.update(chunk)
-
-    return stream(body, deadline, sink)
-
-
-def stream(body: Any, deadline: Deadline, sink: Callable[[memoryview, int], None]) -> int:
-    """Feed ``body`` to ``sink(chunk, offset)`` until EOF; the byte count.
-
-    Bodies return data as soon as any arrives (``early_body``), so the
-    deadline is checked however slowly the bytes come. Chunks are views of
-    this thread's one reusable buffer (``readinto``; the sink must be done
-    with a chunk when it returns), so a 512 MiB download allocates nothing
-    per chunk: a fresh 1 MiB bytes object per read meant mmap, page faults
-    and munmap under the process's memory lock, for every chunk, on every
-    thread.
-    """
-    buf = _chunk_buffer()
-    got = 0
-    while True:
-        n = body.readinto(buf)
-        if not n:
-            return got
-        sink(buf[:n], got)
-        got += n
-        if deadline.passed():
-            raise OpError(ErrorKind.TRANSIENT, f"deadline passed after {got} bytes")
-
-
-_BUFFERS = threading.local()
-
-
-def _chunk_buffer() -> memoryview:
-    """This thread's CHUNK-byte read buffer (one per thread, kept for its life)."""
-    buf = getattr(_BUFFERS, "view", None)
-    if buf is None:
-        buf = _BUFFERS.view = memoryview(bytearray(CHUNK))
-    return buf
-
-
-def _verify(got: int, size: int, digest: Any, expected: Optional[str]) -> None:
-    if got != size:
-        raise OpError(ErrorKind.CORRUPT, f"short body: got {got} of {size} bytes")
-    if digest is not None and digest.hexdigest() != expected:
-        what = digest.label if isinstance(digest, PartsDigest) else "MD5"
-        raise OpError(
-            ErrorKind.CORRUPT, f"{what} mismatch: body {digest.hexdigest()}, object {expected}"
-        )
 
 
 def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]:
@@ -361,13 +245,15 @@ def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]
     header = f"bytes={job.start}-{job.end}"
 
     def attempt(deadline: Deadline) -> PartDone:
-        resp = ctx.client.get_object(Bucket=loc.bucket, Key=loc.key, Range=header, IfMatch=job.etag)
+        resp = ctx.transport.get_object(
+            Bucket=loc.bucket, Key=loc.key, Range=header, IfMatch=job.etag
+        )
         want = job.end - job.start + 1
         pieces = PieceDigests(job.cuts, job.checksum, job.md5) if job.cuts else None
         md5 = hashlib.md5() if job.md5 and pieces is None else None
         checksum = job.checksum and pieces is None
-        body = early_body(resp)
-        got, crc = _write_at(body, job.tmp, job.start, deadline, checksum, pieces or md5)
+        digest: Optional[Digest] = pieces or md5
+        got, crc = _write_at(resp["Body"], job.tmp, job.start, deadline, checksum, digest)
         if got != want:
             raise OpError(ErrorKind.CORRUPT, f"short part {header}: got {got} of {want} bytes")
         if pieces is not None:
@@ -383,26 +269,27 @@ def run_get_part(ctx: OpContext, job: GetPartJob) -> Union[PartDone, PartFailed]
 
 
 def _write_at(
-    body: Any,
+    body: Body,
     path: str,
     offset: int,
     deadline: Deadline,
     checksum: bool = True,
-    digest: Optional[Any] = None,
+    digest: Optional[Digest] = None,
 ) -> Tuple[int, Optional[int]]:
     """Stream ``body`` into ``path`` at ``offset``; return (bytes, crc32 or None).
     ``digest`` (a hashlib object), if given, is fed the bytes too.
 
-    The parts of one file take turns to write (``_WriteTurns``); see there why.
+    The parts of one file take turns to write (``save.WriteTurns``); see there why.
     """
     fd = os.open(path, os.O_WRONLY)
     crc = 0
-    turn = _WRITE_TURNS.acquire(path)
+    turns = write_turns()
+    turn = turns.acquire(path)
 
     def sink(chunk: memoryview, at: int) -> None:
         nonlocal crc
         with turn:
-            _pwrite_all(fd, chunk, offset + at)
+            pwrite_all(fd, chunk, offset + at)
         if checksum:
             crc = crc32(chunk, crc)
         if digest is not None:
@@ -411,70 +298,17 @@ def _write_at(
     try:
         return stream(body, deadline, sink), crc if checksum else None
     finally:
-        _WRITE_TURNS.release(path)
+        turns.release(path)
         os.close(fd)
         body.close()
-
-
-class _WriteTurns:
-    """One lock per file that this process's threads are writing parts into.
-
-    Linux serialises buffered writes to one file anyway (ext4 and xfs hold
-    the inode's lock for each write), and a thread waiting for that lock
-    spins while its holder copies: 16 threads writing 512 MiB into one file
-    here cost 0.20 s of system CPU against 0.11 s for one thread, with the
-    same wall time; when the page cache has to take pages the hypervisor
-    reclaimed (each first touch faults in the host), 2.1 s against 1.2 s.
-    Waiting on our own lock sleeps instead, and leaves the CPU to the
-    threads that are receiving. Checksums are computed outside the lock.
-    """
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: Dict[str, Tuple[threading.Lock, int]] = {}
-
-    def acquire(self, path: str) -> threading.Lock:
-        """The lock for ``path``; pair with ``release(path)``."""
-        with self._guard:
-            lock, users = self._locks.get(path) or (threading.Lock(), 0)
-            self._locks[path] = (lock, users + 1)
-            return lock
-
-    def release(self, path: str) -> None:
-        """Done with ``path``'s lock; forgotten when nobody else holds it."""
-        with self._guard:
-            lock, users = self._locks[path]
-            if users > 1:
-                self._locks[path] = (lock, users - 1)
-            else:
-                del self._locks[path]
-
-
-_WRITE_TURNS = _WriteTurns()
-
-
-def _fresh_write_turns() -> None:
-    global _WRITE_TURNS
-    _WRITE_TURNS = _WriteTurns()  # a forked worker inherits no thread, so no holder
-
-
-os.register_at_fork(after_in_child=_fresh_write_turns)
-
-
-def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
-    while data:
-        written = os.pwrite(fd, data, offset)
-        if written <= 0:  # never for a regular file, but never spin on it either
-            raise OSError(errno.EIO, f"pwrite wrote nothing at offset {offset}")
-        data, offset = data[written:], offset + written
 
 
 def run_verify(ctx: OpContext, job: VerifyJob) -> Union[PartDone, PartFailed]:
     """Digest an assembled file (in a worker, not the parent): its MD5 against a
     plain-MD5 ETag, or its parts against a multipart object's ETag (a composite
-    CRC32 needs no second read: see ``Engine._split_get``)."""
+    CRC32 needs no second read: the parent combines the parts' CRC32s)."""
     if job.parts is None:
-        digest: Any = hashlib.md5()
+        digest = hashlib.md5()
         with open(job.path, "rb") as f:
             for block in iter(lambda: f.read(CHUNK), b""):
                 digest.update(block)
@@ -497,7 +331,7 @@ def _part_sizes_retried(
     loc = parse_object_url(url)
 
     def attempt(deadline: Deadline) -> Optional[List[int]]:
-        return part_sizes(ctx.client, loc.bucket, loc.key, size, etag, check)
+        return part_sizes(ctx.transport, loc.bucket, loc.key, size, etag, check)
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     return None if isinstance(out, Failure) else out

@@ -3,7 +3,7 @@
 A HEAD answer has no body, so a missing key and a missing bucket both come
 back as a bare 404. ``head`` tells them apart only when a 404 arrives: it
 then asks HeadBucket (whose 404 the error table maps to
-``bucket_not_found``). A bucket found to exist is remembered per client
+``bucket_not_found``). A bucket found to exist is remembered per transport
 for ``BUCKET_SEEN_TTL`` seconds, so many missing keys in one bucket cost
 one HeadBucket between them, and an object that exists costs nothing
 extra. Sniffing headers was rejected: moto and SeaweedFS answer both 404s
@@ -16,12 +16,13 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from typing import Any, Dict, Optional, Union
+from typing import Dict, Optional, Union
 
 from s3op.jobs import InfoJob
 from s3op.ops import OpContext, failed, invalid
-from s3op.protocol import ErrorKind, Result, decode_metadata, parse_object_url
+from s3op.protocol import ErrorKind, RangeServed, Result, decode_metadata, parse_object_url
 from s3op.retry import Deadline, Failure, run_with_retries
+from s3op.transport import S3Answer, Transport
 
 
 def run_info(ctx: OpContext, job: InfoJob) -> Result:
@@ -38,12 +39,12 @@ def run_info(ctx: OpContext, job: InfoJob) -> Result:
     return describe(req.idx, req.url, out)
 
 
-def head(ctx: OpContext, bucket: str, key: str) -> Union[Dict[str, Any], Failure]:
+def head(ctx: OpContext, bucket: str, key: str) -> Union[S3Answer, Failure]:
     """HEAD an object under the retry policy: its response, or why it failed
     (``bucket_not_found`` rather than ``not_found`` when the bucket is missing)."""
 
-    def attempt(deadline: Deadline) -> Dict[str, Any]:
-        return ctx.client.head_object(Bucket=bucket, Key=key)
+    def attempt(deadline: Deadline) -> S3Answer:
+        return ctx.transport.head_object(Bucket=bucket, Key=key)
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     if isinstance(out, Failure) and out.kind is ErrorKind.NOT_FOUND:
@@ -58,22 +59,23 @@ BUCKET_SEEN_TTL = 60.0
 
 
 class _BucketsSeen:
-    """Buckets each client recently saw exist (clients held weakly), thread-safe."""
+    """Buckets each transport recently saw exist (held weakly), thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._seen: weakref.WeakKeyDictionary[Any, Dict[str, float]] = weakref.WeakKeyDictionary()
+        self._seen: weakref.WeakKeyDictionary[Transport, Dict[str, float]]
+        self._seen = weakref.WeakKeyDictionary()
 
-    def fresh(self, client: Any, bucket: str) -> bool:
-        """True if ``client`` saw ``bucket`` exist within the TTL."""
+    def fresh(self, transport: Transport, bucket: str) -> bool:
+        """True if ``transport`` saw ``bucket`` exist within the TTL."""
         with self._lock:
-            when = self._seen.get(client, {}).get(bucket)
+            when = self._seen.get(transport, {}).get(bucket)
         return when is not None and time.monotonic() - when < BUCKET_SEEN_TTL
 
-    def add(self, client: Any, bucket: str) -> None:
-        """Remember that ``client`` just saw ``bucket`` exist."""
+    def add(self, transport: Transport, bucket: str) -> None:
+        """Remember that ``transport`` just saw ``bucket`` exist."""
         with self._lock:
-            self._seen.setdefault(client, {})[bucket] = time.monotonic()
+            self._seen.setdefault(transport, {})[bucket] = time.monotonic()
 
 
 _BUCKETS_SEEN = _BucketsSeen()
@@ -82,20 +84,27 @@ _BUCKETS_SEEN = _BucketsSeen()
 def _missing_bucket(ctx: OpContext, bucket: str) -> Optional[Failure]:
     """HeadBucket's failure if it says ``bucket`` is missing; None if it exists or
     cannot tell."""
-    if _BUCKETS_SEEN.fresh(ctx.client, bucket):
+    if _BUCKETS_SEEN.fresh(ctx.transport, bucket):
         return None
 
-    def attempt(deadline: Deadline) -> Dict[str, Any]:
-        return ctx.client.head_bucket(Bucket=bucket)
+    def attempt(deadline: Deadline) -> S3Answer:
+        return ctx.transport.head_bucket(Bucket=bucket)
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     if not isinstance(out, Failure):
-        _BUCKETS_SEEN.add(ctx.client, bucket)
+        _BUCKETS_SEEN.add(ctx.transport, bucket)
         return None
     return out if out.kind is ErrorKind.BUCKET_NOT_FOUND else None
 
 
-def describe(idx: int, url: str, resp: Dict[str, Any], **extra: Any) -> Result:
+def describe(
+    idx: int,
+    url: str,
+    resp: S3Answer,
+    local: Optional[str] = None,
+    range: Optional[RangeServed] = None,
+    attempts: Optional[int] = None,
+) -> Result:
     """A result carrying the info fields of a HEAD or GET response."""
     modified = resp.get("LastModified")
     return Result(
@@ -107,5 +116,7 @@ def describe(idx: int, url: str, resp: Dict[str, Any], **extra: Any) -> Result:
         encryption=resp.get("ServerSideEncryption"),
         last_modified=int(modified.timestamp()) if modified is not None else None,
         etag=resp.get("ETag"),
-        **extra,
+        local=local,
+        range=range,
+        attempts=attempts,
     )

@@ -10,12 +10,13 @@ the parent streams results out page by page.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List, Optional, Union
+from typing import List, Optional, Union
 
 from s3op.jobs import Found, Listed, ListJob, Page
 from s3op.ops import OpContext, failed, invalid
 from s3op.protocol import ErrorKind, Result, parse_url
 from s3op.retry import Deadline, Failure, run_with_retries
+from s3op.transport import S3Answer
 
 
 def list_prefix(key: str) -> str:
@@ -52,12 +53,10 @@ def run_list(ctx: OpContext, job: ListJob) -> Union[List[Result], Page]:
 
 def _page(
     ctx: OpContext, bucket: str, prefix: str, delimiter: str, token: Optional[str]
-) -> Union[Dict[str, Any], Failure]:
-    kwargs: Dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "Delimiter": delimiter}
-    if token:
-        kwargs["ContinuationToken"] = token
-
-    def attempt(deadline: Deadline) -> Dict[str, Any]:
-        return ctx.client.list_objects_v2(**kwargs)
+) -> Union[S3Answer, Failure]:
+    def attempt(deadline: Deadline) -> S3Answer:
+        return ctx.transport.list_objects_v2(
+            Bucket=bucket, Prefix=prefix, Delimiter=delimiter, ContinuationToken=token or None
+        )
 
     return run_with_retries(attempt, ctx.policy, ctx.on_throttle)

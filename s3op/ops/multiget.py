@@ -1,24 +1,19 @@
 """Many small downloads on one thread: the requests go out together.
 
 A worker thread that finds several whole-object ``GetJob``s waiting takes
-up to ``GET_BATCH`` of them (only while S3 is calm: see ``s3op.pool``),
-sends every request at once, each on its own keep-alive connection of the
-fast path, and reads the answers as they arrive (``selectors``). A small
+up to ``GET_BATCH`` of them (only while S3 is calm: see ``s3op.worker``)
+and hands them to the transport's ``get_many``, which sends every request
+at once and yields each reply as it arrives (``s3op.transport``). A small
 whole object (200, up to ``INLINE_MAX`` bytes, in at most
 ``INLINE_BUDGET``) is saved right there: ``run_get``'s first attempt
 without the loop around it. Anything else (an error status, a large,
 chunked or slow body, a broken connection, no answer within the read
-timeout) is handed to any free thread as a ``Resume``, and ``run_get``
-finishes it with what the batch got as its first attempt and the deadline
-that started when the request went out. So retries, errors, splits of
-large objects, checks, deadlines and results are those of one-at-a-time
-gets, and no retry sleeps while other answers wait. A connection the
-server closed while it sat idle is resent and not counted, as
-``http1.Pool.request`` does.
-
-Why: with a thread per request in flight, every answer costs a thread
-switch, a GIL hand-off and a wake-up of its own; one thread with many
-requests out reads whichever answer is in and goes on.
+timeout, a request the transport did not send) is handed to any free
+thread as a ``Resume``, and ``continue_get`` finishes it with what the
+batch got as its first attempt and the deadline that started when the
+request went out. So retries, errors, splits of large objects, checks,
+deadlines and results are those of one-at-a-time gets, and no retry
+sleeps while other answers wait.
 
 Known cost: a new TLS 1.3 connection may turn readable with a session
 ticket before its answer; its read then waits for the answer while other
@@ -27,16 +22,23 @@ answers of the batch queue up behind it (once per new connection).
 
 from __future__ import annotations
 
-import selectors
-import time
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
+from typing import Callable, List, NoReturn, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from s3op.errors import OpError
 from s3op.jobs import GetJob, Job, Outcome
 from s3op.ops import OpContext, internal_failure
-from s3op.ops.get import needs_parts, run_get, save_whole
-from s3op.protocol import ErrorKind, parse_object_url
+from s3op.ops.get import FirstAttempt, continue_get, needs_parts, run_get, save_whole
+from s3op.protocol import ErrorKind, Result, parse_object_url
 from s3op.retry import Deadline, InjectedFailure, inject_failure
+from s3op.transport import (
+    GetFailed,
+    GetReplies,
+    GetReply,
+    GetTarget,
+    NotSent,
+    ReplyHead,
+    S3Answer,
+)
 
 #: Whole-object GETs one worker thread keeps in flight at once, at most (what waits
 #: in its inbox, twice its threads, bounds it too). W1-shaped runs (1,000 x 10 KiB,
@@ -52,23 +54,10 @@ INLINE_MAX = 256 * 1024
 INLINE_BUDGET = 1.0
 
 
-def batchable(ctx: OpContext, job: Job) -> bool:
-    """True for a job ``run_gets`` can take (a whole-object GET on the fast path)."""
-    return type(job) is GetJob and job.req.range is None and hasattr(ctx.client, "start_get")
-
-
-class _Sent:
-    """One request out: its job, where its answer will come, and its clocks."""
-
-    __slots__ = ("job_id", "job", "bucket", "key", "pool", "conn", "deadline", "due")
-
-    def __init__(
-        self, job_id: Any, job: GetJob, loc: Any, started: Any, deadline: Deadline
-    ) -> None:
-        self.job_id, self.job, self.bucket, self.key = job_id, job, loc.bucket, loc.key
-        self.pool, self.conn = started
-        self.deadline = deadline  # the operation's, from just before the request went out
-        self.due = time.monotonic() + self.pool.timeouts[1]  # no answer by then: timed out
+def batchable(ctx: OpContext, job: object) -> bool:
+    """True for a job ``run_gets`` can take: a whole-object GET, on a transport
+    that keeps many in flight."""
+    return type(job) is GetJob and job.req.range is None and ctx.transport.batches_gets
 
 
 class Resume:
@@ -85,7 +74,7 @@ class Resume:
     def __init__(
         self,
         job: GetJob,
-        first: Optional[Callable[[], Dict[str, Any]]],
+        first: Optional[FirstAttempt],
         deadline: Optional[Deadline] = None,
         injected: bool = False,
     ) -> None:
@@ -94,79 +83,100 @@ class Resume:
 
 
 def finish_resumed(ctx: OpContext, resumed: Resume) -> Outcome:
-    """Finish a handed-off GET: ``run_get``, the first attempt being what the batch got
-    (none: never sent, or sent on a connection found closed while idle; sent again,
-    uncounted, as ``http1.Pool.request`` does)."""
-    return run_get(ctx, resumed.job, first=resumed.first, deadline=resumed.deadline)
+    """Finish a handed-off GET: ``continue_get``, the first attempt being what the
+    batch got (none: the transport did not send it)."""
+    return continue_get(ctx, resumed.job, resumed.first, resumed.deadline)
+
+
+#: ``answer(job_id, outcome)``: False once nobody listens any more.
+Answer = Callable[[int, Outcome], bool]
+#: ``hand_off(job_id, resume)``: see that ``finish_resumed`` runs and is answered.
+HandOff = Callable[[int, Resume], None]
 
 
 def run_gets(
     ctx: OpContext,
-    batch: List[Tuple[Any, GetJob]],
-    answer: Callable[[Any, Outcome], bool],
-    hand_off: Optional[Callable[[Any, Resume], None]] = None,
+    batch: Sequence[Tuple[int, GetJob]],
+    answer: Answer,
+    hand_off: Optional[HandOff] = None,
 ) -> bool:
     """Run every job of ``batch``, calling ``answer(job_id, outcome)`` as each ends.
 
     Only small whole-object answers are saved on this thread. Everything
-    else goes to ``hand_off(job_id, resume)`` (None: finished here too),
-    which must see that ``finish_resumed`` runs and its outcome is answered.
-    Once a request cannot be sent (no connection), the rest of the batch is
-    handed off unsent rather than each waiting here for the same failure.
+    else goes to ``hand_off(job_id, resume)`` (None: finished here too).
     Returns False as soon as ``answer`` does (nobody is listening any
     more); the connections of requests still out are closed then.
     """
-    sel = selectors.DefaultSelector()
-    settled = set()
+    return _Batch(ctx, answer, hand_off).run(batch)
 
-    def done(job_id: Any, job: GetJob, outcome: Any) -> bool:
-        settled.add(job_id)
-        if not isinstance(outcome, Resume):
-            return answer(job_id, outcome)
-        if hand_off is not None:
-            hand_off(job_id, outcome)
-            return True
-        return answer(job_id, _guarded(job, finish_resumed, ctx, outcome))
 
-    try:
-        unsendable = False
-        for job_id, job in batch:
-            sent = Resume(job, None) if unsendable else _guarded(job, _start, ctx, job_id, job)
-            if isinstance(sent, _Sent):
-                sel.register(sent.conn.sock, selectors.EVENT_READ, sent)
-                continue
-            unsendable = unsendable or (
-                isinstance(sent, Resume) and sent.first is not None and not sent.injected
-            )
-            if not done(job_id, job, sent):
-                return False
-        while sel.get_map():
-            waiting = [key.data for key in sel.get_map().values()]
-            ready = sel.select(max(0.0, min(s.due for s in waiting) - time.monotonic()))
-            for key, _ in ready:
-                sel.unregister(key.fileobj)
-                sent = key.data
-                if not done(sent.job_id, sent.job, _guarded(sent.job, _finish, ctx, sent)):
+class _Sending:
+    """A job whose request goes out in the batch, and its clock."""
+
+    __slots__ = ("job_id", "job", "target", "deadline")
+
+    def __init__(self, job_id: int, job: GetJob, target: GetTarget, deadline: Deadline) -> None:
+        self.job_id, self.job, self.target = job_id, job, target
+        self.deadline = deadline  # the operation's, from just before the request went out
+
+
+#: What becomes of one job of a batch on its thread.
+Settled = Union[Outcome, Resume]
+
+
+class _Batch:
+    """One batch on one thread: its jobs settled exactly once each."""
+
+    def __init__(self, ctx: OpContext, answer: Answer, hand_off: Optional[HandOff]) -> None:
+        self.ctx, self.answer, self.hand_off = ctx, answer, hand_off
+        self.settled: Set[int] = set()
+
+    def run(self, batch: Sequence[Tuple[int, GetJob]]) -> bool:
+        """Send the batch, settle each job as its reply comes; False: nobody listens."""
+        replies: Optional[GetReplies] = None
+        try:
+            sending: List[_Sending] = []
+            for job_id, job in batch:
+                early = _guarded(job, _before_sending, self.ctx, job_id, job)
+                if isinstance(early, _Sending):
+                    sending.append(early)
+                elif not self.settle(job_id, job, early):
                     return False
-            now = time.monotonic()
-            for sent in waiting:
-                if sent.due <= now and sent.conn.sock in sel.get_map():
-                    sel.unregister(sent.conn.sock)
-                    if not done(sent.job_id, sent.job, _timed_out(sent)):
-                        return False
-        return True
-    except Exception as exc:  # noqa: BLE001 - a bug here: answer the rest, lose no job
+            replies = self.ctx.transport.get_many([out.target for out in sending])
+            for index, reply in replies:
+                out = sending[index]
+                settled = _guarded(out.job, _on_reply, self.ctx, out, reply)
+                if not self.settle(out.job_id, out.job, settled):
+                    return False
+            return True
+        except Exception as exc:  # noqa: BLE001 - a bug here: answer the rest, lose no job
+            return self.fail_rest(batch, exc)
+        finally:
+            if replies is not None:
+                replies.close()
+
+    def settle(self, job_id: int, job: GetJob, outcome: Settled) -> bool:
+        """Answer a job, or hand it off; False when nobody listens any more."""
+        self.settled.add(job_id)
+        if not isinstance(outcome, Resume):
+            return self.answer(job_id, outcome)
+        if self.hand_off is not None:
+            self.hand_off(job_id, outcome)
+            return True
+        return self.answer(job_id, _guarded(job, finish_resumed, self.ctx, outcome))
+
+    def fail_rest(self, batch: Sequence[Tuple[int, GetJob]], exc: Exception) -> bool:
+        """Answer every job not settled yet as an internal error."""
         for job_id, job in batch:
-            if job_id not in settled and not answer(job_id, internal_failure(job, exc)):
+            if job_id not in self.settled and not self.answer(job_id, internal_failure(job, exc)):
                 return False
         return True
-    finally:
-        for key in list(sel.get_map().values()):
-            key.data.conn.close()
-        sel.close()
 
 
-def _guarded(job: Job, run: Callable[..., Any], *args: Any) -> Any:
+T = TypeVar("T")
+
+
+def _guarded(job: Job, run: Callable[..., T], *args: object) -> Union[T, Result]:
     """``run(*args)``; a bug in it answers ``job`` as an internal error instead."""
     try:
         return run(*args)
@@ -174,8 +184,9 @@ def _guarded(job: Job, run: Callable[..., Any], *args: Any) -> Any:
         return internal_failure(job, exc)
 
 
-def _start(ctx: OpContext, job_id: Any, job: GetJob) -> Any:
-    """Send ``job``'s request: a ``_Sent``, else an outcome or a ``Resume``."""
+def _before_sending(ctx: OpContext, job_id: int, job: GetJob) -> Union[_Sending, Settled]:
+    """What to send for ``job``; or its outcome (a bad URL), or a ``Resume`` (a
+    failure injected as attempt 1, which sends nothing)."""
     try:
         loc = parse_object_url(job.req.url)
     except ValueError:
@@ -185,52 +196,40 @@ def _start(ctx: OpContext, job_id: Any, job: GetJob) -> Any:
         inject_failure(ctx.policy)  # attempt 1 is made here, outside the retry loop
     except InjectedFailure as exc:
         return Resume(job, _raising(exc), deadline, injected=True)
-    try:
-        started = ctx.client.start_get(loc.bucket, loc.key)
-    except Exception as exc:  # noqa: BLE001 - counted and classified as attempt 1
-        return Resume(job, _raising(exc), deadline)
-    if started is None:
-        return Resume(job, None)
-    return _Sent(job_id, job, loc, started, deadline)
+    return _Sending(job_id, job, GetTarget(loc.bucket, loc.key), deadline)
 
 
-def _finish(ctx: OpContext, sent: _Sent) -> Any:
-    """Read ``sent``'s answer: a small whole object is saved here (the outcome),
-    anything else becomes a ``Resume``."""
-    try:
-        resp = sent.pool.finish(sent.conn, "GET")
-    except Exception as exc:  # noqa: BLE001 - counted and classified as attempt 1
-        stale = isinstance(exc, ConnectionError) and getattr(exc, "before_response", True)
-        if stale and sent.conn.reused:  # closed while idle: sent again, uncounted
-            return Resume(sent.job, None, sent.deadline)
-        return Resume(sent.job, _raising(exc), sent.deadline)
-    size = resp.length
+def _on_reply(ctx: OpContext, out: _Sending, reply: GetReply) -> Settled:
+    """A small whole object is saved here (the outcome); anything else is resumed."""
+    if isinstance(reply, NotSent):
+        return Resume(out.job, None)
+    if isinstance(reply, GetFailed):
+        return Resume(out.job, _raising(reply.error), out.deadline)
+    size = reply.length
     small = size is not None and size <= INLINE_MAX and size < ctx.settings.multipart_threshold
-    if resp.status == 200 and small:
-        budget = Deadline(min(INLINE_BUDGET, sent.deadline.left()))
-        try:  # run_get's first attempt, without the loop around it
-            answer = ctx.client.get_answer(resp, sent.bucket, sent.key)
-            if needs_parts(ctx, answer):  # one more request: not on the batch's thread
-                return Resume(sent.job, lambda: answer, sent.deadline)
-            return save_whole(ctx, sent.job, answer, budget, attempts=1)
-        except Exception as exc:  # noqa: BLE001 - counted and classified as attempt 1
-            resp.close()
-            if budget.passed() and not sent.deadline.passed():
-                slow = f"body slower than {INLINE_BUDGET:g}s on a batch's thread: {exc}"
-                exc = OpError(ErrorKind.TRANSIENT, slow)
-            return Resume(sent.job, _raising(exc), sent.deadline)
-
-    def first() -> Dict[str, Any]:
-        answer: Dict[str, Any] = ctx.client.get_answer(resp, sent.bucket, sent.key)
-        return answer
-
-    return Resume(sent.job, first, sent.deadline)
+    if reply.status != 200 or not small:
+        return Resume(out.job, reply.open, out.deadline)
+    return _save_inline(ctx, out, reply)
 
 
-def _timed_out(sent: _Sent) -> Resume:
-    sent.conn.close()
-    timeout = sent.pool.timeouts[1]
-    return Resume(sent.job, _raising(TimeoutError(f"no answer in {timeout:g}s")), sent.deadline)
+def _save_inline(ctx: OpContext, out: _Sending, reply: ReplyHead) -> Settled:
+    """``run_get``'s first attempt, without the loop around it, within the budget."""
+    budget = Deadline(min(INLINE_BUDGET, out.deadline.left()))
+    try:
+        answer = reply.open()
+        if needs_parts(ctx, answer):  # one more request: not on the batch's thread
+            return Resume(out.job, _given(answer), out.deadline)
+        return save_whole(ctx, out.job, answer, budget, attempts=1)
+    except Exception as exc:  # noqa: BLE001 - counted and classified as attempt 1
+        reply.close()
+        if budget.passed() and not out.deadline.passed():
+            slow = f"body slower than {INLINE_BUDGET:g}s on a batch's thread: {exc}"
+            exc = OpError(ErrorKind.TRANSIENT, slow)
+        return Resume(out.job, _raising(exc), out.deadline)
+
+
+def _given(answer: S3Answer) -> FirstAttempt:
+    return lambda: answer
 
 
 def _raising(exc: BaseException) -> Callable[[], NoReturn]:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from typing import Any, Dict, List, Optional, Tuple, Union
+from dataclasses import dataclass
+from typing import IO, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from s3op.checksum import crc32, crc32_b64
 from s3op.errors import OpError, classify
-from s3op.fastpath import FileSlice
 from s3op.jobs import (
     AbortUploadJob,
     CompleteUploadJob,
@@ -37,6 +37,7 @@ from s3op.protocol import (
     parse_url,
 )
 from s3op.retry import Deadline, Failure, run_with_retries
+from s3op.transport import FileSlice, S3Answer
 
 READ_BLOCK = 1024 * 1024
 #: Files up to this size are read into memory once per attempt (threads x this, at most).
@@ -48,10 +49,12 @@ def run_put(ctx: OpContext, job: PutJob) -> Union[Result, SplitPut]:
     req = job.req
     try:
         loc = parse_object_url(req.url)
-        extra = put_args(req)
     except ValueError as exc:
-        kind = ErrorKind.INVALID_METADATA if "metadata" in str(exc) else ErrorKind.INVALID_URL
-        return invalid(req.idx, req.url, kind, str(exc))
+        return invalid(req.idx, req.url, ErrorKind.INVALID_URL, str(exc))
+    try:
+        extra = put_args(req)
+    except ValueError as exc:  # only encode_metadata raises here
+        return invalid(req.idx, req.url, ErrorKind.INVALID_METADATA, str(exc))
     try:
         size = os.stat(req.local).st_size
     except OSError as exc:  # the error table's errnos: missing, or unreadable
@@ -66,26 +69,29 @@ def run_put(ctx: OpContext, job: PutJob) -> Union[Result, SplitPut]:
     return _put_single(ctx, req, loc.bucket, loc.key, extra, size)
 
 
-def put_args(req: PutRequest) -> Dict[str, Any]:
-    """ContentType / Metadata / ServerSideEncryption for a put."""
-    extra: Dict[str, Any] = {}
-    if req.content_type:
-        extra["ContentType"] = req.content_type
+@dataclass(frozen=True)
+class PutArgs:
+    """What an upload sends besides its body (None: not sent)."""
+
+    content_type: Optional[str] = None
+    metadata: Optional[Mapping[str, str]] = None  # encoded (``encode_metadata``)
+    encryption: Optional[str] = None  # ServerSideEncryption
+
+
+def put_args(req: PutRequest) -> PutArgs:
+    """ContentType / Metadata / ServerSideEncryption for a put (ValueError: metadata
+    that cannot be encoded)."""
     metadata = encode_metadata(req.metadata)
-    if metadata:
-        extra["Metadata"] = metadata
-    if req.encryption:
-        extra["ServerSideEncryption"] = req.encryption
-    return extra
+    return PutArgs(req.content_type or None, metadata or None, req.encryption or None)
 
 
 def _put_single(
-    ctx: OpContext, req: PutRequest, bucket: str, key: str, extra: Dict[str, Any], size: int
+    ctx: OpContext, req: PutRequest, bucket: str, key: str, extra: PutArgs, size: int
 ) -> Result:
-    conditional = {"IfNoneMatch": "*"} if ctx.settings.no_overwrite else {}
+    conditional = "*" if ctx.settings.no_overwrite else None
 
     def attempt(deadline: Deadline) -> Result:
-        body: Any
+        body: Union[bytes, IO[bytes]]
         if size <= SMALL_BODY:
             # Read once: one open and one read, and the bytes hashed are the bytes sent.
             data = read_small(req.local)
@@ -96,14 +102,16 @@ def _put_single(
             md5, crc = file_digests(req.local, 0, sent)
             body = open(req.local, "rb")
         try:
-            resp = ctx.client.put_object(
+            resp = ctx.transport.put_object(
                 Bucket=bucket,
                 Key=key,
                 Body=body,
                 ContentMD5=_b64(md5),
                 ChecksumCRC32=crc32_b64(crc),
-                **extra,
-                **conditional,
+                ContentType=extra.content_type,
+                Metadata=extra.metadata,
+                ServerSideEncryption=extra.encryption,
+                IfNoneMatch=conditional,
             )
         finally:
             if not isinstance(body, bytes):
@@ -136,7 +144,7 @@ def _resolve_exists(
     return Result(idx=req.idx, url=req.url, skipped="exists", attempts=failure.attempts)
 
 
-def _same_content(local: str, head: Dict[str, Any]) -> bool:
+def _same_content(local: str, head: S3Answer) -> bool:
     etag = str(head.get("ETag", "")).strip('"')
     if int(head.get("ContentLength", -1)) != os.path.getsize(local):
         return False
@@ -159,7 +167,7 @@ def read_small(path: str) -> bytes:
         os.close(fd)
 
 
-def file_digests(path: str, offset: int, length: int) -> Tuple[Any, int]:
+def file_digests(path: str, offset: int, length: int) -> Tuple[hashlib._Hash, int]:
     """(MD5, CRC32) of ``length`` bytes of ``path`` from ``offset``, in one pass."""
     digest = hashlib.md5()
     crc = 0
@@ -176,11 +184,11 @@ def file_digests(path: str, offset: int, length: int) -> Tuple[Any, int]:
     return digest, crc
 
 
-def _b64(digest: Any) -> str:
+def _b64(digest: hashlib._Hash) -> str:
     return base64.b64encode(digest.digest()).decode("ascii")
 
 
-def _check_etag(etag: Any, md5_hex: str, encryption: Any) -> None:
+def _check_etag(etag: Optional[str], md5_hex: str, encryption: Optional[str]) -> None:
     """A plain-MD5 ETag that differs from our MD5 means the body was damaged."""
     if encryption and str(encryption).startswith("aws:kms"):
         return
@@ -190,19 +198,36 @@ def _check_etag(etag: Any, md5_hex: str, encryption: Any) -> None:
 
 
 def _create_upload(
-    ctx: OpContext, req: PutRequest, bucket: str, key: str, extra: Dict[str, Any], size: int
+    ctx: OpContext, req: PutRequest, bucket: str, key: str, extra: PutArgs, size: int
 ) -> Union[Result, SplitPut]:
-    """Start a multipart upload with a FULL_OBJECT CRC32 (plain, where refused)."""
-    checksum = {"ChecksumAlgorithm": "CRC32", "ChecksumType": "FULL_OBJECT"}
+    """Start a multipart upload with a FULL_OBJECT CRC32 (plain, where refused).
 
-    def attempt(deadline: Deadline) -> SplitPut:
-        resp = ctx.client.create_multipart_upload(Bucket=bucket, Key=key, **extra, **checksum)
-        return SplitPut(resp["UploadId"], size, checksum=bool(checksum))
+    Two retry loops at most, never the same request twice over: a store
+    that refuses full-object checksums answers ``invalid_request`` (permanent,
+    so its loop ends at once), and only then is the plain create tried, in
+    a loop of its own. Folding both into one loop would mean deciding the
+    refusal inside an attempt, outside ``errors.classify``.
+    """
 
-    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    def create(checksum: bool) -> Callable[[Deadline], SplitPut]:
+        def attempt(deadline: Deadline) -> SplitPut:
+            resp = ctx.transport.create_multipart_upload(
+                Bucket=bucket,
+                Key=key,
+                ContentType=extra.content_type,
+                Metadata=extra.metadata,
+                ServerSideEncryption=extra.encryption,
+                ChecksumAlgorithm="CRC32" if checksum else None,
+                ChecksumType="FULL_OBJECT" if checksum else None,
+            )
+            return SplitPut(resp["UploadId"], size, checksum=checksum)
+
+        return attempt
+
+    out = run_with_retries(create(True), ctx.policy, ctx.on_throttle)
     if isinstance(out, Failure) and out.kind is ErrorKind.INVALID_REQUEST:
-        checksum = {}  # a store without full-object checksums: ETags still verify parts
-        out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+        # a store without full-object checksums: ETags still verify the parts
+        out = run_with_retries(create(False), ctx.policy, ctx.on_throttle)
     if isinstance(out, Failure):
         return failed(req.idx, req.url, out)
     return out
@@ -220,7 +245,7 @@ def run_upload_part(ctx: OpContext, job: UploadPartJob) -> Union[PartDone, PartF
         md5, crc = file_digests(job.local, job.offset, job.length)
         with open(job.local, "rb") as f:
             body = FileSlice(f, job.offset, job.length)
-            resp = ctx.client.upload_part(
+            resp = ctx.transport.upload_part(
                 Bucket=loc.bucket,
                 Key=loc.key,
                 UploadId=job.upload_id,
@@ -243,17 +268,17 @@ def run_complete(ctx: OpContext, job: CompleteUploadJob) -> Result:
     req = job.req
     loc = parse_url(req.url)
     parts = [_part_entry(n, etag, crc, job.crc32) for n, etag, crc in sorted(job.parts)]
-    extra: Dict[str, Any] = {"IfNoneMatch": "*"} if ctx.settings.no_overwrite else {}
-    if job.crc32 is not None:
-        extra.update(ChecksumCRC32=crc32_b64(job.crc32), ChecksumType="FULL_OBJECT")
+    full = job.crc32 is not None
 
     def attempt(deadline: Deadline) -> Result:
-        resp = ctx.client.complete_multipart_upload(
+        resp = ctx.transport.complete_multipart_upload(
             Bucket=loc.bucket,
             Key=loc.key,
             UploadId=job.upload_id,
             MultipartUpload={"Parts": parts},
-            **extra,
+            IfNoneMatch="*" if ctx.settings.no_overwrite else None,
+            ChecksumCRC32=crc32_b64(job.crc32) if job.crc32 is not None else None,
+            ChecksumType="FULL_OBJECT" if full else None,
         )
         _check_multipart_etag(resp.get("ETag"), [etag for _, etag, _ in sorted(job.parts)])
         return Result(idx=req.idx, url=req.url, size=job.size, etag=resp.get("ETag"))
@@ -275,19 +300,21 @@ def _abort(ctx: OpContext, bucket: str, key: str, upload_id: str) -> None:
     """Abort an upload so no parts linger (best effort: a failure changes nothing)."""
 
     def attempt(deadline: Deadline) -> None:
-        ctx.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        ctx.transport.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
 
     run_with_retries(attempt, ctx.policy, ctx.on_throttle)
 
 
-def _part_entry(number: int, etag: str, crc: Optional[int], full: Optional[int]) -> Dict[str, Any]:
-    entry: Dict[str, Any] = {"PartNumber": number, "ETag": etag}
+def _part_entry(
+    number: int, etag: str, crc: Optional[int], full: Optional[int]
+) -> Dict[str, Union[int, str]]:
+    entry: Dict[str, Union[int, str]] = {"PartNumber": number, "ETag": etag}
     if full is not None and crc is not None:
         entry["ChecksumCRC32"] = crc32_b64(crc)
     return entry
 
 
-def _check_multipart_etag(etag: Any, part_etags: List[str]) -> None:
+def _check_multipart_etag(etag: Optional[str], part_etags: List[str]) -> None:
     value = str(etag or "").strip('"')
     if not value.endswith(f"-{len(part_etags)}"):
         return  # not the md5-of-md5s form: nothing to compare

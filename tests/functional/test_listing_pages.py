@@ -18,7 +18,8 @@ import pytest
 from botocore.credentials import Credentials
 
 from s3client import S3
-from s3op.fastpath import Endpoint, FastClient
+from s3op.fastpath import FastClient
+from s3op.fastsend import Endpoint
 from tests.backends import REGION, Backend
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,8 +17,8 @@ from typing import List, Tuple
 
 import pytest
 
+from s3op.bodies import FastBody
 from s3op.errors import OpError
-from s3op.fastpath import FastBody
 from s3op.http1 import Pool, TransportError
 from s3op.ops.get import _write_at
 from s3op.protocol import ErrorKind

@@ -17,10 +17,13 @@ from typing import Any, Iterator, List, Tuple
 import pytest
 
 from s3op import jobs
+from s3op.channel import SHUTDOWN_SIGNAL, Channel
 from s3op.client import ClientConfig, Credentials
-from s3op.pool import Channel, Died, Done, Pool, Worker, WorkerSpec
+from s3op.ops.runner import OpRunner, OpWorker
+from s3op.pool import Died, Done, Pool, Worker
 from s3op.protocol import ErrorKind, InfoRequest, Result
 from s3op.retry import RetryPolicy
+from s3op.worker import WorkerSpec, _gather
 
 UNREACHABLE = {"endpoint_url": "http://127.0.0.1:9", "region_name": "us-east-1"}
 
@@ -32,7 +35,7 @@ def spec(policy: RetryPolicy) -> WorkerSpec:
         connect_timeout=2.0,
         read_timeout=2.0,
     )
-    return WorkerSpec(config, policy, jobs.Settings(), threads=2)
+    return WorkerSpec(OpWorker(config, policy, jobs.Settings()), threads=2)
 
 
 def alive(pid: int) -> bool:
@@ -150,7 +153,7 @@ def bad_endpoint_spec() -> WorkerSpec:
         client_params={"endpoint_url": "not a url", "region_name": "us-east-1"},
         credentials=Credentials("testing", "testing"),
     )
-    return WorkerSpec(config, RetryPolicy(max_attempts=1), jobs.Settings(), threads=2)
+    return WorkerSpec(OpWorker(config, RetryPolicy(max_attempts=1), jobs.Settings()), threads=2)
 
 
 def wait_until_dead(pid: int) -> None:
@@ -312,7 +315,7 @@ def test_poll_takes_held_outcomes_when_its_timeout_passes(started: List[Pool]) -
 def test_in_process_pool_with_many_threads_answers_every_job(started: List[Pool]) -> None:
     """Batched wake-ups lose nothing: 16 threads (batch 8), 200 jobs, all answered."""
     base = spec(RetryPolicy(max_attempts=1))
-    pool = Pool(WorkerSpec(base.config, base.policy, base.settings, threads=16), processes=0)
+    pool = Pool(WorkerSpec(base.runner, threads=16), processes=0)
     started.append(pool)
     pool.start()
     todo = [(i, info_job(i)) for i in range(200)]
@@ -321,14 +324,11 @@ def test_in_process_pool_with_many_threads_answers_every_job(started: List[Pool]
     pool.shutdown()
 
 
-def _gets_context() -> Any:
-    """An op context whose client has the fast path (nothing is sent here)."""
-    from s3op.client import make_client
-    from s3op.ops import OpContext
-
+def _gets_runner() -> OpRunner:
+    """A worker's runner whose transport has the fast path (nothing is sent here)."""
     fast = ("http://127.0.0.1:9", "us-east-1", True)
     config = ClientConfig(credentials=Credentials("testing", "testing"), fast=fast)
-    return OpContext(make_client(config), RetryPolicy(), jobs.Settings())
+    return OpWorker(config, RetryPolicy(), jobs.Settings())(lambda: None, shared=False)
 
 
 def _get(idx: int) -> Tuple[int, jobs.GetJob]:
@@ -342,7 +342,6 @@ def test_gathering_a_batch_leaves_a_shutdown_for_the_threads() -> None:
     chain of threads passing it on would break and a thread would wait forever."""
     import queue
 
-    from s3op.pool import SHUTDOWN_SIGNAL, _gather
     from s3op.throttle import Throttle
 
     inbox: Any = queue.SimpleQueue()
@@ -350,7 +349,7 @@ def test_gathering_a_batch_leaves_a_shutdown_for_the_threads() -> None:
     inbox.put(SHUTDOWN_SIGNAL)
     inbox.put(_get(3))
 
-    batch, carried = _gather(_gets_context(), inbox, _get(1), Throttle(4))
+    batch, carried = _gather(_gets_runner(), inbox, _get(1), Throttle(4))
 
     assert [job_id for job_id, _ in batch] == [1, 2] and carried is None
     left = [inbox.get_nowait() for _ in range(inbox.qsize())]
@@ -360,7 +359,6 @@ def test_gathering_a_batch_leaves_a_shutdown_for_the_threads() -> None:
 def test_gathering_a_batch_carries_the_first_other_job_instead_of_requeueing_it() -> None:
     import queue
 
-    from s3op.pool import _gather
     from s3op.throttle import Throttle
 
     inbox: Any = queue.SimpleQueue()
@@ -368,7 +366,7 @@ def test_gathering_a_batch_carries_the_first_other_job_instead_of_requeueing_it(
     for msg in (_get(2), other, _get(3)):
         inbox.put(msg)
 
-    batch, carried = _gather(_gets_context(), inbox, _get(1), Throttle(4))
+    batch, carried = _gather(_gets_runner(), inbox, _get(1), Throttle(4))
 
     assert [job_id for job_id, _ in batch] == [1, 2] and carried is other
     assert inbox.get_nowait()[0] == 3 and inbox.empty()

@@ -15,7 +15,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from s3op.fastpath import _SigningConfig
+from s3op.fastsend import SigningConfig
 from s3op.signing import Headers, Signer, sign
 
 BASE = "http://127.0.0.1:9000/bucket"
@@ -50,14 +50,14 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 def botocore_way(creds: Any, method: str, url: str, headers: Dict[str, str]) -> Dict[str, str]:
     request = AWSRequest(method=method, url=url, headers=dict(headers, host="127.0.0.1:9000"))
-    request.context["client_config"] = _SigningConfig
+    request.context["client_config"] = SigningConfig
     S3SigV4Auth(creds, "s3", "eu-west-1").add_auth(request)
     return dict(request.headers.items())
 
 
 def our_way(signer: Signer, method: str, url: str, headers: Dict[str, str]) -> Dict[str, str]:
     with_host = dict(headers, host="127.0.0.1:9000")
-    return dict(sign(signer, method, url, with_host, None, _SigningConfig))
+    return dict(sign(signer, method, url, with_host, None, SigningConfig))
 
 
 @pytest.mark.parametrize("token", [None, "session-token"])

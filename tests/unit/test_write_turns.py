@@ -1,4 +1,4 @@
-"""The parts of one download take turns to write into its file (``ops.get._WriteTurns``).
+"""The parts of one download take turns to write into its file (``ops.save.WriteTurns``).
 
 Real threads and real files; only ``os.pwrite`` is wrapped, to see who is inside it.
 """
@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List
 
 import pytest
 
-from s3op.ops import get
+from s3op.ops import save
 from s3op.ops.get import CHUNK, _write_at
 from s3op.retry import Deadline
 
@@ -87,7 +87,7 @@ def test_parts_of_one_file_never_write_at_once_and_all_land(
     assert spy.most_per_file == 1
     assert target.read_bytes() == b"".join(parts)
     assert crcs == {n: (size, zlib.crc32(parts[n])) for n in range(len(parts))}
-    assert get._WRITE_TURNS._locks == {}  # nothing kept once the writers are done
+    assert save.write_turns()._locks == {}  # nothing kept once the writers are done
 
 
 def test_two_files_are_written_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,7 +118,7 @@ def test_a_failed_part_gives_up_its_turn(tmp_path: Path) -> None:
     target.write_bytes(b"." * 20)
     with pytest.raises(ConnectionResetError):
         _write_at(Broken(b"abcdefghij"), str(target), 0, Deadline(60))
-    assert get._WRITE_TURNS._locks == {}
+    assert save.write_turns()._locks == {}
     done: List[Any] = []
     again = io.BytesIO(b"z" * 5)
     run_threads([lambda: done.append(_write_at(again, str(target), 10, Deadline(1)))])

@@ -1,0 +1,89 @@
+"""What a worker runs its jobs with: the ops, on a transport of the worker's own.
+
+``OpWorker`` is the ``s3op.worker.RunnerFactory`` a batch hands the pool
+(``WorkerSpec(OpWorker(config, policy, settings), threads)``): picklable,
+it builds inside each worker, after it starts, the worker's transport
+(``s3op.client.worker_transport``: clients never cross a fork) and an
+``OpRunner`` over it. ``OpRunner`` runs one job with the op registered for
+its type (``run_job``), or several whole-object GETs together
+(``s3op.ops.multiget``), and finishes GETs a batch handed back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Sequence, Tuple, cast
+
+from s3op import jobs
+from s3op.client import ClientConfig, worker_transport
+from s3op.ops import OpContext, get, info, internal_failure, listing, put
+from s3op.ops.multiget import (
+    GET_BATCH,
+    Answer,
+    HandOff,
+    Resume,
+    batchable,
+    finish_resumed,
+    run_gets,
+)
+from s3op.retry import RetryPolicy
+
+#: The op for each job type (each takes the job type it is registered for).
+_OPS: Dict[type, Callable[[OpContext, Any], jobs.Outcome]] = {
+    jobs.GetJob: get.run_get,
+    jobs.GetPartJob: get.run_get_part,
+    jobs.VerifyJob: get.run_verify,
+    jobs.PutJob: put.run_put,
+    jobs.UploadPartJob: put.run_upload_part,
+    jobs.CompleteUploadJob: put.run_complete,
+    jobs.AbortUploadJob: put.run_abort,
+    jobs.InfoJob: info.run_info,
+    jobs.ListJob: listing.run_list,
+}
+
+
+def run_job(ctx: OpContext, job: jobs.Job) -> jobs.Outcome:
+    """Run one job with the op registered for its type."""
+    return _OPS[type(job)](ctx, job)
+
+
+@dataclass(frozen=True)
+class OpWorker:
+    """Builds a worker's ``OpRunner`` inside the worker (a ``RunnerFactory``)."""
+
+    config: ClientConfig
+    policy: RetryPolicy
+    settings: jobs.Settings
+
+    def __call__(self, slow_down: Callable[[], None], shared: bool) -> OpRunner:
+        """The runner of one worker; ``shared``: reuse this process's transport."""
+        transport = worker_transport(self.config, shared)
+        return OpRunner(OpContext(transport, self.policy, self.settings, slow_down))
+
+
+class OpRunner:
+    """Runs a worker's jobs with the ops (an ``s3op.worker.Runner``)."""
+
+    batch_size = GET_BATCH
+
+    def __init__(self, ctx: OpContext) -> None:
+        self.ctx = ctx
+
+    def run(self, task: object) -> jobs.Outcome:
+        """Run a job, or finish a GET a batch handed back; a bug is an internal error."""
+        job = task.job if isinstance(task, Resume) else cast(jobs.Job, task)
+        try:
+            if isinstance(task, Resume):
+                return finish_resumed(self.ctx, task)
+            return run_job(self.ctx, job)
+        except Exception as exc:  # noqa: BLE001 - a bug in an op: answered, not lost
+            return internal_failure(job, exc)
+
+    def batchable(self, task: object) -> bool:
+        """A whole-object GET, on a transport that keeps many in flight."""
+        return batchable(self.ctx, task)
+
+    def run_batch(self, batch: List[Tuple[int, object]], answer: Answer, hand_off: HandOff) -> bool:
+        """Run whole-object GETs together (``multiget.run_gets``)."""
+        gets = cast(Sequence[Tuple[int, jobs.GetJob]], batch)  # all batchable: GetJobs
+        return run_gets(self.ctx, gets, answer, hand_off)

@@ -1,0 +1,197 @@
+"""One worker: M threads taking jobs off one inbox and answering each.
+
+A worker knows nothing of what its jobs do. ``WorkerSpec.runner`` (a
+``RunnerFactory``, picklable) builds, inside the worker after it starts,
+the ``Runner`` that runs them: ``s3op.ops.runner.OpWorker`` does, with a
+transport of the worker's own (clients never cross a fork). The worker
+gives it one thing: ``slow_down``, its ``Throttle``'s, to call when S3
+says slow down.
+
+Each thread runs one job at a time under a ``Throttle`` slot. While S3 is
+calm (``Throttle.calm``), a thread that takes a job the runner calls
+batchable also takes the batchable jobs waiting behind it (``_gather``,
+never waiting for more) and has the runner run them together
+(``Runner.run_batch``: many GETs in flight on one thread). A runner may
+hand a job back to the inbox to be finished by any free thread
+(``hand_off``), so a slow one never holds up the rest of its batch.
+
+Forked workers close their siblings' pipe ends, ignore SIGINT (the parent
+decides), and die with the parent (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import signal
+import threading
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Callable, ContextManager, List, Optional, Protocol, Tuple, Union
+
+from s3op.channel import SHUTDOWN_SIGNAL, WorkerEnd
+from s3op.jobs import Outcome
+from s3op.throttle import Throttle
+
+#: (job id, task): a job from the parent, or one a runner handed back to finish.
+Message = Tuple[int, object]
+#: ``answer(job_id, outcome)``: False once the parent is gone.
+Answer = Callable[[int, Outcome], bool]
+#: ``hand_off(job_id, task)``: the task goes back to the inbox for any free thread.
+HandOff = Callable[[int, object], None]
+
+
+class Runner(Protocol):
+    """Runs a worker's jobs (built inside the worker by a ``RunnerFactory``)."""
+
+    #: The most tasks one ``run_batch`` takes.
+    batch_size: int
+
+    def run(self, task: object) -> Outcome:
+        """Run one job, or finish one handed off; never raises (a bug is an outcome)."""
+
+    def batchable(self, task: object) -> bool:
+        """Whether ``task`` may run in a batch with others like it."""
+
+    def run_batch(self, batch: List[Message], answer: Answer, hand_off: HandOff) -> bool:
+        """Run batchable tasks together, answering each; False once ``answer`` is."""
+
+
+class RunnerFactory(Protocol):
+    """Builds a worker's ``Runner`` after the worker starts (picklable)."""
+
+    def __call__(self, slow_down: Callable[[], None], shared: bool) -> Runner:
+        """``slow_down``: call when S3 throttles; ``shared``: an in-process worker
+        (it may reuse this process's long-lived clients)."""
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker needs, fixed for a run (picklable)."""
+
+    runner: RunnerFactory  # builds what runs the jobs, inside the worker
+    threads: int  # threads per worker: jobs run at once (fewer while S3 throttles)
+
+
+#: The worker's end of its link to the parent: a pipe, or an in-process channel.
+Link = Union[Connection, WorkerEnd]
+
+
+def worker_main(conn: Link, spec: WorkerSpec) -> None:
+    """Body of a worker: build its runner, run jobs on M threads until shutdown."""
+    throttle = Throttle(spec.threads)
+    in_process = isinstance(conn, WorkerEnd)  # threads take jobs straight off the channel
+    runner = spec.runner(throttle.slow_down, in_process)
+    inbox: queue.SimpleQueue[Optional[Message]]
+    inbox = conn.channel.inbox if isinstance(conn, WorkerEnd) else queue.SimpleQueue()
+    # A pipe's send is not thread-safe; a Channel serialises deliveries itself.
+    lock: ContextManager[object] = contextlib.nullcontext() if in_process else threading.Lock()
+
+    def answer(job_id: int, outcome: Outcome) -> bool:
+        with lock:
+            try:
+                conn.send((job_id, outcome))
+            except (BrokenPipeError, OSError):
+                return False
+        return True
+
+    threads = [
+        threading.Thread(target=_serve, args=(runner, inbox, answer, throttle), daemon=True)
+        for _ in range(spec.threads)
+    ]
+    for t in threads:
+        t.start()
+    if not isinstance(conn, WorkerEnd):
+        _pump(conn, inbox)
+        inbox.put(SHUTDOWN_SIGNAL)
+    for t in threads:
+        t.join()
+
+
+def _pump(conn: Connection, inbox: queue.SimpleQueue[Optional[Message]]) -> None:
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is SHUTDOWN_SIGNAL:
+            return
+        inbox.put(msg)
+
+
+def _serve(
+    runner: Runner,
+    inbox: queue.SimpleQueue[Optional[Message]],
+    answer: Answer,
+    throttle: Throttle,
+) -> None:
+    def hand_off(job_id: int, task: object) -> None:
+        inbox.put((job_id, task))  # any free thread finishes it (SimpleQueue: never full)
+
+    carried: Optional[Message] = None  # taken while gathering a batch, run right after it
+    while True:
+        msg = carried if carried is not None else inbox.get()
+        if msg is SHUTDOWN_SIGNAL:
+            inbox.put(SHUTDOWN_SIGNAL)  # for the next thread
+            return
+        batch, carried = _gather(runner, inbox, msg, throttle)
+        with throttle.slot():
+            if len(batch) > 1:
+                listening = runner.run_batch(batch, answer, hand_off)
+            else:
+                listening = answer(msg[0], runner.run(msg[1]))
+        if not listening:
+            return
+
+
+def _gather(
+    runner: Runner,
+    inbox: queue.SimpleQueue[Optional[Message]],
+    msg: Message,
+    throttle: Throttle,
+) -> Tuple[List[Message], Optional[Message]]:
+    """``msg`` and the batchable tasks waiting behind it, at most the runner's
+    ``batch_size`` (never waits), plus the first other task met on the way
+    (None if none): the caller runs it next, so nothing taken is put back
+    behind later work. A shutdown met on the way goes back into the inbox:
+    it is None, so it cannot be carried, and the threads pass it on to each
+    other. Batches only while S3 is calm (``Throttle.calm``); the pool's
+    capacity, twice its threads, bounds what can be waiting."""
+    batch = [msg]
+    if not runner.batchable(msg[1]) or not throttle.calm():
+        return batch, None
+    while len(batch) < runner.batch_size:
+        try:
+            nxt = inbox.get_nowait()
+        except queue.Empty:
+            break
+        if nxt is SHUTDOWN_SIGNAL:  # None: it cannot be carried; leave it for the loop
+            inbox.put(SHUTDOWN_SIGNAL)
+            break
+        if not runner.batchable(nxt[1]):
+            return batch, nxt
+        batch.append(nxt)
+    return batch, None
+
+
+def process_entry(conn: Connection, spec: WorkerSpec, close: List[Connection]) -> None:
+    """A forked worker's start: close the siblings' pipe ends, leave SIGINT to the
+    parent, die with it, run ``worker_main``, and exit without atexit handlers."""
+    for other in close:
+        other.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
+    worker_main(conn, spec)
+    os._exit(0)  # skip atexit handlers inherited from the parent
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the EOF on our pipe still ends us

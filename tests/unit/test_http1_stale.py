@@ -1,0 +1,141 @@
+"""The one stale-connection rule (``s3op.http1._stale``) and ``s3op.inflight``.
+
+A loopback server answers one request per connection and then hangs up,
+as a server closing an idle keep-alive connection does; the client's next
+request on that connection finds it broken before any answer. A GET or
+HEAD is then sent once more on a fresh connection, by ``Pool.request``
+and ``Pool.start``/``Pool.answer`` alike; a PUT never is.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Iterator, List, Tuple
+
+import pytest
+
+from s3op.http1 import Pending, Pool, TransportError
+from s3op.http1_conn import Response
+from s3op.inflight import InFlight
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return b""
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def one_per_connection() -> Iterator[Tuple[int, List[bytes]]]:
+    """Answers one request per connection, then closes it; records each request."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: List[bytes] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                request = _read_request(conn)
+                if request:
+                    seen.append(request.split(b"\r\n", 1)[0])
+                    conn.sendall(OK)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], seen
+    stop.set()
+    thread.join()
+    listener.close()
+
+
+def _pool(port: int) -> Pool:
+    return Pool("http", "127.0.0.1", port, (2.0, 2.0))
+
+
+def _first_then_idle(pool: Pool) -> None:
+    """One request, answered; its connection goes back to the pool, then the server
+    closes it (as it would an idle one)."""
+    assert pool.request("GET", "/first", {}).read_all() == b"ok"
+    time.sleep(0.1)  # the server's FIN arrives
+
+
+def test_a_get_on_a_connection_closed_while_idle_is_sent_again(
+    one_per_connection: Tuple[int, List[bytes]],
+) -> None:
+    port, seen = one_per_connection
+    pool = _pool(port)
+    _first_then_idle(pool)
+    assert pool.request("GET", "/again", {}).read_all() == b"ok"
+    assert seen == [b"GET /first HTTP/1.1", b"GET /again HTTP/1.1"]
+    pool.close()
+
+
+def test_a_put_on_a_connection_closed_while_idle_is_never_sent_again(
+    one_per_connection: Tuple[int, List[bytes]],
+) -> None:
+    port, seen = one_per_connection
+    pool = _pool(port)
+    _first_then_idle(pool)
+    with pytest.raises((TransportError, ConnectionError)):
+        pool.request("PUT", "/write", {"Content-Length": "1"}, b"x").read_all()
+    assert seen == [b"GET /first HTTP/1.1"]  # the retry loop decides, and counts it
+    pool.close()
+
+
+def test_start_and_answer_send_a_stale_get_again_on_a_fresh_connection(
+    one_per_connection: Tuple[int, List[bytes]],
+) -> None:
+    port, seen = one_per_connection
+    pool = _pool(port)
+    _first_then_idle(pool)
+    pending = pool.start("GET", "/batched", {})
+    got = pool.answer(pending)
+    if isinstance(got, Pending):  # the stale connection showed only now: sent again
+        assert got.conn is not pending.conn and not got.conn.reused
+        got = pool.answer(got)
+    assert isinstance(got, Response) and got.read_all() == b"ok"
+    assert seen[-1] == b"GET /batched HTTP/1.1" and len(seen) == 2
+    pool.close()
+
+
+def test_inflight_yields_every_reply_by_its_tag(
+    one_per_connection: Tuple[int, List[bytes]],
+) -> None:
+    port, seen = one_per_connection
+    pool = _pool(port)
+    flight: InFlight[str] = InFlight()
+    for name in ("a", "b", "c"):
+        flight.send(pool, "GET", f"/{name}", {}, name)
+    replies = {tag: got for tag, got in flight.replies()}
+    flight.close()
+    assert sorted(replies) == ["a", "b", "c"]
+    for got in replies.values():
+        assert isinstance(got, Response) and got.status == 200 and got.read_all() == b"ok"
+    pool.close()
+
+
+def test_inflight_times_out_a_request_with_no_reply() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts (backlog), never answers
+    pool = Pool("http", "127.0.0.1", listener.getsockname()[1], (2.0, 0.2))
+    flight: InFlight[int] = InFlight()
+    try:
+        flight.send(pool, "GET", "/silent", {}, 7)
+        ((tag, got),) = list(flight.replies())
+        assert tag == 7 and isinstance(got, TimeoutError)
+    finally:
+        flight.close()
+        pool.close()
+        listener.close()
