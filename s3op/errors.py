@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import errno
 import socket
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
 from s3op.protocol import ErrorKind
@@ -220,3 +220,16 @@ def _transport_errors() -> Tuple[type, ...]:
         TimeoutError,
         OSError,
     )
+
+
+def classify_local(exc: Union[OSError, ValueError], path: str) -> Tuple[ErrorKind, str]:
+    """``classify`` for a local path the caller names, met outside any op (the
+    scheduler making a destination directory, a download's temp file sized or
+    renamed into place): an ``OSError``'s kind by its errno (``ERRNO_KINDS``),
+    with a message naming ``path`` rather than a temp file; a ``ValueError``
+    (a key refused as a file name, ``paths.local_path``) is a local file error.
+    """
+    if isinstance(exc, ValueError):
+        return ErrorKind.LOCAL_FILE_ERROR, str(exc)
+    kind, _ = classify(exc)
+    return kind, f"{exc.strerror or exc}: {path}"

@@ -1,10 +1,12 @@
 """Units of work the parent hands to workers, and what workers hand back.
 
-Requests (``s3op.protocol``) are what users ask for; jobs are how the engine
-does it. A large get becomes one ``GetJob`` that answers ``SplitGet`` and
-then many ``GetPartJob``s; a large put becomes ``PutJob`` -> ``SplitPut`` ->
-``UploadPartJob``s -> ``CompleteUploadJob`` (or ``AbortUploadJob``). All
-types are small frozen dataclasses, cheap to pickle across the worker pipe.
+Requests (``s3op.protocol``) are what users ask for; jobs are how the
+scheduler (``s3op.scheduler``) does it. A large get becomes one ``GetJob``
+that answers ``SplitGet`` and then many ``GetPartJob``s (``s3op.assembly.
+download``); a large put becomes ``PutJob`` -> ``SplitPut`` ->
+``UploadPartJob``s -> ``CompleteUploadJob`` (or ``AbortUploadJob``:
+``s3op.assembly.upload``). All types are small frozen dataclasses, cheap to
+pickle across the worker pipe.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class GetJob:
 
     req: GetRequest
     local: str
+    attempt: int = 1  # whole-object attempt: a large object failing its check starts over
 
 
 @dataclass(frozen=True)

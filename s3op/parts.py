@@ -23,11 +23,12 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Protocol, Sequence, Tuple, Union
 
 from s3op.checksum import crc32, crc32_b64, crc32_combine, spans
 from s3op.errors import classify, error_code
 from s3op.protocol import ErrorKind
+from s3op.transport import S3Answer, Transport
 
 _COMPOSITE_CRC32 = re.compile(r"^([A-Za-z0-9+/]{6}==)-(\d+)$")
 _MULTIPART_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})-(\d+)"?$')
@@ -46,7 +47,7 @@ class PartsCheck:
     count: int  # number of parts
 
 
-def etag_is_md5(resp: Dict[str, Any]) -> bool:
+def etag_is_md5(resp: S3Answer) -> bool:
     """Whether a GET/HEAD answer's ETag is made of MD5s (plain or multipart): not
     under SSE-C or SSE-KMS."""
     return not resp.get("SSECustomerAlgorithm") and not str(
@@ -54,7 +55,7 @@ def etag_is_md5(resp: Dict[str, Any]) -> bool:
     ).startswith("aws:kms")
 
 
-def parts_check(resp: Dict[str, Any]) -> Optional[PartsCheck]:
+def parts_check(resp: S3Answer) -> Optional[PartsCheck]:
     """The check a GET/HEAD answer allows for a multipart object, if any.
 
     Call only when the object has neither a whole-object CRC32 nor a plain-MD5
@@ -73,7 +74,7 @@ def parts_check(resp: Dict[str, Any]) -> Optional[PartsCheck]:
 
 
 def part_sizes(
-    client: Any, bucket: str, key: str, size: int, etag: str, check: PartsCheck
+    client: Transport, bucket: str, key: str, size: int, etag: str, check: PartsCheck
 ) -> Optional[List[int]]:
     """The sizes of the object's parts, in order; None when they cannot be known.
 
@@ -88,25 +89,8 @@ def part_sizes(
     sizes: List[int] = []
     marker = 0
     while True:
-        try:
-            attrs = client.get_object_attributes(
-                Bucket=bucket,
-                Key=key,
-                ObjectAttributes=["ETag", "ObjectParts", "ObjectSize"],
-                MaxParts=PARTS_PAGE,
-                PartNumberMarker=marker,
-            )
-        except Exception as exc:
-            kind = classify(exc)[0]
-            if error_code(exc) in _UNSUPPORTED or kind is ErrorKind.ACCESS_DENIED:
-                _refuse(bucket, check.algorithm)
-                return None
-            if kind is not ErrorKind.TRANSIENT:
-                return None
-            raise
-        if attrs.get("ETag") and attrs["ETag"].strip('"') != etag.strip('"'):
-            return None  # replaced since: these are another object's parts
-        if attrs.get("ObjectSize") is not None and int(attrs["ObjectSize"]) != size:
+        attrs = _attributes(client, bucket, key, check.algorithm, marker)
+        if attrs is None or not _same_object(attrs, size, etag):
             return None
         parts = attrs.get("ObjectParts") or {}
         page = parts.get("Parts") or []
@@ -118,11 +102,41 @@ def part_sizes(
             break
         following = int(parts.get("NextPartNumberMarker") or 0)
         if not page or following <= marker:
-            return None
+            return None  # a marker that does not move on: no end in sight
         marker = following
     if len(sizes) != check.count or sum(sizes) != size or min(sizes, default=0) <= 0:
         return None
     return sizes
+
+
+def _attributes(
+    client: Transport, bucket: str, key: str, algorithm: str, marker: int
+) -> Optional[S3Answer]:
+    """One page of the object's attributes from ``marker``; None when refused or
+    failed for good (a refusal is remembered). Raises a transient failure."""
+    try:
+        return client.get_object_attributes(
+            Bucket=bucket,
+            Key=key,
+            ObjectAttributes=["ETag", "ObjectParts", "ObjectSize"],
+            MaxParts=PARTS_PAGE,
+            PartNumberMarker=marker,
+        )
+    except Exception as exc:  # any failure: classify (the one table) decides what it is
+        kind = classify(exc)[0]
+        if error_code(exc) in _UNSUPPORTED or kind is ErrorKind.ACCESS_DENIED:
+            _refuse(bucket, algorithm)
+            return None
+        if kind is not ErrorKind.TRANSIENT:
+            return None
+        raise
+
+
+def _same_object(attrs: S3Answer, size: int, etag: str) -> bool:
+    """Whether attributes describe the object the download saw (not one replaced since)."""
+    if attrs.get("ETag") and attrs["ETag"].strip('"') != etag.strip('"'):
+        return False
+    return attrs.get("ObjectSize") is None or int(attrs["ObjectSize"]) == size
 
 
 #: How long a bucket's refusal to list parts is believed (a long-lived shared engine
@@ -199,11 +213,23 @@ def label(algorithm: str) -> str:
     return "composite CRC32" if algorithm == "crc32" else "multipart ETag"
 
 
+#: Bytes as the digests take them (hashlib's and zlib's buffers).
+Bytes = Union[bytes, bytearray, memoryview]
+
+
+class _Digest(Protocol):
+    def update(self, data: Bytes, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+
 class _Crc32:
+    """A CRC32 with hashlib's interface (the digest: 4 big-endian bytes)."""
+
     def __init__(self) -> None:
         self.value = 0
 
-    def update(self, data: Any) -> None:
+    def update(self, data: Bytes, /) -> None:
         self.value = crc32(data, self.value)
 
     def digest(self) -> bytes:
@@ -222,12 +248,14 @@ class PartsDigest:
 
     @property
     def label(self) -> str:
+        """What its result is called in a mismatch message."""
         return label(self.algorithm)
 
-    def _new(self) -> Any:
+    def _new(self) -> _Digest:
         return _Crc32() if self.algorithm == "crc32" else hashlib.md5()
 
-    def update(self, data: Any) -> None:
+    def update(self, data: Bytes) -> None:
+        """Digest the next bytes of the stream."""
         view = memoryview(data)
         while len(view):
             if self._left == 0 and len(self._done) + 1 >= len(self._sizes):
@@ -247,6 +275,7 @@ class PartsDigest:
         return [*self._done, self._part.digest()]
 
     def hexdigest(self) -> str:
+        """S3's form of the result (``combine``): ``<b64>-N`` or ``<md5 hex>-N``."""
         return combine(self.algorithm, self.digests())
 
 
@@ -264,7 +293,8 @@ class PieceDigests:
         self._crc = PartsDigest("crc32", cuts) if crc else None
         self._md5 = PartsDigest("md5", cuts) if md5 else None
 
-    def update(self, data: Any) -> None:
+    def update(self, data: Bytes) -> None:
+        """Digest the range's next bytes, in order."""
         for digest in (self._crc, self._md5):
             if digest is not None:
                 digest.update(data)

@@ -1,0 +1,94 @@
+"""A multipart upload: create, parts, complete, or abort on failure.
+
+The first job of a large put creates the multipart upload and answers
+``SplitPut`` (the upload id). An ``UploadAssembly`` then asks for the
+file's parts as ``UploadPartJob``s (``part_size`` each, or bigger: S3 takes
+at most ``MAX_UPLOAD_PARTS``), keeps each part's ETag and CRC32 as it
+lands, and when the last one is in asks for the ``CompleteUploadJob``
+(with the whole object's CRC32 when the upload was created with one),
+whose result is the request's. A part that fails for good fails the
+request with that part's error, and asks for an ``AbortUploadJob`` (its
+own failure is nobody's result: the scheduler queues it as clean-up).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+from s3op.assembly import NOTHING, Step
+from s3op.checksum import crc32_of_parts, spans
+from s3op.jobs import (
+    AbortUploadJob,
+    CompleteUploadJob,
+    PartDone,
+    PutJob,
+    Settings,
+    SplitPut,
+    UploadPartJob,
+)
+from s3op.protocol import Result
+
+#: S3's limit on the parts of one multipart upload.
+MAX_UPLOAD_PARTS = 10_000
+
+
+class UploadAssembly:
+    """One multipart upload in progress."""
+
+    def __init__(self, job: PutJob, split: SplitPut, settings: Settings) -> None:
+        self.job = job
+        self.split = split
+        self.part_size = max(settings.part_size, -(-split.size // MAX_UPLOAD_PARTS))
+        self.left = 0  # parts still to answer
+        self.parts: Dict[int, PartDone] = {}  # part number -> what its upload answered
+        self.failed = False
+
+    def start(self) -> Step:
+        """Ask for every part (numbered from 1, as S3 numbers them)."""
+        req, upload_id = self.job.req, self.split.upload_id
+        ranges = spans(self.split.size, self.part_size)
+        self.left = len(ranges)
+        return Step(
+            parts=tuple(
+                UploadPartJob(req.idx, req.url, upload_id, number, req.local, offset, length)
+                for number, (offset, length) in enumerate(ranges, start=1)
+            )
+        )
+
+    def part_done(self, done: PartDone) -> Step:
+        """A part is uploaded: after the last one, complete the upload."""
+        if self.failed:
+            return NOTHING
+        self.left -= 1
+        self.parts[done.number] = done
+        if self.left > 0:
+            return NOTHING
+        return Step(jobs=(self._complete(),))
+
+    def part_failed(self, result: Result) -> Step:
+        """A part failed for good: the request fails with it; abort the upload."""
+        if self.failed:
+            return NOTHING
+        self.failed = True
+        req = self.job.req
+        return Step(
+            cleanup=(AbortUploadJob(req.idx, req.url, self.split.upload_id),), result=result
+        )
+
+    def sparse_bytes(self, device: int) -> int:
+        """An upload writes no local file: 0."""
+        return 0
+
+    def discard(self) -> None:
+        """Nothing local to remove (an upload left unfinished is S3's to expire)."""
+
+    def _complete(self) -> CompleteUploadJob:
+        done = [self.parts[n] for n in sorted(self.parts)]
+        parts = tuple((d.number, d.etag or "", d.crc32) for d in done)
+        crc: Optional[int] = None
+        if self.split.checksum and all(d.crc32 is not None for d in done):
+            crc = crc32_of_parts((d.crc32 or 0, d.length) for d in done)
+        return CompleteUploadJob(self.job.req, self.split.upload_id, parts, self.split.size, crc)
+
+
+__all__ = ["MAX_UPLOAD_PARTS", "UploadAssembly"]
