@@ -1,50 +1,219 @@
-"""The command line's two ends of a batch: requests in, result lines out.
+"""A batch command, from argv or from parsed options: op + requests + ``BatchOptions``.
 
-In: the requests of a command, from its arguments or its ``--inputs``
-manifest, refused as a usage error (exit 2, nothing sent) when a line or
-an argument is bad. Out: the engine run under Ctrl-C/SIGTERM handling,
-and the one writer of stdout.
+Both ``s3op``'s click commands and ``s3op serve`` end here, without click:
+
+- ``build_batch(op, args, values, inputs)`` makes the ``BatchCommand`` from
+  option values already parsed (by click, or by ``scan_argv``), the
+  positional arguments and the opened ``--inputs`` manifest;
+- ``parse_batch_argv(argv)`` does the whole of it from an argv such as
+  ``["get", "--inputs", PATH, "--recursive"]``, with the option table of
+  ``s3op.cli_options`` (what ``s3op serve`` receives).
+
+A bad option, argument or manifest line raises ``BatchUsageError`` (exit
+2): the whole batch is refused before anything is sent.
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
 import os
-import signal
-import sys
-from typing import Any, Callable, List, Sequence, Union
+from dataclasses import dataclass
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    TextIO,
+    Tuple,
+)
 
-import click
-
-from s3op import jobs
+from s3op import __version__
+from s3op.cli_options import OPTIONS_OF, OptionSpec, command_help
 from s3op.manifest import url_problem
-from s3op.protocol import ExitCode, ProtocolError, PutRequest, Request, Result, read_manifest
+from s3op.options import BatchOptions, BatchUsageError, options_from_values
+from s3op.protocol import (
+    GetRequest,
+    InfoRequest,
+    ListRequest,
+    ProtocolError,
+    PutRequest,
+    Request,
+    read_manifest,
+)
 
-#: Bytes of result lines buffered between flushes (see ``buffer_stdout``).
-STDOUT_BUFFER = 1 << 16
+
+class ShowHelp(Exception):
+    """``--help`` or ``--version`` instead of a batch: nothing to run, ``text`` to show."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
 
 
-# ----------------------------------------------------------------- requests
+@dataclass(frozen=True)
+class BatchCommand:
+    """One batch, ready for ``s3op.run_batch``."""
+
+    op: str  # "get", "put", "info" or "list"
+    requests: Sequence[Request]
+    options: BatchOptions
+
+
+# ------------------------------------------------------------------- argv
+
+
+def parse_batch_argv(
+    argv: Sequence[str],
+    stdin: Optional[TextIO] = None,
+    environ: Optional[Mapping[str, str]] = None,
+) -> BatchCommand:
+    """The batch of ``s3op ARGV...``, parsed without click.
+
+    ``--inputs -`` reads ``stdin`` (refused when None). Defaults read from
+    the environment (``$S3OP_INJECT_FAILURE_RATE``) come from ``environ``
+    (``os.environ`` when None). ``BatchUsageError`` for anything bad;
+    ``ShowHelp`` for ``OP --help`` (``-h``) and ``--version``.
+    """
+    if list(argv[:1]) == ["--version"]:
+        raise ShowHelp(f"s3op {__version__}")
+    if not argv or argv[0] not in OPTIONS_OF:
+        what = f"No such command {argv[0]!r}." if argv else "Missing command."
+        raise BatchUsageError(f"{what} Commands: {', '.join(OPTIONS_OF)}.")
+    op = argv[0]
+    specs = OPTIONS_OF[op]
+    options_part = argv[1 : argv.index("--")] if "--" in argv else argv[1:]
+    if "--help" in options_part or "-h" in options_part:  # as click: before any checks
+        raise ShowHelp(command_help(op))
+    given, args = scan_argv(argv[1:], specs)
+    values = {**option_defaults(specs, os.environ if environ is None else environ), **given}
+    path = values.pop("inputs")
+    if path is None:
+        return build_batch(op, args, values, None)
+    _refuse_both(args)  # before the manifest is opened (it may be stdin)
+    with _open_manifest(str(path), stdin) as lines:
+        return build_batch(op, args, values, lines)
+
+
+def scan_argv(
+    tokens: Sequence[str], specs: Sequence[OptionSpec]
+) -> Tuple[Dict[str, Any], List[str]]:
+    """(option values by name, positional arguments) of ``tokens``, as click reads
+    them: ``--opt VALUE``, ``--opt=VALUE``, flags, and ``--`` ending the options."""
+    by_flag = {s.flag: s for s in specs}
+    by_flag.update({s.off: s for s in specs if s.off is not None})
+    values: Dict[str, Any] = {}
+    args: List[str] = []
+    rest = iter(tokens)
+    for token in rest:
+        if token == "--":
+            args.extend(rest)
+        elif not token.startswith("-") or token == "-":
+            args.append(token)
+        else:
+            name, eq, inline = token.partition("=")
+            spec = by_flag.get(name)
+            if spec is None:
+                raise BatchUsageError(f"No such option: {name}")
+            values[spec.dest] = _value(spec, name, inline if eq else None, rest)
+    return values, args
+
+
+def _value(spec: OptionSpec, name: str, inline: Optional[str], rest: Iterator[str]) -> Any:
+    """The value of one option given as ``name``: a flag's on/off, or the next token."""
+    if spec.kind is None:
+        if inline is not None:
+            raise BatchUsageError(f"Option '{name}' does not take a value.")
+        return name != spec.off
+    text = inline if inline is not None else next(rest, None)
+    if text is None:
+        raise BatchUsageError(f"Option '{name}' requires an argument.")
+    return convert(spec, text)
+
+
+def convert(spec: OptionSpec, text: str) -> Any:
+    """``text`` as a value of ``spec``; ``BatchUsageError`` naming the option if bad."""
+    assert spec.kind is not None
+    try:
+        return spec.kind.convert(text)
+    except ValueError as exc:
+        raise BatchUsageError(str(exc), param_hint=f"'{spec.flag}'") from None
+
+
+def option_defaults(specs: Sequence[OptionSpec], environ: Mapping[str, str]) -> Dict[str, Any]:
+    """The value of every option not given: from its environment variable, if set."""
+    values: Dict[str, Any] = {}
+    for spec in specs:
+        text = environ.get(spec.envvar) if spec.envvar else None
+        values[spec.dest] = spec.default if text is None else convert(spec, text)
+    return values
+
+
+@contextlib.contextmanager
+def _open_manifest(path: str, stdin: Optional[TextIO]) -> Iterator[Iterable[str]]:
+    """The lines of the manifest at ``path`` (``-``: ``stdin``)."""
+    if path == "-":
+        if stdin is None:
+            raise BatchUsageError("no stdin to read a manifest from", param_hint="'--inputs'")
+        yield stdin
+        return
+    try:
+        manifest = open(path, encoding="utf-8")
+    except OSError as exc:
+        message = f"{path!r}: {exc.strerror}."
+        raise BatchUsageError(message, param_hint="'--inputs'") from None
+    with manifest:
+        yield manifest
+
+
+# --------------------------------------------------------------- requests
+
+
+def build_batch(
+    op: str, args: Sequence[str], values: Mapping[str, Any], inputs: Optional[Iterable[str]]
+) -> BatchCommand:
+    """The batch of ``op`` from its arguments (or the ``inputs`` manifest's lines)
+    and its option values by name."""
+    if op == "put":
+        if len(args) % 2:
+            raise BatchUsageError("give LOCAL URL pairs", param_hint="PAIRS")
+        args = [f"{args[i]}\0{args[i + 1]}" for i in range(0, len(args), 2)]
+    requests = batch_requests(op, args, inputs, _MAKERS[op])
+    if op == "put":
+        refuse_duplicate_keys(requests)
+    return BatchCommand(op, requests, options_from_values(values))
 
 
 def batch_requests(
-    op: str, args: Sequence[str], inputs: Any, make: Callable[[int, str], Any]
-) -> List[Any]:
-    """The batch's requests, from the arguments or the manifest; usage errors
-    (exit 2, nothing sent) for a bad manifest line or argument."""
-    if args and inputs is not None:
-        raise click.UsageError("give URLs or --inputs, not both")
+    op: str,
+    args: Sequence[str],
+    inputs: Optional[Iterable[str]],
+    make: Callable[[int, str], Request],
+) -> List[Request]:
+    """The batch's requests, from the arguments or the manifest; ``BatchUsageError``
+    (exit 2, nothing sent) for a bad manifest line or argument, or none at all."""
     if inputs is not None:
+        _refuse_both(args)
         try:
-            requests: List[Request] = read_manifest(op, inputs)
+            requests = read_manifest(op, inputs)
         except ProtocolError as exc:
-            raise click.BadParameter(str(exc), param_hint="--inputs") from None
+            raise BatchUsageError(str(exc), param_hint="--inputs") from None
     else:
         requests = [make(i, a) for i, a in enumerate(args)]
         _check_args(op, requests)
     if not requests:
-        raise click.UsageError("empty batch: give URLs or a non-empty --inputs manifest")
+        raise BatchUsageError("empty batch: give URLs or a non-empty --inputs manifest")
     return requests
+
+
+def _refuse_both(args: Sequence[str]) -> None:
+    """A batch comes from its arguments or from ``--inputs``, never both."""
+    if args:
+        raise BatchUsageError("give URLs or --inputs, not both")
 
 
 def put_from_pair(idx: int, pair: str) -> PutRequest:
@@ -56,14 +225,20 @@ def put_from_pair(idx: int, pair: str) -> PutRequest:
     return PutRequest(idx, url, local)
 
 
-def refuse_duplicate_keys(requests: Sequence[Any]) -> None:
+_MAKERS: Dict[str, Callable[[int, str], Request]] = {
+    "get": lambda i, url: GetRequest(i, url),
+    "put": put_from_pair,
+    "info": lambda i, url: InfoRequest(i, url),
+    "list": lambda i, url: ListRequest(i, url),
+}
+
+
+def refuse_duplicate_keys(requests: Sequence[Request]) -> None:
     """Two puts to one key in a batch: a usage error (which would win is a race)."""
     seen = set()
     for req in requests:
         if req.url in seen:
-            raise click.BadParameter(
-                f"duplicate key in one batch: {req.url}", param_hint="--inputs"
-            )
+            raise BatchUsageError(f"duplicate key in one batch: {req.url}", param_hint="--inputs")
         seen.add(req.url)
 
 
@@ -73,78 +248,18 @@ def _check_args(op: str, requests: Sequence[Request]) -> None:
         problem = url_problem(op, req.url)
         if problem is not None:
             hint = "PAIRS" if op == "put" else "URLS"
-            raise click.BadParameter(f"{req.url[:200]!r} {problem}", param_hint=hint)
-
-
-# -------------------------------------------------------------------- running
-
-
-def run_engine(engine: Any, pool: Any) -> ExitCode:
-    """Start the pool, run the engine; Ctrl-C or SIGTERM stops the workers,
-    removes temp files and gives ``ExitCode.INTERRUPTED``."""
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        pool.start()
-        code: ExitCode = engine.run()
-        pool.shutdown()
-        return code
-    except KeyboardInterrupt:
-        pool.shutdown(kill=True)
-        engine.sweep()
-        click.echo("s3op: interrupted; workers stopped, temp files removed", err=True)
-        return ExitCode.INTERRUPTED
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-# --------------------------------------------------------------------- stdout
-
-
-def buffer_stdout() -> None:
-    """Make stdout buffered even under ``PYTHONUNBUFFERED`` or ``python -u``.
-
-    The engine flushes its results once per wake-up (``flush_results``), so
-    every line still leaves as soon as the engine has nothing else to do. An
-    unbuffered stdout would add one write syscall per result line instead:
-    10,000 of them for a 10,000-key listing.
-    """
-    out = sys.stdout
-    if not isinstance(out, io.TextIOWrapper):
-        return  # replaced by a caller (a test runner, say): theirs to manage
-    if isinstance(out.buffer, io.RawIOBase):  # -u: text straight to the file descriptor
-        # A raw file of our own: closing the old stream (or its raw file) leaves ours open.
-        raw = io.FileIO(out.fileno(), "w", closefd=False)
-        sys.stdout = io.TextIOWrapper(
-            io.BufferedWriter(raw, STDOUT_BUFFER),
-            encoding=out.encoding,
-            errors=out.errors,
-        )
-    elif out.write_through or out.line_buffering:
-        out.reconfigure(write_through=False, line_buffering=False)
-
-
-def write_result(result: Union[Result, jobs.Found]) -> None:
-    """Write one result line (a listing's ``Found``: its lines) to stdout."""
-    sys.stdout.write(result.lines() if isinstance(result, jobs.Found) else result.to_json() + "\n")
-
-
-def flush_results() -> None:
-    """Results are flushed once per engine wake-up, not per line: a flush
-    releases the GIL, and getting it back from busy workers costs up to
-    the interpreter's switch interval each time."""
-    sys.stdout.flush()
+            raise BatchUsageError(f"{req.url[:200]!r} {problem}", param_hint=hint)
 
 
 __all__ = [
+    "BatchCommand",
+    "ShowHelp",
     "batch_requests",
-    "buffer_stdout",
-    "flush_results",
+    "build_batch",
+    "convert",
+    "option_defaults",
+    "parse_batch_argv",
     "put_from_pair",
     "refuse_duplicate_keys",
-    "run_engine",
-    "write_result",
+    "scan_argv",
 ]

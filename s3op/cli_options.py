@@ -1,13 +1,20 @@
-"""The options of ``s3op``'s commands, grouped by what they apply to, and their help.
+"""The options of ``s3op``'s batch commands: one table, read by both parsers.
+
+Each option is an ``OptionSpec``: its flag, the name of its value, what
+values it takes (``IntRange``, ``FloatRange``, ``Choice``, ``Text``,
+``Manifest``; none for a flag), its default and its help. The click
+command line (``s3op.cli``) turns the table into click options; ``s3op
+serve`` parses argv with it directly (``s3op.cli_batch.parse_batch_argv``),
+without click. Bounds and defaults are therefore written once.
 
 Each command takes only the groups that mean something to it, so
 ``s3op COMMAND --help`` lists only options that do something there:
 
-- ``run_options``: every command that sends requests (workers, threads,
+- ``RUN_OPTIONS``: every command that sends requests (workers, threads,
   retries, deadline, role, failure injection);
-- ``transfer_options``: commands that move object bodies (get, put):
+- ``TRANSFER_OPTIONS``: commands that move object bodies (get, put):
   part size and multipart threshold;
-- ``allow_missing_option``: commands whose requests name one object each
+- ``ALLOW_MISSING``: commands whose requests name one object each
   (get, info), where ``not_found`` can be forgiven.
 
 ``manifest_help(op)`` documents an op's manifest fields, from the request
@@ -17,152 +24,314 @@ type itself, with an example line.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Dict, List, Optional
+import textwrap
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple, Union
 
-import click
+from s3op.options import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MULTIPART_THRESHOLD,
+    DEFAULT_PART_SIZE,
+    DEFAULT_RETRIES,
+    DEFAULT_THREADS,
+    FORK_MIN_CPUS,
+    IN_PROCESS_MAX,
+    LAYOUTS,
+    MAX_THREADS,
+    MIN_DEADLINE,
+    MIN_PART_SIZE,
+    PUT_THREADS,
+)
+from s3op.protocol import INJECT_FAILURE_RATE_ENV, MAX_RETRIES, REQUEST_TYPES
 
-from s3op.protocol import REQUEST_TYPES
-
-#: Batches this small run in-process (threads only): forking is not worth it.
-IN_PROCESS_MAX = 32
-#: Worker processes are forked by default only on machines with more CPUs than
-#: this. One process's threads move ~3,000 small objects a second; on 2 CPUs,
-#: forked workers measured slower than in-process threads (W1: 1.25 vs 1.0 s,
-#: more CPU in all), as parent, workers and a local server fight for 2 cores.
-FORK_MIN_CPUS = 3
-DEFAULT_THREADS = 16
-#: Uploads wait longer on the server (it writes), so more of them in flight pays, and
-#: the server spends less CPU per PUT when more arrive at once. 1,000 x 10 KiB `s3op
-#: put` on a warm engine, 12 interleaved runs (SeaweedFS on this 2-CPU box): 0.575 s
-#: with 32 threads, 0.550 with 48, 0.535 with 64, 0.530 with 96; engine CPU 0.45 ->
-#: 0.40 s and the server's 0.645 -> 0.600 s from 32 to 64. Memory: a thread holds at
-#: most one small body (``ops.put.SMALL_BODY``). Downloads, HEADs and listings did not
-#: change with more threads. Forked workers share the 64 out (see ``cli._threads``).
-PUT_THREADS = 64
-DEFAULT_DEADLINE = 300.0
-DEFAULT_PART_SIZE = 16 * 1024 * 1024
-DEFAULT_MULTIPART_THRESHOLD = 32 * 1024 * 1024
-#: Read when ``--inject-failure-rate`` is not given.
-INJECT_FAILURE_RATE_VAR = "S3OP_INJECT_FAILURE_RATE"
-
-Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+# ---------------------------------------------------------------- values
 
 
-def _positive(ctx: click.Context, param: click.Parameter, value: Optional[int]) -> Optional[int]:
-    if value is not None and value < 0:
-        raise click.BadParameter("must be >= 0")
-    return value
+@dataclass(frozen=True)
+class IntRange:
+    """An integer from ``low`` to ``high`` (None: no upper bound)."""
+
+    low: int
+    high: Optional[int] = None
+
+    def convert(self, text: str) -> int:
+        """The value of ``text``; ValueError, worded as click words it, if out of range."""
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a valid integer.") from None
+        if value < self.low or (self.high is not None and value > self.high):
+            bounds = f"{self.low}<=x" + ("" if self.high is None else f"<={self.high}")
+            raise ValueError(f"{value} is not in the range {bounds}.")
+        return value
 
 
-def _apply(options: List[Decorator]) -> Decorator:
-    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        for option in reversed(options):
-            fn = option(fn)
-        return fn
+@dataclass(frozen=True)
+class FloatRange:
+    """A number of at least ``low``."""
 
-    return decorate
+    low: float
+
+    def convert(self, text: str) -> float:
+        """The value of ``text``; ValueError if it is not a number of at least ``low``."""
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a valid float.") from None
+        if not value >= self.low:  # NaN too
+            raise ValueError(f"{value} is not in the range x>={self.low}.")
+        return value
 
 
-def inputs_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``--inputs``: the JSONL manifest (every command)."""
-    return click.option(
-        "--inputs",
-        type=click.File("r", encoding="utf-8"),
-        help="JSONL manifest, one request a line ('-' for stdin); fields below.",
-    )(fn)
+@dataclass(frozen=True)
+class Choice:
+    """One of a few words."""
 
+    choices: Tuple[str, ...]
+
+    def convert(self, text: str) -> str:
+        """``text`` if it is one of the choices; ValueError otherwise."""
+        if text not in self.choices:
+            wanted = ", ".join(repr(c) for c in self.choices)
+            raise ValueError(f"{text!r} is not one of {wanted}.")
+        return text
+
+
+@dataclass(frozen=True)
+class Text:
+    """Any string; ``directory``: it names a directory (for help)."""
+
+    directory: bool = False
+
+    def convert(self, text: str) -> str:
+        """``text`` itself."""
+        return text
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The path of a JSONL manifest, ``-`` for stdin (opened by the parser)."""
+
+    def convert(self, text: str) -> str:
+        """The path itself."""
+        return text
+
+
+ValueKind = Union[IntRange, FloatRange, Choice, Text, Manifest]
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option of the batch commands."""
+
+    flag: str  # "--threads"
+    dest: str  # its value's name: a field of a BatchOptions piece ("threads")
+    help: str
+    kind: Optional[ValueKind] = None  # what values it takes; None: a flag (no value)
+    default: Union[None, bool, int, float, str] = None
+    off: Optional[str] = None  # a flag's off switch ("--no-info"); the flag is then on/off
+    envvar: Optional[str] = None  # the environment variable read when it is not given
+    metavar: Optional[str] = None
+    show_default: bool = False
+
+
+# ---------------------------------------------------------------- the table
+
+INPUTS = OptionSpec(
+    "--inputs",
+    "inputs",
+    "JSONL manifest, one request a line ('-' for stdin); fields below.",
+    Manifest(),
+)
 
 #: Options of every command that sends requests.
-_RUN_OPTIONS: List[Decorator] = [
-    click.option(
+RUN_OPTIONS: Tuple[OptionSpec, ...] = (
+    OptionSpec(
         "--num-workers",
-        type=int,
-        default=None,
-        callback=_positive,
-        help="Worker processes (0 = in-process threads; default: CPUs, or "
+        "num_workers",
+        "Worker processes (0 = in-process threads; default: CPUs, or "
         f"in-process for batches of at most {IN_PROCESS_MAX} and on machines "
         f"with fewer than {FORK_MIN_CPUS} CPUs).",
+        IntRange(0),
     ),
-    click.option(
+    OptionSpec(
         "--threads",
-        type=click.IntRange(1, 256),
-        default=None,
-        help=f"Threads per worker [default: {DEFAULT_THREADS}; put: {PUT_THREADS}, "
+        "threads",
+        f"Threads per worker [default: {DEFAULT_THREADS}; put: {PUT_THREADS}, "
         f"shared out among forked workers, at least {DEFAULT_THREADS} each].",
+        IntRange(1, MAX_THREADS),
     ),
-    click.option(
+    OptionSpec(
         "--retries",
-        type=click.IntRange(1, 100),
-        default=10,
+        "retries",
+        "Attempts per request, the first included.",
+        IntRange(1, MAX_RETRIES),
+        DEFAULT_RETRIES,
         show_default=True,
-        help="Attempts per request, the first included.",
     ),
-    click.option(
+    OptionSpec(
         "--deadline",
-        type=click.FloatRange(0.1),
-        default=DEFAULT_DEADLINE,
+        "deadline",
+        "Seconds allowed per request, all attempts included.",
+        FloatRange(MIN_DEADLINE),
+        DEFAULT_DEADLINE,
         show_default=True,
-        help="Seconds allowed per request, all attempts included.",
     ),
-    click.option(
+    OptionSpec(
         "--role",
-        default=None,
-        help="IAM role ARN to assume once, in the parent. Session variables and "
+        "role",
+        "IAM role ARN to assume once, in the parent. Session variables and "
         "client parameters come from $S3OP_SESSION_VARS / $S3OP_CLIENT_PARAMS (JSON).",
+        Text(),
     ),
-    click.option(
+    OptionSpec(
         "--inject-failure-rate",
-        type=click.IntRange(0, 100),
-        default=0,
-        envvar=INJECT_FAILURE_RATE_VAR,
-        show_envvar=True,
-        show_default=True,
-        metavar="N",
-        help="Testing: fail about N% of attempts (retries included) with a "
+        "inject_failure_rate",
+        "Testing: fail about N% of attempts (retries included) with a "
         "transient 'injected failure' before the real request is sent, inside "
         "the normal retry loop. Each process draws from its own random.Random; "
         "100 fails every attempt (exit 3).",
+        IntRange(0, 100),
+        0,
+        envvar=INJECT_FAILURE_RATE_ENV,
+        metavar="N",
+        show_default=True,
     ),
-]
-
+)
 
 #: Options of commands that move object bodies (get, put).
-_TRANSFER_OPTIONS: List[Decorator] = [
-    click.option(
+TRANSFER_OPTIONS: Tuple[OptionSpec, ...] = (
+    OptionSpec(
         "--part-size",
-        type=click.IntRange(5 * 1024 * 1024),
-        default=DEFAULT_PART_SIZE,
+        "part_size",
+        "Bytes per ranged GET / multipart-upload part.",
+        IntRange(MIN_PART_SIZE),
+        DEFAULT_PART_SIZE,
         show_default=True,
-        help="Bytes per ranged GET / multipart-upload part.",
     ),
-    click.option(
+    OptionSpec(
         "--multipart-threshold",
-        type=click.IntRange(1),
-        default=DEFAULT_MULTIPART_THRESHOLD,
+        "multipart_threshold",
+        "Objects at least this big move in parts.",
+        IntRange(1),
+        DEFAULT_MULTIPART_THRESHOLD,
         show_default=True,
-        help="Objects at least this big move in parts.",
     ),
-]
+)
+
+ALLOW_MISSING = OptionSpec(
+    "--allow-missing",
+    "allow_missing",
+    "not_found results do not make the exit code non-zero.",
+    default=False,
+)
+
+GET_OPTIONS: Tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "--destination",
+        "destination",
+        "Directory for downloads that give no 'local' path.",
+        Text(directory=True),
+        ".",
+        show_default=True,
+    ),
+    OptionSpec(
+        "--layout",
+        "layout",
+        "keys: DEST/<key> (refusing keys that would escape DEST); "
+        "hashed: DEST/<first hex digit of the hash>/<hash of URL>.",
+        Choice(LAYOUTS),
+        "keys",
+        show_default=True,
+    ),
+    OptionSpec(
+        "--recursive",
+        "recursive",
+        "Each URL is a prefix: get every object under it.",
+        default=False,
+    ),
+    OptionSpec(
+        "--info",
+        "info",
+        "Report content type, metadata, encryption and modification time.",
+        default=True,
+        off="--no-info",
+        show_default=True,
+    ),
+    OptionSpec(
+        "--verify",
+        "verify",
+        "Check sizes and MD5/ETags (and server checksums where given).",
+        default=True,
+        off="--no-verify",
+        show_default=True,
+    ),
+)
+
+OVERWRITE = OptionSpec(
+    "--overwrite",
+    "overwrite",
+    "--no-overwrite: never replace an existing object (conditional write).",
+    default=True,
+    off="--no-overwrite",
+    show_default=True,
+)
+
+LIST_RECURSIVE = OptionSpec(
+    "--recursive", "recursive", "Every object under each prefix (else one level).", default=False
+)
+
+#: The options of each batch command, in the order ``--help`` lists them.
+OPTIONS_OF: Dict[str, Tuple[OptionSpec, ...]] = {
+    "get": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, ALLOW_MISSING, *GET_OPTIONS),
+    "put": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, OVERWRITE),
+    "info": (INPUTS, *RUN_OPTIONS, ALLOW_MISSING),
+    "list": (INPUTS, *RUN_OPTIONS, LIST_RECURSIVE),
+}
+
+# ------------------------------------------------------------------ help
+
+#: Each batch command's help, and the name of its arguments.
+HELP: Dict[str, str] = {
+    "get": "Download objects: URLs, or a manifest of {url, range, local}.",
+    "put": "Upload files: LOCAL URL pairs, or a manifest of {url, local, ...}.\n\n"
+    "A URL ending in '/' names a folder: the file's base name is appended "
+    "(`s3op put a.csv s3://b/dir/` writes s3://b/dir/a.csv), as `aws s3 cp` "
+    "does. In a manifest, a url ending in '/' is refused.",
+    "info": "HEAD objects: size, content type, metadata, encryption, modification time.",
+    "list": "List prefixes: objects, and (without --recursive) common prefixes.",
+}
+ARGUMENTS: Dict[str, str] = {"get": "urls", "put": "pairs", "info": "urls", "list": "urls"}
 
 
-def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Options of every command that sends requests."""
-    return _apply(_RUN_OPTIONS)(fn)
+def command_help(op: str) -> str:
+    """``s3op OP --help`` in plain text, from the table (what ``s3op serve`` answers;
+    the command line's is click's, with the same parts)."""
+    lines = [f"Usage: s3op {op} [OPTIONS] [{ARGUMENTS[op].upper()}]...", ""]
+    lines += [_indented(paragraph, 2) + "\n" for paragraph in HELP[op].split("\n\n")]
+    lines.append("Options:")
+    for spec in OPTIONS_OF[op]:
+        name = spec.flag if spec.off is None else f"{spec.flag} / {spec.off}"
+        if spec.kind is not None:
+            name += f" {spec.metavar or _METAVARS[type(spec.kind)]}"
+        lines += [f"  {name}", _indented(spec.help, 6)]
+    lines += ["", manifest_help(op).replace("\b\n", "")]
+    return "\n".join(lines)
 
 
-def transfer_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Options of commands that move object bodies (get, put)."""
-    return _apply(_TRANSFER_OPTIONS)(fn)
+def _indented(text: str, indent: int) -> str:
+    return textwrap.fill(text, 78, initial_indent=" " * indent, subsequent_indent=" " * indent)
 
 
-def allow_missing_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``--allow-missing`` (get, info)."""
-    return click.option(
-        "--allow-missing",
-        is_flag=True,
-        help="not_found results do not make the exit code non-zero.",
-    )(fn)
+_METAVARS: Dict[type, str] = {
+    IntRange: "INTEGER",
+    FloatRange: "FLOAT",
+    Choice: "CHOICE",
+    Text: "TEXT",
+    Manifest: "FILENAME",
+}
 
+# ---------------------------------------------------------- manifest help
 
 #: What each manifest field means, per op where it differs.
 FIELD_TEXT: Dict[str, str] = {
@@ -204,15 +373,22 @@ def manifest_help(op: str) -> str:
 
 
 __all__ = [
-    "DEFAULT_DEADLINE",
-    "DEFAULT_THREADS",
-    "FORK_MIN_CPUS",
-    "INJECT_FAILURE_RATE_VAR",
-    "IN_PROCESS_MAX",
-    "PUT_THREADS",
-    "allow_missing_option",
-    "inputs_option",
+    "ALLOW_MISSING",
+    "ARGUMENTS",
+    "HELP",
+    "EXAMPLES",
+    "GET_OPTIONS",
+    "INPUTS",
+    "OPTIONS_OF",
+    "RUN_OPTIONS",
+    "TRANSFER_OPTIONS",
+    "Choice",
+    "FloatRange",
+    "IntRange",
+    "Manifest",
+    "OptionSpec",
+    "Text",
+    "ValueKind",
+    "command_help",
     "manifest_help",
-    "run_options",
-    "transfer_options",
 ]

@@ -3,157 +3,192 @@
 Python start-up plus ``import boto3`` cost ~0.3 s here; a caller that runs
 many small batches (``s3client`` does) should pay it once. The server reads
 one command a line on stdin, ``{"argv": ["get", "--inputs", PATH, ...]}``,
-runs it exactly as ``s3op ARGV...`` would (same code, same result lines on
-stdout), then writes one terminator line::
+runs it as ``s3op ARGV...`` would (same parsing, ``s3op.cli_batch``; same
+engine, ``s3op.run_batch``; same result lines), then writes one
+terminator line (the wire format is ``s3op.ipc``'s)::
 
     {"end": true, "exit_code": 0, "stderr": "..."}
 
-Result lines always carry ``idx``; the terminator never does. Small
+Result lines always carry ``idx``; the terminator never does, and it
+carries whatever the command would print instead of results (a usage
+error; ``OP --help`` and ``--version``, exit 0), so that the result
+stream holds result lines only. Small
 batches run on in-process threads with warm connections; big ones fork
 workers as usual. The server exits at EOF on stdin or after
-``--idle-timeout`` seconds without a command.
+``--idle-timeout`` seconds without a command. A ``BatchServer`` owns what
+is kept from one batch to the next: the credential cache.
 
 ``--listen PATH`` makes it a *shared* server instead: it answers the same
 command lines on a Unix socket at ``PATH``, one connection at a time, so
 that every process of one user with one configuration reuses one warm
-engine (``s3client``'s default; see ``s3client/server.py``). The socket's
-directory must be private to the user (mode 0700, owned by us); connections
-from another user are refused (``SO_PEERCRED``). At most one server holds
-``PATH + ".lock"`` at a time; a second one started for the same path exits
-at once. Result lines go to the connection; a client that disconnects
-mid-batch stops that server (the batch cannot report anywhere).
+engine (``s3client``'s default; see ``s3client/shared.py``). The socket's
+directory must be private to the user (``ipc.check_private_dir``);
+connections from another user are refused (``ipc.check_peer``). At most
+one server holds ``PATH + ".lock"`` at a time; a second one started for
+the same path exits at once. Result lines go to the connection; a client
+that disconnects mid-batch stops that server (the batch cannot report
+anywhere).
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import fcntl
-import io
-import json
 import os
 import select
 import socket
-import stat
-import struct
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Optional, TextIO, Tuple
 
-import click
-
+from s3op.batch import INTERRUPTED_NOTE, LineSink, run_batch
+from s3op.cli_batch import ShowHelp, parse_batch_argv
+from s3op.credentials import CredentialCache, client_config
+from s3op.ipc import ForeignPeer, check_peer, check_private_dir, end_line, parse_command
+from s3op.options import DEFAULT_DEADLINE, DEFAULT_THREADS, PUT_THREADS, BatchUsageError
 from s3op.paths import remove_file
+from s3op.protocol import ExitCode
+
+#: How often an idle shared server checks that its socket path is still its own.
+IDENTITY_CHECK_SECONDS = 5.0
+#: Bytes of result lines buffered on a connection between flushes.
+CONNECTION_BUFFER = 1 << 16
 
 
-def serve_forever(idle_timeout: float) -> None:
-    """Answer commands from stdin until EOF or idle timeout."""
-    from s3op import cli
+class BatchServer:
+    """Runs the commands of one ``s3op serve``; keeps the credential cache across them."""
 
-    cli.SERVE_MODE = True
-    warm_up()
+    def __init__(self) -> None:
+        self.credentials = CredentialCache()
+
+    def warm_up(self) -> None:
+        """Do the first command's start-up work before it arrives.
+
+        Imports the ops, resolves the default configuration (credentials,
+        endpoint) and builds its client, so that this work (~0.1 s) overlaps
+        whatever the caller does between starting the server and sending its
+        first batch. A command that arrives meanwhile waits in the pipe.
+        Nothing here may fail the server: a bad configuration is reported by
+        the command that uses it.
+        """
+        try:
+            import s3op.ops.get  # noqa: F401
+            import s3op.ops.info  # noqa: F401
+            import s3op.ops.listing  # noqa: F401
+            import s3op.ops.put  # noqa: F401
+            from s3op.client import cached_client
+
+            for threads in (DEFAULT_THREADS, PUT_THREADS):
+                cached_client(client_config(None, threads, DEFAULT_DEADLINE, self.credentials))
+        except Exception:  # noqa: BLE001 - the first command reports any real problem
+            pass
+
+    def run_command(self, line: str, out: TextIO) -> int:
+        """Run one command line: its result lines, then its terminator, to ``out``.
+        Its exit code. ``OSError`` if ``out`` breaks (the client went away)."""
+        code, stderr = self._answer(line, out)
+        out.write(end_line(code, stderr))
+        out.flush()
+        return code
+
+    def _answer(self, line: str, out: TextIO) -> Tuple[int, str]:
+        """Run one command line, its results to ``out``: (exit code, its stderr)."""
+        try:
+            argv = parse_command(line)
+        except ValueError as exc:
+            return ExitCode.USAGE, f"s3op serve: {exc}"
+        try:
+            command = parse_batch_argv(argv)
+            options = dataclasses.replace(command.options, credentials=self.credentials)
+            code = run_batch(command.op, command.requests, options, LineSink(out))
+        except ShowHelp as shown:  # on stderr: the result stream holds result lines only
+            return ExitCode.OK, shown.text + "\n"
+        except BatchUsageError as exc:
+            return ExitCode.USAGE, exc.format() + "\n"
+        except KeyboardInterrupt:  # reading the manifest: nothing started
+            return ExitCode.INTERRUPTED, "s3op: interrupted\n"
+        return code, INTERRUPTED_NOTE + "\n" if code is ExitCode.INTERRUPTED else ""
+
+    def serve_connection(self, conn: socket.socket) -> bool:
+        """Run the commands of one connection; False when the server must stop."""
+        reader = LineReader(conn.fileno())
+        out = conn.makefile("w", buffering=CONNECTION_BUFFER, encoding="utf-8", newline="\n")
+        try:
+            while True:
+                line = reader.readline(None)
+                if line is None:
+                    return True
+                if not line.strip():
+                    continue
+                try:
+                    code = self.run_command(line, out)
+                except OSError:  # the client went away mid-batch
+                    return False
+                if code == ExitCode.INTERRUPTED:
+                    return False
+        finally:
+            _close_quietly(out)
+
+
+def serve_stdin(idle_timeout: float) -> None:
+    """Answer commands from stdin (results on stdout) until EOF or idle timeout."""
+    server = BatchServer()
+    server.warm_up()
     reader = LineReader(sys.stdin.fileno())
     while True:
         line = reader.readline(idle_timeout)
         if line is None:
             return
-        if line.strip():
-            end = run_command(line)
-            _terminate(end)
-            if end["exit_code"] == 130:
-                return  # interrupted: the caller is tearing us down, don't linger
-
-
-def warm_up() -> None:
-    """Do the first command's start-up work before it arrives.
-
-    Imports the engine and the ops, resolves the default configuration
-    (credentials, endpoint) and builds its client, so that this work
-    (~0.1 s) overlaps whatever the caller does between starting the server
-    and sending its first batch. A command that arrives meanwhile waits in
-    the pipe. Nothing here may fail the server: a bad configuration is
-    reported by the command that uses it.
-    """
-    from s3op import cli
-
-    try:
-        import s3op.engine  # noqa: F401
-        import s3op.ops.get  # noqa: F401
-        import s3op.ops.info  # noqa: F401
-        import s3op.ops.listing  # noqa: F401
-        import s3op.ops.put  # noqa: F401
-        from s3op.client import cached_client
-
-        for threads in (cli.DEFAULT_THREADS, cli.PUT_THREADS):
-            cached_client(cli.client_config(None, threads, cli.DEFAULT_DEADLINE))
-    except Exception:  # noqa: BLE001 - the first command reports any real problem
-        pass
-
-
-#: How often an idle shared server checks that its socket path is still its own.
-IDENTITY_CHECK_SECONDS = 5.0
+        if line.strip() and server.run_command(line, sys.stdout) == ExitCode.INTERRUPTED:
+            return  # interrupted: the caller is tearing us down, don't linger
 
 
 def serve_socket(path: str, idle_timeout: float) -> None:
-    """Answer commands on a Unix socket at ``path`` until idle for ``idle_timeout``."""
-    from s3op import cli
+    """Answer commands on a Unix socket at ``path`` until idle for ``idle_timeout``.
 
-    _check_private_dir(os.path.dirname(path) or ".")
+    ``ipc.UnsafeDirectory`` if the socket's directory is not private.
+    """
+    check_private_dir(os.path.dirname(path) or ".")
     lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until we exit
     except BlockingIOError:
         return  # another server owns this path
-    cli.SERVE_MODE = True
+    server = BatchServer()
     listener = _listen(path)
     identity = _identity(path)
-    warm_up()
-    null = os.open(os.devnull, os.O_WRONLY)
-    idle_since = _now()
+    server.warm_up()
     try:
-        while _identity(path) == identity and _now() - idle_since < idle_timeout:
-            wait = min(IDENTITY_CHECK_SECONDS, idle_timeout - (_now() - idle_since))
-            ready, _, _ = select.select([listener], [], [], max(wait, 0.0))
-            if not ready:
-                continue
-            conn, _ = listener.accept()
-            with conn:
-                if _peer_uid(conn) != os.getuid():
-                    continue
-                if not serve_connection(conn, null):
-                    return
-            idle_since = _now()
+        _accept(server, listener, path, identity, idle_timeout)
     finally:
         if _identity(path) == identity:
             remove_file(path)
         listener.close()
 
 
-def serve_connection(conn: socket.socket, null: int) -> bool:
-    """Run the commands of one connection; False when the server must stop."""
-    reader = LineReader(conn.fileno())
-    while True:
-        line = reader.readline(None)
-        if line is None:
-            return True
-        if not line.strip():
+def _accept(
+    server: BatchServer,
+    listener: socket.socket,
+    path: str,
+    identity: Optional[Tuple[int, int]],
+    idle_timeout: float,
+) -> None:
+    """Serve connections while ``path`` is still our socket and we are not idle too long."""
+    idle_since = _now()
+    while _identity(path) == identity and _now() - idle_since < idle_timeout:
+        wait = min(IDENTITY_CHECK_SECONDS, idle_timeout - (_now() - idle_since))
+        ready, _, _ = select.select([listener], [], [], max(wait, 0.0))
+        if not ready:
             continue
-        sys.stdout.flush()
-        os.dup2(conn.fileno(), sys.stdout.fileno())
-        try:
-            end = run_command(line)
-            _terminate(end)
-        except OSError:  # the client went away mid-batch
-            return False
-        finally:
-            _quiet_flush()
-            os.dup2(null, sys.stdout.fileno())
-        if end["exit_code"] == 130:
-            return False
-
-
-def _check_private_dir(directory: str) -> None:
-    st = os.lstat(directory)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-        raise click.ClickException(f"{directory} must be a directory of ours with mode 0700")
+        conn, _ = listener.accept()
+        with conn:
+            try:
+                check_peer(conn)
+            except ForeignPeer:
+                continue
+            if not server.serve_connection(conn):
+                return
+        idle_since = _now()
 
 
 def _listen(path: str) -> socket.socket:
@@ -168,7 +203,7 @@ def _listen(path: str) -> socket.socket:
     return listener
 
 
-def _identity(path: str) -> Optional[tuple]:
+def _identity(path: str) -> Optional[Tuple[int, int]]:
     try:
         st = os.lstat(path)
     except OSError:
@@ -176,16 +211,10 @@ def _identity(path: str) -> Optional[tuple]:
     return (st.st_dev, st.st_ino)
 
 
-def _peer_uid(conn: socket.socket) -> int:
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return int(uid)
-
-
-def _quiet_flush() -> None:
+def _close_quietly(out: TextIO) -> None:
     try:
-        sys.stdout.flush()
-    except OSError:
+        out.close()
+    except OSError:  # unsent lines to a client that is gone
         pass
 
 
@@ -218,43 +247,4 @@ class LineReader:
         return line.decode("utf-8", "replace")
 
 
-def run_command(line: str) -> Dict[str, Any]:
-    """Run one command line; return the terminator to write after its results."""
-    from s3op import cli
-
-    stderr = io.StringIO()
-    try:
-        argv = _argv(line)
-    except ValueError as exc:
-        return {"end": True, "exit_code": 2, "stderr": f"s3op serve: {exc}"}
-    with contextlib.redirect_stderr(stderr):
-        code = _invoke(cli.main, argv)
-    return {"end": True, "exit_code": code, "stderr": stderr.getvalue()[-8000:]}
-
-
-def _argv(line: str) -> List[str]:
-    command = json.loads(line)
-    argv = command.get("argv") if isinstance(command, dict) else None
-    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
-        raise ValueError('expected {"argv": ["get", ...]}')
-    if argv and argv[0] == "serve":
-        raise ValueError("serve cannot serve itself")
-    return argv
-
-
-def _invoke(main: click.Group, argv: List[str]) -> int:
-    try:
-        main.main(args=argv, prog_name="s3op", standalone_mode=False)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        return 130
-    return 0
-
-
-def _terminate(end: Dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(end) + "\n")
-    sys.stdout.flush()
+__all__ = ["BatchServer", "LineReader", "serve_socket", "serve_stdin"]

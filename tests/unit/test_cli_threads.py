@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from s3op.cli import DEFAULT_THREADS, PUT_THREADS, _threads
+from s3op.batch import threads_per_process
+from s3op.options import DEFAULT_THREADS, PUT_THREADS
 
 
 @pytest.mark.parametrize(
@@ -19,4 +20,4 @@ from s3op.cli import DEFAULT_THREADS, PUT_THREADS, _threads
     ],
 )
 def test_threads_per_process(default: int, processes: int, want: int) -> None:
-    assert _threads(default, processes) == want
+    assert threads_per_process(default, processes) == want

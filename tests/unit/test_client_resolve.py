@@ -157,21 +157,3 @@ def test_engine_start_skips_botocore_session(env: pytest.MonkeyPatch, tmp_path: 
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
     )
     assert json.loads(out.stdout) == [False, True]
-
-
-def test_serve_mode_re_resolves_after_the_ttl(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A long-lived server (the shared engine) picks up new credentials from the
-    credential chain once its cached resolution is RESOLVE_TTL_SECONDS old."""
-    from s3op import cli
-
-    env.setenv("AWS_DEFAULT_REGION", "eu-west-3")
-    creds = tmp_path / "credentials"
-    creds.write_text("[default]\naws_access_key_id = AKIDOLD\naws_secret_access_key = s1\n")
-    env.setattr(cli, "SERVE_MODE", True)
-    env.setattr(cli, "_RESOLVED", {})
-    first = cli._config(None, 4)
-    creds.write_text("[default]\naws_access_key_id = AKIDNEW\naws_secret_access_key = s2\n")
-    assert cli._config(None, 4) is first  # within the TTL: the cached resolution
-    assert first.credentials.access_key == "AKIDOLD"
-    env.setattr(cli, "RESOLVE_TTL_SECONDS", 0.0)
-    assert cli._config(None, 4).credentials.access_key == "AKIDNEW"

@@ -1,0 +1,313 @@
+"""``run_batch``: the one entry point of the engine, for one batch.
+
+``run_batch(op, requests, options, sink) -> ExitCode`` is what the command
+line (``s3op get ...``), ``s3op serve`` and a Dask shard call. It builds
+what the scheduler needs (the client configuration, through the
+credential cache in ``options`` or afresh; the retry policy; the pool,
+sized to the batch and the machine), plans one job per request, runs them,
+and hands every result to ``sink`` as it finishes. Nothing here parses
+argv, exits the process or touches stdout: the caller owns its output.
+
+Ctrl-C, and SIGTERM when called from the main thread (where signals are
+delivered), stop the workers, remove this run's temp files and give
+``ExitCode.INTERRUPTED``; the caller says so where it reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import uuid
+from types import FrameType
+from typing import (
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Protocol,
+    TextIO,
+    Union,
+    runtime_checkable,
+)
+
+from s3op import jobs
+from s3op.client import ClientConfig
+from s3op.credentials import client_config
+from s3op.ipc import current_umask
+from s3op.ops.runner import OpWorker
+from s3op.options import (
+    DEFAULT_THREADS,
+    FORK_MIN_CPUS,
+    IN_PROCESS_MAX,
+    PUT_THREADS,
+    BatchOptions,
+    BatchUsageError,
+)
+from s3op.pool import Pool, WorkerSpec
+from s3op.protocol import (
+    REQUEST_TYPES,
+    ExitCode,
+    GetRequest,
+    InfoRequest,
+    ListRequest,
+    PutRequest,
+    Request,
+    Result,
+)
+from s3op.retry import RetryPolicy
+from s3op.scheduler import Scheduler
+
+#: What the scheduler hands a sink: a result, or a listing page's objects in compact form.
+Emitted = Union[Result, jobs.Found]
+#: Lines a recursive get's request is guessed to expand to, when sizing the pool.
+RECURSIVE_FANOUT = 1000
+#: What a caller reports (on stderr) after ``run_batch`` gave ``ExitCode.INTERRUPTED``.
+INTERRUPTED_NOTE = "s3op: interrupted; workers stopped, temp files removed"
+
+
+@runtime_checkable
+class ResultSink(Protocol):
+    """Where ``run_batch``'s results go, as they finish (always from the caller's thread)."""
+
+    def emit(self, item: Emitted) -> None:
+        """One result, or the objects one listing page found (``jobs.Found``: ok
+        results in compact form; ``Found.results()`` gives them as ``Result``s)."""
+
+    def flush(self) -> None:
+        """Once per scheduler wake-up: what was emitted so far should leave now."""
+
+
+class LineSink:
+    """Result lines (JSON, one a result) to a text stream: the command line's
+    stdout, ``s3op serve``'s connection."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def emit(self, item: Emitted) -> None:
+        """Write one result line (a listing page's: its lines)."""
+        self.stream.write(item.lines() if isinstance(item, jobs.Found) else item.to_json() + "\n")
+
+    def flush(self) -> None:
+        """Results are flushed once per wake-up, not per line: a flush releases
+        the GIL, and getting it back from busy workers costs up to the
+        interpreter's switch interval each time."""
+        self.stream.flush()
+
+
+class CallbackSink:
+    """Each result to a function, a listing page's objects one ``Result`` at a time."""
+
+    def __init__(self, receive: Callable[[Result], None]) -> None:
+        self.receive = receive
+
+    def emit(self, item: Emitted) -> None:
+        """Hand ``item`` on as ``Result``s."""
+        for result in item.results() if isinstance(item, jobs.Found) else (item,):
+            self.receive(result)
+
+    def flush(self) -> None:
+        """Nothing is held back."""
+
+
+def run_batch(
+    op: str,
+    requests: Iterable[Request],
+    options: BatchOptions,
+    sink: Union[ResultSink, Callable[[Result], None]],
+) -> ExitCode:
+    """Run ``op`` on every request; each result goes to ``sink``; the batch's exit code.
+
+    ``sink`` is a ``ResultSink`` or a function taking each ``Result``.
+    ``BatchUsageError`` (nothing was sent) for a request of another op or
+    unusable client settings in the environment.
+    """
+    # The scheduler is planned from a list today (the pool is sized by the batch's
+    # length); streaming the requests through is a later issue.
+    batch = _checked(op, requests)
+    out = sink if isinstance(sink, ResultSink) else CallbackSink(sink)
+    processes = worker_processes(options.pool.num_workers, _size_hint(op, batch, options))
+    default = PUT_THREADS if op == "put" else DEFAULT_THREADS
+    threads = options.pool.threads or threads_per_process(default, processes)
+    settings = batch_settings(options)
+    runner = OpWorker(_client_config(options, threads), retry_policy(options), settings)
+    pool = Pool(WorkerSpec(runner, threads), processes)
+    download = options.download
+    scheduler = Scheduler(
+        pool,
+        settings,
+        out.emit,
+        options.allow_missing,
+        download.destination,
+        download.layout,
+        flush=out.flush,
+    )
+    return _run(scheduler, pool, lambda: _plan(scheduler, op, batch, options))
+
+
+def _checked(op: str, requests: Iterable[Request]) -> List[Request]:
+    """The requests as a list; ``BatchUsageError`` if one is not of ``op``."""
+    wanted = REQUEST_TYPES.get(op)
+    if wanted is None:
+        raise BatchUsageError(f"no such op {op!r} (ops: {', '.join(REQUEST_TYPES)})")
+    batch = list(requests)
+    for req in batch:
+        if not isinstance(req, wanted):
+            raise BatchUsageError(f"a {op} batch cannot run a {type(req).__name__}")
+    return batch
+
+
+def _size_hint(op: str, batch: List[Request], options: BatchOptions) -> int:
+    """How many results the batch may give (a recursive get: many per request)."""
+    return len(batch) * (RECURSIVE_FANOUT if op == "get" and options.recursive else 1)
+
+
+def worker_processes(num_workers: Optional[int], size_hint: int) -> int:
+    """Worker processes for a batch of about ``size_hint`` results (0: in-process
+    threads): as asked, else one per CPU for big batches on machines with enough CPUs."""
+    if num_workers is not None:
+        return num_workers
+    cpus = os.cpu_count() or 1
+    if size_hint <= IN_PROCESS_MAX or cpus < FORK_MIN_CPUS:
+        return 0
+    return cpus
+
+
+def threads_per_process(default: int, processes: int) -> int:
+    """Threads per process when none were asked for: ``default`` in-process;
+    forked workers share it out (never below DEFAULT_THREADS each), so a
+    many-CPU machine does not run CPUs x 64 uploads at once."""
+    if processes <= 1:
+        return default
+    return max(DEFAULT_THREADS, default // processes)
+
+
+def batch_settings(options: BatchOptions) -> jobs.Settings:
+    """The settings every op of the batch reads (``tmp_tag`` new for each run)."""
+    return jobs.Settings(
+        info=options.download.info,
+        verify=options.download.verify,
+        no_overwrite=not options.overwrite,
+        part_size=options.transfer.part_size,
+        multipart_threshold=max(options.transfer.multipart_threshold, 1),
+        tmp_tag=uuid.uuid4().hex[:12],
+        file_mode=0o666 & ~current_umask(),
+    )
+
+
+def retry_policy(options: BatchOptions) -> RetryPolicy:
+    """The batch's retry policy."""
+    retry = options.retry
+    return RetryPolicy(
+        max_attempts=retry.retries,
+        deadline=retry.deadline,
+        inject_failure_rate=retry.inject_failure_rate,
+    )
+
+
+def _client_config(options: BatchOptions, threads: int) -> ClientConfig:
+    """The resolved client configuration; unusable settings are a usage error."""
+    try:
+        return client_config(options.role, threads, options.retry.deadline, options.credentials)
+    except ValueError as exc:
+        raise BatchUsageError(str(exc)) from None
+
+
+# ----------------------------------------------------------------- planning
+
+
+def _get(scheduler: Scheduler, req: Request, options: BatchOptions) -> None:
+    assert isinstance(req, GetRequest)
+    if options.recursive:
+        listing = ListRequest(req.idx, req.url)
+        scheduler.add(jobs.ListJob(listing, recursive=True, for_get=True))
+    else:
+        scheduler.add_get(req)
+
+
+def _put(scheduler: Scheduler, req: Request, options: BatchOptions) -> None:
+    assert isinstance(req, PutRequest)
+    scheduler.add(jobs.PutJob(req))
+
+
+def _info(scheduler: Scheduler, req: Request, options: BatchOptions) -> None:
+    assert isinstance(req, InfoRequest)
+    scheduler.add(jobs.InfoJob(req))
+
+
+def _list(scheduler: Scheduler, req: Request, options: BatchOptions) -> None:
+    assert isinstance(req, ListRequest)
+    scheduler.add(jobs.ListJob(req, options.recursive))
+
+
+#: How each op's request becomes the scheduler's first job.
+_PLANS: Dict[str, Callable[[Scheduler, Request, BatchOptions], None]] = {
+    "get": _get,
+    "put": _put,
+    "info": _info,
+    "list": _list,
+}
+
+
+def _plan(scheduler: Scheduler, op: str, batch: List[Request], options: BatchOptions) -> None:
+    plan = _PLANS[op]
+    for req in batch:
+        plan(scheduler, req, options)
+
+
+# ------------------------------------------------------------------ running
+
+
+def _run(scheduler: Scheduler, pool: Pool, plan: Callable[[], None]) -> ExitCode:
+    """Plan, start the pool, run the scheduler; an interrupt stops the workers
+    and sweeps this run's temp files (``ExitCode.INTERRUPTED``)."""
+    with _sigterm_as_interrupt():
+        try:
+            plan()
+            pool.start()
+            code = scheduler.run()
+            pool.shutdown()
+            return code
+        except KeyboardInterrupt:
+            pool.shutdown(kill=True)
+            scheduler.sweep()
+            return ExitCode.INTERRUPTED
+        except BaseException:  # the sink's stream broke, say: no worker outlives the run
+            pool.shutdown(kill=True)
+            raise
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt meanwhile (in the main thread only: only
+    there are signals delivered, and handlers set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum: int, frame: Optional[FrameType]) -> None:
+    raise KeyboardInterrupt
+
+
+__all__ = [
+    "INTERRUPTED_NOTE",
+    "CallbackSink",
+    "Emitted",
+    "LineSink",
+    "ResultSink",
+    "batch_settings",
+    "retry_policy",
+    "run_batch",
+    "threads_per_process",
+    "worker_processes",
+]
