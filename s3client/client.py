@@ -25,14 +25,7 @@ from .config import Config, EngineOptions
 from .errors import S3Error, S3URLError, is_not_found, raise_for_result
 from .objects import PutValue, S3GetObject, S3Object, S3PutObject
 from .results import described, downloaded, listed, recursive_downloads
-from .runner import (
-    Engine,
-    SubprocessEngine,
-    remove_file,
-    results_by_request,
-    sigterm_as_interrupt,
-)
-from .server import PersistentEngine
+from .runner import Engine, engine_for, remove_file, results_by_request, sigterm_as_interrupt
 from .uploads import PutItem, items_from_files, items_from_values, put_spec, stage_value
 from .urls import as_prefix, choose_root, range_header, resolve_object_url, resolve_url
 
@@ -416,7 +409,6 @@ def key_list(keys: Any, method: str) -> List[Any]:
 
 
 def make_engine(kind: str, workdir: str, env: Dict[str, str], debug: bool) -> Engine:
-    """The engine for ``S3CLIENT_ENGINE``: "shared" (default), "persistent" or "subprocess"."""
-    if kind == "subprocess":
-        return SubprocessEngine(workdir, env, keep_files=debug)
-    return PersistentEngine(workdir, env, keep_files=debug, shared=kind == "shared")
+    """The engine for ``S3CLIENT_ENGINE``: a policy of ``runner.POLICIES`` ("shared",
+    the default; "private" or "persistent"; "one-shot" or "subprocess")."""
+    return engine_for(kind, workdir, env, keep_files=debug)

@@ -15,9 +15,11 @@ Our variables:
 ``S3CLIENT_ENGINE``            ``shared`` (default: batches go to one warm
                                ``s3op serve`` shared by this user's processes
                                with the same settings; see s3client/shared.py),
-                               ``persistent`` (a reused ``s3op serve`` of this
-                               process only) or ``subprocess`` (a fresh
-                               ``python -m s3op`` per batch)
+                               ``private`` (alias ``persistent``: a reused
+                               ``s3op serve`` of this process only) or
+                               ``one-shot`` (alias ``subprocess``: a fresh
+                               ``python -m s3op`` per batch); see
+                               s3client/engine_process.py
 ``S3CLIENT_SHARED_IDLE``       seconds a shared server idles before it exits
                                (default 60)
 =============================  ==============================================
@@ -86,6 +88,8 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from s3op.protocol import CLIENT_PARAMS_ENV, MAX_RETRIES, SESSION_VARS_ENV
+
 from .mfconfig import MetaflowSettings
 
 S3ROOT_VAR = "S3CLIENT_S3ROOT"
@@ -97,12 +101,8 @@ NUM_WORKERS_VAR = "S3CLIENT_NUM_WORKERS"
 RETRIES_VAR = "S3CLIENT_RETRIES"
 DEBUG_VAR = "S3CLIENT_DEBUG"
 ENGINE_VAR = "S3CLIENT_ENGINE"
-ENGINE_KINDS = ("shared", "persistent", "subprocess")
+ENGINE_KINDS = ("shared", "private", "persistent", "one-shot", "subprocess")
 #: The most attempts per request the engine accepts (its ``--retries``).
-MAX_RETRIES = 100
-#: Environment variables carrying boto3 settings to the engine (as JSON).
-SESSION_VARS_ENV = "S3OP_SESSION_VARS"
-CLIENT_PARAMS_ENV = "S3OP_CLIENT_PARAMS"
 
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 

@@ -1,48 +1,32 @@
-"""A persistent engine: batches go to a long-lived ``s3op serve`` process.
+"""The private policy: reused ``s3op serve`` processes of this process only.
 
-Starting ``python -m s3op`` costs ~0.3-0.4 s here (interpreter, ``import
-boto3``, a client); a notebook or service that calls ``get_many`` on ten
-keys should not pay that every call. ``PersistentEngine`` keeps idle
-``s3op serve`` processes (see ``s3op/serve.py``) and sends each batch to
-one: the manifest is written the same way, the result lines are the same,
-and a terminator line carries the exit code. Big batches still fork
-their own worker processes inside the server, so the subprocess shape of
-real batches is kept.
+(``S3CLIENT_ENGINE=private`` or ``persistent``; also where the shared policy
+sends a batch it cannot place.) ``python -m s3op`` costs ~0.3 s to start,
+so idle servers are kept, on pipes, keyed by their environment (new
+credentials, new server), one batch at a time each; one idle for
+``REUSE_SECONDS`` is retired before its own idle timeout can race us; a
+forked child never uses its parent's. Ctrl-C during a batch kills the
+server's process group, workers included, and re-raises.
 
-Servers are keyed by their environment (secrets, endpoints, ``PYTHONPATH``)
-so a change of credentials gets a new server; a server is used by one
-batch at a time (concurrent batches from threads start more servers); a
-server idle for ``REUSE_SECONDS`` is retired before its own idle timeout
-can race us; a process that forked gets its own servers. Ctrl-C during a
-batch kills that server's process group (workers included) and re-raises.
-``S3CLIENT_ENGINE=subprocess`` selects one process per batch instead.
+Retry layer -- restarting a server: one that died between batches (killed,
+out of memory) fails the write of the next command with BrokenPipeError.
+The command reached no reader, so no part of the batch ran: it is sent once
+more, to a fresh server. Any other failure (a server dying mid-batch, a
+broken pipe on the fresh one) is reported, never repeated.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
-import os
 import subprocess
 import tempfile
 import threading
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Sequence
 
-from s3op.protocol import Request, Result
-
+from .engine_process import Answer, EngineProcess, s3op_command
 from .errors import S3EngineError
-from .runner import (
-    announce_kept_manifest,
-    check_outcome,
-    child_env,
-    read_answer,
-    remove_file,
-    s3op_command,
-    stop_process_group,
-    write_manifest,
-)
-from .shared import SHARED, NoAnswer
 
 #: Seconds a server may idle before it exits by itself (passed to ``s3op serve``).
 SERVER_IDLE_SECONDS = 300.0
@@ -50,105 +34,73 @@ SERVER_IDLE_SECONDS = 300.0
 REUSE_SECONDS = 240.0
 
 
-class Server:
-    """One ``s3op serve`` process and its pipes."""
+class PrivateServer:
+    """One ``s3op serve`` on our pipes."""
 
-    def __init__(self, env: Dict[str, str]) -> None:
-        self.owner_pid = os.getpid()
-        self.stderr = tempfile.TemporaryFile()
-        try:
-            self.proc = subprocess.Popen(
-                [*s3op_command(), "serve", "--idle-timeout", str(SERVER_IDLE_SECONDS)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=self.stderr,
-                cwd=tempfile.gettempdir(),
-                env=env,
-                start_new_session=True,  # Ctrl-C reaches the caller, which decides
-            )
-        except OSError as exc:
-            self.stderr.close()
-            raise S3EngineError(f"cannot start s3op serve: {exc}") from exc
+    def __init__(self, env: Mapping[str, str]) -> None:
+        argv = [*s3op_command(), "serve", "--idle-timeout", str(SERVER_IDLE_SECONDS)]
+        self.process = EngineProcess(argv, env, tempfile.gettempdir(), stdin=subprocess.PIPE)
         self.idle_since = time.monotonic()
 
     def usable(self) -> bool:
         """Alive, ours (not inherited through a fork) and not about to time out."""
-        return (
-            self.owner_pid == os.getpid()
-            and self.proc.poll() is None
-            and time.monotonic() - self.idle_since < REUSE_SECONDS
-        )
+        fresh = time.monotonic() - self.idle_since < REUSE_SECONDS
+        return self.process.ours() and self.process.running() and fresh
 
-    def run(self, argv: Sequence[str]) -> Tuple[int, Sequence[Union[Result, str]], str]:
-        """Send one command; return (exit code, result lines, stderr)."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"argv": list(argv)}).encode() + b"\n")
-        self.proc.stdin.flush()
-        lines: List[Union[Result, str]] = []
-        answer = read_answer(self.proc.stdout, lines)
-        if answer is not None:
-            self.idle_since = time.monotonic()
-            return answer[0], lines, answer[1]
-        code = self.proc.wait()
-        return code if code != 0 else -1, lines, self._stderr_tail()
-
-    def _stderr_tail(self) -> str:
-        self.stderr.seek(0, os.SEEK_END)
-        self.stderr.seek(max(0, self.stderr.tell() - 2000))
-        return self.stderr.read().decode("utf-8", errors="replace")
+    def run(self, argv: Sequence[str]) -> Answer:
+        """Send one command and read its answer (BrokenPipeError: it was already gone)."""
+        answer = self.process.answer(argv)
+        self.idle_since = time.monotonic()
+        return answer
 
     def stop(self, kill: bool = False) -> None:
-        """End the server: politely (EOF on stdin) or by killing its group."""
-        if kill or self.owner_pid != os.getpid():
-            if self.owner_pid == os.getpid():
-                _close_quietly(self.proc.stdin)  # EOF: an idle or interrupted server exits
-                stop_process_group(self.proc)
+        """End it: politely (EOF) or by killing its group; not if a fork gave it us."""
+        if not self.process.ours():
+            self.process.release()
+        elif kill:
+            self.process.stop()
         else:
-            try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.close()
-                self.proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                stop_process_group(self.proc)
-        self.stderr.close()
+            self.process.close()
 
 
 class ServerRegistry:
     """Idle servers of this process, by environment."""
 
     def __init__(self) -> None:
-        self._idle: Dict[str, List[Server]] = {}
+        self._idle: Dict[str, List[PrivateServer]] = {}
         self._lock = threading.Lock()
 
-    def take(self, env: Dict[str, str]) -> Server:
+    def take(self, env: Mapping[str, str]) -> PrivateServer:
         """An idle usable server for ``env``, or a new one."""
-        key = _env_key(env)
         with self._lock:
-            pool = self._idle.setdefault(key, [])
+            pool = self._idle.setdefault(_env_key(env), [])
             while pool:
                 server = pool.pop()
                 if server.usable():
                     return server
-                _retire(server)
-        return Server(env)
+                server.stop()
+        return PrivateServer(env)
 
-    def prewarm(self, env: Dict[str, str]) -> None:
+    def prewarm(self, env: Mapping[str, str]) -> None:
         """Start a server for ``env`` now if none is idle, so the first batch finds
         it ready: its start-up overlaps whatever the caller does before then."""
-        key = _env_key(env)
         with self._lock:
-            if any(s.usable() for s in self._idle.get(key, [])):
+            if any(s.usable() for s in self._idle.get(_env_key(env), [])):
                 return
         try:
-            server = Server(env)
+            self.give_back(env, PrivateServer(env))
         except S3EngineError:
-            return  # the first batch will report it
-        self.give_back(env, server)
+            pass  # the first batch will report it
 
-    def give_back(self, env: Dict[str, str], server: Server) -> None:
+    def give_back(self, env: Mapping[str, str], server: PrivateServer) -> None:
         """Return a server that finished its batch cleanly."""
         with self._lock:
             self._idle.setdefault(_env_key(env), []).append(server)
+
+    def idle_count(self) -> int:
+        """How many servers are idle, for every environment."""
+        with self._lock:
+            return sum(len(pool) for pool in self._idle.values())
 
     def close_all(self) -> None:
         """Stop every idle server (at interpreter exit)."""
@@ -156,20 +108,7 @@ class ServerRegistry:
             servers = [s for pool in self._idle.values() for s in pool]
             self._idle.clear()
         for server in servers:
-            _retire(server)
-
-
-def _close_quietly(stream: Any) -> None:
-    try:
-        if stream is not None:
-            stream.close()
-    except OSError:
-        pass
-
-
-def _retire(server: Server) -> None:
-    if server.owner_pid == os.getpid():
-        server.stop()
+            server.stop()
 
 
 def _env_key(env: Mapping[str, str]) -> str:
@@ -180,76 +119,32 @@ REGISTRY = ServerRegistry()
 atexit.register(REGISTRY.close_all)
 
 
-class PersistentEngine:
-    """The ``Engine`` interface (see ``runner.Engine``) on reused servers."""
+class Private:
+    """The ``runner.Policy`` running each batch on an idle server of ``REGISTRY``."""
 
-    def __init__(
-        self,
-        workdir: str,
-        env_extra: Optional[Mapping[str, str]] = None,
-        keep_files: bool = False,
-        shared: bool = False,
-    ) -> None:
-        self.workdir = workdir
-        self.env = child_env(dict(env_extra or {}))
-        self.keep_files = keep_files
-        self.shared = shared
-        if shared:
-            SHARED.prewarm(self.env)
-        else:
+    def __init__(self, env: Mapping[str, str], prewarm: bool = True) -> None:
+        self.env = dict(env)
+        if prewarm:
             REGISTRY.prewarm(self.env)
 
-    def run(self, op: str, requests: Sequence[Request], flags: Sequence[str]) -> List[Result]:
-        """Run one batch on a server; results sorted by request index."""
-        manifest = write_manifest(requests, self.workdir)
-        try:
-            code, lines, stderr = self._on_server([op, "--inputs", manifest, *flags])
-        finally:
-            if self.keep_files:
-                announce_kept_manifest(op, manifest)
-            else:
-                remove_file(manifest)
-        results = check_outcome(op, flags, requests, code, lines, stderr)
-        return sorted(results, key=lambda r: r.idx)
-
-    def _on_server(self, argv: List[str]) -> Tuple[int, Sequence[Union[Result, str]], str]:
-        lease = SHARED.lease(self.env) if self.shared else None
-        if lease is not None:
-            try:
-                return lease.run(argv)
-            except NoAnswer:
-                pass  # it was going away (idle) or died unseen: run on a private server
-            except BaseException:  # Ctrl-C or anything else: never leave a batch running
-                lease.kill()
-                raise
-            finally:
-                lease.release()
+    def run(self, argv: Sequence[str]) -> Answer:
+        """Run one batch on a server; one found dead is restarted (see above)."""
         server = REGISTRY.take(self.env)
         try:
-            code, lines, stderr = server.run(argv)
-        except BrokenPipeError:
-            server.stop(kill=True)  # it died between batches: nothing ran, start afresh
-            server = Server(self.env)
-            code, lines, stderr = self._guarded(server, argv)
+            try:
+                answer = server.run(argv)
+            except BrokenPipeError:  # it died between batches: nothing ran, start afresh
+                server.stop(kill=True)
+                server = PrivateServer(self.env)
+                answer = server.run(argv)
         except BaseException:  # Ctrl-C or anything else: never leave a batch running
             server.stop(kill=True)
             raise
-        self._settle(server, code)
-        return code, lines, stderr
-
-    def _guarded(
-        self, server: Server, argv: List[str]
-    ) -> Tuple[int, Sequence[Union[Result, str]], str]:
-        try:
-            return server.run(argv)
-        except BaseException:
-            server.stop(kill=True)
-            raise
-
-    def _settle(self, server: Server, code: int) -> None:
-        if code >= 0 and server.proc.poll() is None:
+        if answer.exit_code >= 0 and server.process.running():
             REGISTRY.give_back(self.env, server)
         else:
             server.stop(kill=True)
+        return answer
 
 
+__all__ = ["Private", "PrivateServer", "REGISTRY", "ServerRegistry"]

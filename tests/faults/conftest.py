@@ -308,7 +308,6 @@ class ResultSpy:
 def spy(monkeypatch: pytest.MonkeyPatch) -> ResultSpy:
     """Record the raw result lines of every batch (wraps ``check_outcome``)."""
     import s3client.runner
-    import s3client.server
 
     recorder = ResultSpy()
     original = s3client.runner.check_outcome
@@ -325,7 +324,6 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> ResultSpy:
         return original(op, flags, requests, code, lines, stderr)
 
     monkeypatch.setattr(s3client.runner, "check_outcome", check_outcome)
-    monkeypatch.setattr(s3client.server, "check_outcome", check_outcome)
     return recorder
 
 

@@ -21,9 +21,9 @@ from typing import Iterator, List
 
 import pytest
 
-from s3client import S3
+from s3client import S3, shared_paths
 from s3client import shared as shared_mod
-from s3client.runner import child_env
+from s3client.engine_process import child_env
 from s3client.server import REGISTRY
 from tests.backends import Backend
 from tests.conftest import shared_servers
@@ -114,11 +114,12 @@ def test_digest_follows_credentials_files(tmp_path: Path) -> None:
     creds = tmp_path / "credentials"
     creds.write_text("[default]\naws_access_key_id = a\n")
     env = {"AWS_SHARED_CREDENTIALS_FILE": str(creds), "TMPDIR": "/x"}
-    first = shared_mod.digest(env)
-    assert shared_mod.digest(dict(env, TMPDIR="/y", PWD="/z")) == first
+    first = shared_paths.digest(env)
+    assert shared_paths.digest(dict(env, TMPDIR="/y", PWD="/z")) == first
     creds.write_text("[default]\naws_access_key_id = bb\n")
-    assert shared_mod.digest(env) != first
-    assert shared_mod.digest(dict(env, HTTPS_PROXY="http://proxy:3128")) != shared_mod.digest(env)
+    assert shared_paths.digest(env) != first
+    proxied = dict(env, HTTPS_PROXY="http://proxy:3128")
+    assert shared_paths.digest(proxied) != shared_paths.digest(env)
 
 
 def test_a_busy_server_sends_the_batch_to_a_private_one(s3backend: Backend, runtime: Path) -> None:
@@ -133,15 +134,15 @@ def test_a_busy_server_sends_the_batch_to_a_private_one(s3backend: Backend, runt
         )
         try:
             assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
-            before = sum(len(v) for v in REGISTRY._idle.values())
+            before = REGISTRY.idle_count()
             assert s3.get("seed").blob == b"seed"
-            assert sum(len(v) for v in REGISTRY._idle.values()) == before + 1  # a private one
+            assert REGISTRY.idle_count() == before + 1  # a private one
         finally:
             holder.kill()
             holder.wait()
             REGISTRY.close_all()
         assert s3.get("seed").blob == b"seed"  # the shared one again
-        assert sum(len(v) for v in REGISTRY._idle.values()) == 0
+        assert REGISTRY.idle_count() == 0
     assert len(shared_servers(str(runtime))) == 1
 
 
@@ -250,12 +251,12 @@ def test_a_server_closing_unanswered_sends_the_batch_to_a_private_one(
         assert _wait(lambda: not shared_servers(str(runtime)), 10)
         sock.unlink()
         closer = _closing_server(sock)
-        before = sum(len(v) for v in REGISTRY._idle.values())
+        before = REGISTRY.idle_count()
         try:
             assert s3.get("seed").blob == b"seed"
             closer.join(10)
             assert not closer.is_alive()  # the batch did reach it first
-            assert sum(len(v) for v in REGISTRY._idle.values()) == before + 1
+            assert REGISTRY.idle_count() == before + 1
         finally:
             REGISTRY.close_all()
 
@@ -281,7 +282,7 @@ def test_a_forked_child_does_not_hold_the_parents_lease(
         lease.release()
         again = shared_mod.SHARED.lease(env)
         assert again is not None, "the child kept the batch lock"
-        assert again.run(["info", "--help"])[0] == 0  # and the server answers
+        assert again.run(["info", "--help"]).exit_code == 0  # and the server answers
         again.release()
     finally:
         os.close(ready_r)
@@ -294,9 +295,9 @@ def test_digest_follows_the_umask() -> None:
     env = {"AWS_ACCESS_KEY_ID": "a"}
     old = os.umask(0o022)
     try:
-        first = shared_mod.digest(env)
+        first = shared_paths.digest(env)
         os.umask(0o077)
-        assert shared_mod.digest(env) != first
+        assert shared_paths.digest(env) != first
     finally:
         os.umask(old)
 
@@ -312,7 +313,7 @@ def test_sweep_removes_only_stale_sets_of_files(tmp_path: Path) -> None:
     make("old", sock=False, age=3 * 86400)
     make("recent", sock=False, age=60)
     make("running", sock=True, age=3 * 86400)
-    shared_mod.sweep(str(tmp_path))
+    shared_paths.sweep(str(tmp_path))
     left = sorted(p.name for p in tmp_path.iterdir())
     assert not any(n.startswith("old.") for n in left)
     assert len([n for n in left if n.startswith("recent.")]) == 3

@@ -18,12 +18,14 @@ from s3client.config import (
     EngineOptions,
     engine_env,
 )
+from s3client.engine_process import Answer, child_env
+from s3client.outcome import check_outcome, parse_early
 from s3client.runner import (
-    SubprocessEngine,
+    POLICIES,
+    OneShot,
+    ProcessEngine,
     build_argv,
-    check_outcome,
-    child_env,
-    parse_early,
+    engine_for,
     write_manifest,
 )
 from s3op import protocol
@@ -90,7 +92,7 @@ def test_secrets_never_on_argv_or_in_manifest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clear_env(monkeypatch)
-    monkeypatch.setenv("S3CLIENT_ENGINE", "subprocess")  # this test watches _execute
+    monkeypatch.setenv("S3CLIENT_ENGINE", "subprocess")  # this test watches execute
     s3 = S3(
         tmproot=str(tmp_path),
         s3root="s3://bkt/r",
@@ -99,12 +101,13 @@ def test_secrets_never_on_argv_or_in_manifest(
     )
     seen: List[Any] = []
 
-    def fake_execute(argv: List[str], env: dict, workdir: str) -> Any:
+    def fake_execute(argv: List[str], env: dict, workdir: str) -> Answer:
         with open(argv[argv.index("--inputs") + 1]) as f:
             seen.append((argv, env, f.read()))
-        return 0, [Result(0, "s3://bkt/r/k", local=str(tmp_path / "x"), size=1).to_json()], ""
+        result = Result(0, "s3://bkt/r/k", local=str(tmp_path / "x"), size=1)
+        return Answer(0, [result.to_json()], "")
 
-    monkeypatch.setattr("s3client.runner._execute", fake_execute)
+    monkeypatch.setattr("s3client.runner.execute", fake_execute)
     (tmp_path / "x").write_bytes(b"1")
     with s3:
         s3.get("k")
@@ -120,14 +123,24 @@ def test_manifest_is_deleted_after_the_batch(
 ) -> None:
     paths: List[str] = []
 
-    def fake_execute(argv: List[str], env: dict, workdir: str) -> Any:
+    def fake_execute(argv: List[str], env: dict, workdir: str) -> Answer:
         paths.append(argv[argv.index("--inputs") + 1])
-        return 0, [], ""
+        return Answer(0, [], "")
 
-    monkeypatch.setattr("s3client.runner._execute", fake_execute)
-    engine = SubprocessEngine(str(tmp_path), command=["fake"])
+    monkeypatch.setattr("s3client.runner.execute", fake_execute)
+    engine = ProcessEngine(str(tmp_path), OneShot(str(tmp_path), {}, command=["fake"]))
     assert engine.run("list", [ListRequest(0, "s3://bkt/p/")], []) == []
     assert paths and not os.path.exists(paths[0])
+
+
+def test_policies_keep_their_old_names(tmp_path: Path) -> None:
+    assert POLICIES["persistent"] == POLICIES["private"] == "private"
+    assert POLICIES["subprocess"] == POLICIES["one-shot"] == "one-shot"
+    assert POLICIES["shared"] == "shared"
+    for kind in ("subprocess", "one-shot"):
+        assert isinstance(engine_for(kind, str(tmp_path), {}).policy, OneShot)
+    with pytest.raises(ValueError, match="unknown engine policy 'threads'"):
+        engine_for("threads", str(tmp_path), {})
 
 
 def test_engine_env_is_empty_without_boto_settings() -> None:

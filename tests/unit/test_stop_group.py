@@ -1,18 +1,22 @@
-"""``stop_process_group`` with real processes: what it stops, and what it leaves alone."""
+"""The one kill procedure with real processes: what it stops, and what it leaves alone
+(``stop_process_group`` for a child of ours, ``stop_peer`` for a server on a socket)."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from typing import Iterator, List
+from pathlib import Path
+from typing import Iterator, List, Tuple
 
 import pytest
 
-from s3client import runner
-from s3client.runner import stop_process_group
+from s3client import engine_process
+from s3client.engine_process import stop_peer, stop_process_group
+from s3op import ipc
 from tests.unit.test_pool import alive
 
 #: A leader that exits on SIGTERM after starting a child (same group) that ignores
@@ -57,7 +61,7 @@ def test_a_reaped_leader_s_id_is_not_signalled(procs: List[subprocess.Popen[byte
 def test_the_group_is_stopped_even_when_a_member_ignores_sigterm(
     procs: List[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runner, "KILL_GRACE_SECONDS", 1.0)
+    monkeypatch.setattr(engine_process, "KILL_GRACE_SECONDS", 1.0)
     leader = subprocess.Popen(
         [sys.executable, "-c", LEADER_WITH_STUBBORN_CHILD],
         stdout=subprocess.PIPE,
@@ -78,7 +82,7 @@ def test_the_group_is_stopped_even_when_a_member_ignores_sigterm(
 def test_a_running_leader_is_killed_after_the_grace(
     procs: List[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runner, "KILL_GRACE_SECONDS", 0.3)
+    monkeypatch.setattr(engine_process, "KILL_GRACE_SECONDS", 0.3)
     stubborn = subprocess.Popen(
         [sys.executable, "-c", "import signal, time\n"
          "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint(flush=True)\ntime.sleep(60)"],
@@ -92,4 +96,60 @@ def test_a_running_leader_is_killed_after_the_grace(
     start = time.monotonic()
     stop_process_group(stubborn)
     assert stubborn.returncode == -signal.SIGKILL
+    assert time.monotonic() - start >= 0.3
+
+
+#: A shared server stand-in: connects to argv[1] and waits; with argv[2] "ignore"
+#: it ignores SIGTERM.
+PEER = """
+import signal, socket, sys, time
+if sys.argv[2] == "ignore":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+sock = socket.socket(socket.AF_UNIX)
+sock.connect(sys.argv[1])
+print(flush=True)
+time.sleep(60)
+"""
+
+
+def peer(
+    tmp_path: Path, procs: List[subprocess.Popen[bytes]], how: str
+) -> Tuple[subprocess.Popen[bytes], socket.socket]:
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(tmp_path / "s"))
+    listener.listen(1)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PEER, str(tmp_path / "s"), how],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    procs.append(proc)
+    with listener:
+        conn, _ = listener.accept()
+    assert proc.stdout is not None
+    proc.stdout.readline()  # its handler is set
+    proc.stdout.close()
+    return proc, conn
+
+
+def test_a_peer_that_exits_on_sigterm_is_not_killed(
+    procs: List[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    proc, conn = peer(tmp_path, procs, "exit")
+    start = time.monotonic()
+    with conn:
+        stop_peer(ipc.check_peer(conn), conn)
+    assert time.monotonic() - start < engine_process.KILL_GRACE_SECONDS
+    assert proc.wait(5) == -signal.SIGTERM
+
+
+def test_a_peer_ignoring_sigterm_is_killed_after_the_grace(
+    procs: List[subprocess.Popen[bytes]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_process, "KILL_GRACE_SECONDS", 0.3)
+    proc, conn = peer(tmp_path, procs, "ignore")
+    start = time.monotonic()
+    with conn:
+        stop_peer(ipc.check_peer(conn), conn)
+    assert proc.wait(5) == -signal.SIGKILL
     assert time.monotonic() - start >= 0.3
