@@ -168,12 +168,16 @@ def test_put_accepts_str_bytes_and_seekable_files(s3backend: Backend, tmp_path: 
             assert _stored(s3backend, f"values/one/{key}") == expected, key
         for _, value, _ in cases:
             if hasattr(value, "seek"):
-                value.seek(0, io.SEEK_END)  # put_many rewinds too
+                value.seek(0)  # put_many sends a file object from where it stands (metaflow)
         written = s3.put_many([(f"many/{k}", v) for k, v, _ in cases])
         assert written == [(f"many/{k}", f"{root}/many/{k}") for k, _, _ in cases]
         got = s3.get_many([f"many/{k}" for k, _, _ in cases])
         assert [o.blob for o in got] == [e for _, _, e in cases]
         assert s3.get("one/str").text == text
+        partly_read = io.BytesIO(b"abcdef")
+        partly_read.read(3)
+        s3.put_many([("many/partly-read", partly_read)])
+        assert _stored(s3backend, "values/many/partly-read") == b"def"
 
 
 @pytest.mark.parametrize(
