@@ -566,7 +566,7 @@ def test_prefix_semantics_are_exact(s3backend: Backend) -> None:
         assert (by_url[f"{b}/a/b/"].key, by_url[f"{b}/a/b/"].prefix) == ("b", f"{b}/a/")
         assert _urls(s3.list_paths(["a/b"])) == {f"{b}/a/b/c": True}
         assert _urls(s3.list_recursive(["a/b"])) == {f"{b}/a/b/c": True}
-        assert [o.key for o in s3.get_recursive(["a/b"])] == ["a/b/c"]
+        assert [(o.url, o.key) for o in s3.get_recursive(["a/b"])] == [(f"{b}/a/b/c", "c")]
         assert s3.get("a/b").blob == b"object a/b"
 
         # Several prefixes in one call; results grouped by the prefix asked for.
@@ -577,7 +577,9 @@ def test_prefix_semantics_are_exact(s3backend: Backend) -> None:
             f"{b}/prefix/a": True,
             f"{b}/prefix/sub/": False,
         }
-        assert all(o.key == o.url and o.prefix is None for o in s3.list_recursive([f"{b}/a"]))
+        # As in metaflow: under the requested prefix even without a root.
+        listed = s3.list_recursive([f"{b}/a"])
+        assert [(o.prefix, o.key) for o in listed] == [(f"{b}/a", "b"), (f"{b}/a", "b/c")]
 
 
 def test_get_all_and_get_recursive_stay_under_the_root(s3backend: Backend) -> None:
@@ -733,12 +735,15 @@ def test_invalid_urls_are_refused_naming_them(s3backend: Backend, bad: str) -> N
 
 
 def test_non_s3_roots_and_rootless_calls_are_refused(s3backend: Backend, tmp_path: Path) -> None:
-    for root in ("http://bucket/path", "bucket/path", str(tmp_path), "", "S3://bucket/x"):
+    for root in ("http://bucket/path", "bucket/path", str(tmp_path), "S3://bucket/x"):
         with pytest.raises(S3URLError) as err:
             S3(s3root=root)
         assert "s3://" in str(err.value)
     with pytest.raises(S3URLError):
         S3(s3root=123)  # type: ignore[arg-type]
+    # s3root="" is full-URL mode, as in metaflow (which tests "if s3root").
+    with S3(s3root="") as s3:
+        assert repr(s3).startswith("<S3 root=None ")
     with S3() as s3:
         with pytest.raises(S3URLError) as err:
             s3.get_all()
