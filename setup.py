@@ -26,6 +26,8 @@ TEST = [
     # The interop tests prove objects written by metaflow.S3 read back here
     # (and the reverse); they need the real thing.
     "metaflow>=2.12",
+    # The differential suite generates key sets and listings with it.
+    "hypothesis>=6.100",
 ]
 BENCH = [
     "metaflow>=2.12",

@@ -24,7 +24,7 @@ from s3op.protocol import GetRequest, InfoRequest, ListRequest, Request, Result
 from .config import Config, EngineOptions
 from .errors import S3Error, S3URLError, is_not_found, raise_for_result
 from .objects import PutValue, S3GetObject, S3Object, S3PutObject
-from .results import described, downloaded, listed, recursive_downloads
+from .results import described, downloaded, grouped, listed, recursive_download
 from .runner import Engine, engine_for, remove_file, results_by_request, sigterm_as_interrupt
 from .uploads import PutItem, items_from_files, items_from_values, put_spec, stage_value
 from .urls import as_prefix, choose_root, range_header, resolve_object_url, resolve_url
@@ -158,30 +158,43 @@ class S3:
         ``return_info`` the content type, metadata, encryption, last-modified
         time and ``range_info`` come along at no extra cost.
         """
-        keys = key_list(keys, "get_many")
-        if not keys:
-            return []
-        batch = self._new_batch()
-        shards = SHARDS if len(keys) >= SHARD_MIN else 0
-        for shard in range(shards):
-            os.mkdir(os.path.join(self._tmpdir, f"get-{batch}-shard{shard}"), 0o700)
-        requests = [self._get_request(i, key, batch, shards) for i, key in enumerate(keys)]
-        flags = ["--info" if return_info else "--no-info"]
-        flags += ["--allow-missing"] if return_missing else []
-        by_idx = results_by_request(requests, self._run("get", requests, flags))
+        targets = [self._get_target(key) for key in key_list(keys, "get_many")]
+        requests, results = self._fetch(targets, return_info, return_missing)
+        by_idx = results_by_request(requests, results)
         return [
             self._downloaded(req, by_idx[req.idx], return_missing, return_info) for req in requests
         ]
 
-    def _get_request(self, idx: int, key: GetKey, batch: int, shards: int) -> GetRequest:
+    def _get_target(self, key: GetKey) -> Tuple[str, Optional[str]]:
+        """(URL, HTTP range or None) of one ``get_many`` key."""
+        if isinstance(key, S3GetObject):
+            url = resolve_object_url(self._s3root, key.key)
+            return url, range_header(url, key.offset, key.length)
+        return resolve_object_url(self._s3root, key), None
+
+    def _fetch(
+        self, targets: Sequence[Tuple[str, Optional[str]]], return_info: bool, missing_ok: bool
+    ) -> Tuple[List[GetRequest], List[Result]]:
+        """Download ``(url, range)`` targets as one batch, each into a file of its own."""
+        if not targets:
+            return [], []
+        batch = self._new_batch()
+        shards = SHARDS if len(targets) >= SHARD_MIN else 0
+        for shard in range(shards):
+            os.mkdir(os.path.join(self._tmpdir, f"get-{batch}-shard{shard}"), 0o700)
+        requests = [
+            GetRequest(i, url, rng, self._local_name(i, batch, shards))
+            for i, (url, rng) in enumerate(targets)
+        ]
+        flags = ["--info" if return_info else "--no-info"]
+        flags += ["--allow-missing"] if missing_ok else []
+        return requests, self._run("get", requests, flags)
+
+    def _local_name(self, idx: int, batch: int, shards: int) -> str:
         name = f"get-{batch}-{idx}"
         if shards:
             name = os.path.join(f"get-{batch}-shard{idx % shards}", str(idx))
-        local = os.path.join(self._tmpdir, name)
-        if isinstance(key, S3GetObject):
-            url = resolve_object_url(self._s3root, key.key)
-            return GetRequest(idx, url, range_header(url, key.offset, key.length), local)
-        return GetRequest(idx, resolve_object_url(self._s3root, key), None, local)
+        return os.path.join(self._tmpdir, name)
 
     def _downloaded(
         self, req: GetRequest, res: Result, return_missing: bool, return_info: bool
@@ -208,17 +221,17 @@ class S3:
         is the client's root instead.
         """
         keys = key_list(keys, "get_recursive")
-        if not keys:
-            return []
-        dest = os.path.join(self._tmpdir, f"recursive-{self._new_batch()}")
-        os.mkdir(dest, 0o700)
         urls = [self._url(k) for k in keys]
-        requests = [GetRequest(i, as_prefix(url)) for i, url in enumerate(urls)]
-        flags = ["--recursive", "--layout", "hashed", "--destination", dest]
-        flags.append("--info" if return_info else "--no-info")
-        results = self._run("get", requests, flags)
+        found = self._list_urls(urls, recursive=True)
+        targets = [(res.url, None) for group in found for res in group]
+        requests, results = self._fetch(targets, return_info, missing_ok=False)
+        by_idx = results_by_request(requests, results)
         prefixes = [self._s3root] * len(urls) if return_info else urls
-        return recursive_downloads(results, prefixes, return_info)
+        owners = [prefixes[i] for i, group in enumerate(found) for _ in group]
+        return [
+            recursive_download(owner, req, by_idx[req.idx], return_info)
+            for owner, req in zip(owners, requests)
+        ]
 
     def get_all(self, return_info: bool = False) -> List[S3Object]:
         """Download every object under the root; needs ``s3root=`` or ``run=``."""
@@ -263,7 +276,8 @@ class S3:
         """
         entries = key_list(key_objs, "put_many")
         items = items_from_values(entries, self._object_url, self._encryption)
-        return self._upload(items, overwrite)
+        # As metaflow: put_many sends a file object from where it stands, put from its start.
+        return self._upload(items, overwrite, rewind=False)
 
     @names_all_failures
     def put_files(
@@ -280,13 +294,17 @@ class S3:
         items = items_from_files(entries, self._object_url, self._encryption)
         return self._upload(items, overwrite)
 
-    def _upload(self, items: List[PutItem], overwrite: bool) -> List[Tuple[str, str]]:
+    def _upload(
+        self, items: List[PutItem], overwrite: bool, rewind: bool = True
+    ) -> List[Tuple[str, str]]:
         if not items:
             return []
         batch = self._new_batch()
         staged: List[str] = []
         try:
-            requests = [self._put_request(i, item, batch, staged) for i, item in enumerate(items)]
+            requests = [
+                self._put_request(i, item, batch, staged, rewind) for i, item in enumerate(items)
+            ]
             results = self._run("put", requests, [] if overwrite else ["--no-overwrite"])
         finally:
             for path in staged:
@@ -300,12 +318,14 @@ class S3:
                 written.append((item.key, item.url))
         return written
 
-    def _put_request(self, idx: int, item: PutItem, batch: int, staged: List[str]) -> Request:
+    def _put_request(
+        self, idx: int, item: PutItem, batch: int, staged: List[str], rewind: bool
+    ) -> Request:
         if item.path is not None:
             return item.request(idx, item.path)
         local = os.path.join(self._tmpdir, f"put-{batch}-{idx}")
         staged.append(local)
-        stage_value(item.url, item.value, local)
+        stage_value(item.url, item.value, local, rewind)
         return item.request(idx, local)
 
     # ------------------------------------------------------------ metadata
@@ -361,13 +381,18 @@ class S3:
     def _list(self, keys: Optional[Iterable[Optional[str]]], recursive: bool) -> List[S3Object]:
         keys = [None] if keys is None else key_list(keys, "list")
         urls = [self._url(key) for key in keys]
+        # metaflow reports a one-level listing under "prefix/", a recursive one as given.
+        prefixes = urls if recursive else [as_prefix(url) for url in urls]
+        return listed(self._list_urls(urls, recursive), prefixes)
+
+    def _list_urls(self, urls: Sequence[str], recursive: bool) -> List[List[Result]]:
+        """The listing of each prefix URL, in the server's order (objects only if recursive)."""
         requests = [ListRequest(i, as_prefix(url)) for i, url in enumerate(urls)]
         if not requests:
             return []
         results = self._run("list", requests, ["--recursive"] if recursive else [])
-        # metaflow reports a one-level listing under "prefix/", a recursive one as given.
-        prefixes = urls if recursive else [as_prefix(url) for url in urls]
-        return listed(results, prefixes, recursive)
+        groups = grouped(results, len(requests))
+        return [[r for r in g if not r.is_prefix] for g in groups] if recursive else groups
 
     # -------------------------------------------------------------- helpers
 

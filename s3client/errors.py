@@ -13,6 +13,7 @@ The whole tree (``except S3Error`` catches all of them)::
      │    │                       a put spec with neither/both value and path,
      │    │                       or a key given twice in one put batch
      │    └── S3InvalidMetadata   metadata not JSON-encodable or over 2 KB
+     │                            (also a TypeError, as in metaflow)
      ├── S3InvalidRange           a range that is malformed or starts past the end
      ├── S3InvalidRequest         S3 (or the engine) rejected the request (HTTP 400)
      ├── S3InsufficientDiskSpace  the local disk filled up during a download
@@ -126,8 +127,12 @@ class S3InvalidObject(S3Error):
     headline = "invalid object to upload"
 
 
-class S3InvalidMetadata(S3InvalidObject):
-    """Metadata that is not a JSON-encodable dict or is over S3's 2 KB limit."""
+class S3InvalidMetadata(S3InvalidObject, TypeError):
+    """Metadata that is not a JSON-encodable dict or is over S3's 2 KB limit.
+
+    Also a ``TypeError``: metaflow.S3 lets ``json.dumps`` raise one for
+    metadata it cannot encode, so ``except TypeError`` keeps working.
+    """
 
     headline = "invalid metadata"
     default_kind = ErrorKind.INVALID_METADATA

@@ -10,8 +10,10 @@ get, get_many, info    the client's root                 the keys' order
 list_paths             the requested prefix + ``/``      per prefix, in request
                                                          order: a page's objects,
                                                          then its sub-prefixes
-list_recursive         the requested prefix, as given    per prefix, by key
-get_recursive          the requested prefix, as given    per prefix, by key
+list_recursive         the requested prefix, as given    per prefix, in the
+                                                         server's listing order
+get_recursive          the requested prefix, as given    as list_recursive (it
+                                                         lists, then downloads)
                        (the client's root with
                        ``return_info=True``, as in
                        metaflow)
@@ -27,7 +29,7 @@ from __future__ import annotations
 import os
 from typing import Iterable, List, Optional, Sequence
 
-from s3op.protocol import Result
+from s3op.protocol import GetRequest, Result
 
 from .errors import S3EngineError, raise_for_result
 from .objects import RangeInfo, S3Object
@@ -82,19 +84,15 @@ def grouped(results: Iterable[Result], count: int) -> List[List[Result]]:
     return groups
 
 
-def listed(
-    results: Iterable[Result], prefixes: Sequence[str], recursive: bool
-) -> List[S3Object]:
+def listed(groups: Sequence[Sequence[Result]], prefixes: Sequence[str]) -> List[S3Object]:
     """``list_paths`` / ``list_recursive`` objects, per requested prefix in order.
 
-    ``prefixes[i]`` is what request ``i`` is reported under. A recursive
-    listing is sorted by key; a one-level listing keeps S3's page order
-    (objects, then the page's sub-prefixes), as metaflow does.
+    ``groups[i]`` is request ``i``'s listing in the server's order (S3's key
+    order; objects, then sub-prefixes, page by page, for one level), and
+    ``prefixes[i]`` what it is reported under, as in metaflow.
     """
     objects: List[S3Object] = []
-    for prefix, group in zip(prefixes, grouped(results, len(prefixes))):
-        if recursive:
-            group = sorted((r for r in group if not r.is_prefix), key=_url)
+    for prefix, group in zip(prefixes, groups):
         for res in group:
             if res.is_prefix:
                 objects.append(S3Object(prefix, res.url.rstrip("/") + "/", None))
@@ -104,21 +102,15 @@ def listed(
     return objects
 
 
-def recursive_downloads(
-    results: Iterable[Result], prefixes: Sequence[Optional[str]], return_info: bool
-) -> List[S3Object]:
-    """``get_recursive`` objects: per requested prefix in order, by key within one."""
-    objects: List[S3Object] = []
-    for prefix, group in zip(prefixes, grouped(results, len(prefixes))):
-        for res in sorted(group, key=_url):
-            if res.local is None:
-                raise S3EngineError.about(res.url, "the engine reported no local file")
-            objects.append(downloaded(prefix, res.url, res.local, res, return_info, whole=True))
-    return objects
+def recursive_download(
+    prefix: Optional[str], req: GetRequest, res: Result, return_info: bool
+) -> S3Object:
+    """One ``get_recursive`` object: downloaded whole, reported under ``prefix``."""
+    raise_for_result(res, req.url)
+    local = res.local or req.local
+    if local is None:
+        raise S3EngineError.about(req.url, "the engine reported no local file")
+    return downloaded(prefix, req.url, local, res, return_info, whole=True)
 
 
-def _url(res: Result) -> str:
-    return res.url
-
-
-__all__ = ["described", "downloaded", "grouped", "listed", "recursive_downloads"]
+__all__ = ["described", "downloaded", "grouped", "listed", "recursive_download"]

@@ -225,31 +225,34 @@ def check_local_file(key: str, path: Any) -> str:
     return local
 
 
-def stage_value(url: str, value: Any, dest: str) -> None:
+def stage_value(url: str, value: Any, dest: str, rewind: bool = True) -> None:
     """Write ``value`` to the new file ``dest`` (mode 0600).
 
-    Text is encoded as UTF-8; a file object is rewound and copied in
-    ``CHUNK_SIZE`` pieces (text-mode chunks are encoded as UTF-8).
+    Text is encoded as UTF-8; a file object is copied in ``CHUNK_SIZE``
+    pieces (text-mode chunks are encoded as UTF-8), from its start when
+    ``rewind`` (``put``), else from where it stands (``put_many``, as in
+    metaflow).
     A full disk raises S3InsufficientDiskSpace naming ``url``.
     """
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
-            _copy_value(value, out)
+            _copy_value(value, out, rewind)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise S3InsufficientDiskSpace.about(url, f"staging the upload in {dest}") from None
         raise
 
 
-def _copy_value(value: Any, out: Any) -> None:
+def _copy_value(value: Any, out: Any, rewind: bool) -> None:
     if isinstance(value, str):
         out.write(value.encode("utf-8"))
         return
     if isinstance(value, _BYTES_LIKE):
         out.write(value)
         return
-    value.seek(0)
+    if rewind:
+        value.seek(0)
     while True:
         chunk = value.read(CHUNK_SIZE)
         if not chunk:

@@ -31,10 +31,13 @@ from .errors import S3InvalidRange, S3URLError
 def choose_root(
     config: Config, run: Any, s3root: Optional[str], bucket: Optional[str], prefix: Optional[str]
 ) -> Optional[str]:
-    """The client's root URL (no trailing ``/``), or None for full-URL mode."""
+    """The client's root URL (no trailing ``/``), or None for full-URL mode.
+
+    ``s3root=""`` is full-URL mode, as in metaflow (which tests ``if s3root``).
+    """
     if run is not None:
         return root_from_run(run, config, bucket=bucket, prefix=prefix)
-    if s3root is not None:
+    if s3root is not None and s3root != "":
         return root_from_s3root(s3root)
     return None
 

@@ -168,12 +168,16 @@ def test_put_accepts_str_bytes_and_seekable_files(s3backend: Backend, tmp_path: 
             assert _stored(s3backend, f"values/one/{key}") == expected, key
         for _, value, _ in cases:
             if hasattr(value, "seek"):
-                value.seek(0, io.SEEK_END)  # put_many rewinds too
+                value.seek(0)  # put_many sends a file object from where it stands (metaflow)
         written = s3.put_many([(f"many/{k}", v) for k, v, _ in cases])
         assert written == [(f"many/{k}", f"{root}/many/{k}") for k, _, _ in cases]
         got = s3.get_many([f"many/{k}" for k, _, _ in cases])
         assert [o.blob for o in got] == [e for _, _, e in cases]
         assert s3.get("one/str").text == text
+        partly_read = io.BytesIO(b"abcdef")
+        partly_read.read(3)
+        s3.put_many([("many/partly-read", partly_read)])
+        assert _stored(s3backend, "values/many/partly-read") == b"def"
 
 
 @pytest.mark.parametrize(
@@ -562,7 +566,7 @@ def test_prefix_semantics_are_exact(s3backend: Backend) -> None:
         assert (by_url[f"{b}/a/b/"].key, by_url[f"{b}/a/b/"].prefix) == ("b", f"{b}/a/")
         assert _urls(s3.list_paths(["a/b"])) == {f"{b}/a/b/c": True}
         assert _urls(s3.list_recursive(["a/b"])) == {f"{b}/a/b/c": True}
-        assert [o.key for o in s3.get_recursive(["a/b"])] == ["a/b/c"]
+        assert [(o.url, o.key) for o in s3.get_recursive(["a/b"])] == [(f"{b}/a/b/c", "c")]
         assert s3.get("a/b").blob == b"object a/b"
 
         # Several prefixes in one call; results grouped by the prefix asked for.
@@ -573,7 +577,9 @@ def test_prefix_semantics_are_exact(s3backend: Backend) -> None:
             f"{b}/prefix/a": True,
             f"{b}/prefix/sub/": False,
         }
-        assert all(o.key == o.url and o.prefix is None for o in s3.list_recursive([f"{b}/a"]))
+        # As in metaflow: under the requested prefix even without a root.
+        listed = s3.list_recursive([f"{b}/a"])
+        assert [(o.prefix, o.key) for o in listed] == [(f"{b}/a", "b"), (f"{b}/a", "b/c")]
 
 
 def test_get_all_and_get_recursive_stay_under_the_root(s3backend: Backend) -> None:
@@ -729,12 +735,15 @@ def test_invalid_urls_are_refused_naming_them(s3backend: Backend, bad: str) -> N
 
 
 def test_non_s3_roots_and_rootless_calls_are_refused(s3backend: Backend, tmp_path: Path) -> None:
-    for root in ("http://bucket/path", "bucket/path", str(tmp_path), "", "S3://bucket/x"):
+    for root in ("http://bucket/path", "bucket/path", str(tmp_path), "S3://bucket/x"):
         with pytest.raises(S3URLError) as err:
             S3(s3root=root)
         assert "s3://" in str(err.value)
     with pytest.raises(S3URLError):
         S3(s3root=123)  # type: ignore[arg-type]
+    # s3root="" is full-URL mode, as in metaflow (which tests "if s3root").
+    with S3(s3root="") as s3:
+        assert repr(s3).startswith("<S3 root=None ")
     with S3() as s3:
         with pytest.raises(S3URLError) as err:
             s3.get_all()

@@ -68,6 +68,14 @@ def test_file_object_is_rewound_before_copying(tmp_path: Path) -> None:
     assert staged(tmp_path, f) == b"0123456789"
 
 
+def test_file_object_is_copied_from_where_it_stands_without_rewind(tmp_path: Path) -> None:
+    f = io.BytesIO(b"0123456789")
+    f.read(5)
+    dest = tmp_path / "staged-no-rewind"
+    stage_value("s3://bkt/k", f, str(dest), rewind=False)
+    assert dest.read_bytes() == b"56789"
+
+
 def test_large_file_object_copied_in_chunks(tmp_path: Path) -> None:
     data = os.urandom(CHUNK_SIZE * 2 + 17)
     assert staged(tmp_path, io.BufferedReader(io.BytesIO(data))) == data

@@ -195,24 +195,27 @@ def test_absolute_url_with_root_raises_before_running(s3: S3) -> None:
 
 def test_get_recursive(s3: S3) -> None:
     def respond(op: str, requests: Sequence[Request], flags: Sequence[str]) -> List[Result]:
-        dest = flags[flags.index("--destination") + 1]
+        if op == "list":  # the server's order, which need not be sorted
+            return [Result(0, requests[0].url + name, size=len(name)) for name in ("x", "sub/y")]
         out = []
-        for name in ("x", "sub/y"):
-            local = os.path.join(dest, name.replace("/", "_"))
-            with open(local, "w") as f:
+        for req in requests:
+            assert isinstance(req, GetRequest) and req.local is not None
+            name = req.url.rsplit("/dir/", 1)[1]
+            with open(req.local, "w") as f:
                 f.write(name)
-            out.append(Result(0, requests[0].url + name, local=local, size=len(name)))
+            out.append(Result(req.idx, req.url, local=req.local, size=len(name)))
         return out
 
     engine = with_engine(s3, respond)
     objs = s3.get_recursive(["dir"])
-    # As metaflow: keys relative to the requested prefix, sorted by key.
-    assert [(o.key, o.text) for o in objs] == [("sub/y", "sub/y"), ("x", "x")]
+    # As metaflow: keys relative to the requested prefix, in the listing's order.
+    assert [(o.key, o.text) for o in objs] == [("x", "x"), ("sub/y", "sub/y")]
     assert {o.prefix for o in objs} == {ROOT + "/dir"}
     assert not objs[0].has_info
-    ((op, requests, flags),) = engine.calls
-    assert requests[0].url == ROOT + "/dir/"
-    assert flags[:3] == ["--recursive", "--layout", "hashed"] and "--no-info" in flags
+    (list_op, listed, list_flags), (get_op, gets, get_flags) = engine.calls
+    assert (list_op, listed[0].url, list_flags) == ("list", ROOT + "/dir/", ["--recursive"])
+    assert get_op == "get" and [r.url for r in gets] == [ROOT + "/dir/x", ROOT + "/dir/sub/y"]
+    assert "--no-info" in get_flags
 
 
 def test_get_all_uses_the_root(s3: S3) -> None:
