@@ -8,9 +8,11 @@
         s3.put("hello.txt", "hello")
         print(s3.get("hello.txt").text)
 
-``S3`` (``client.py``) resolves keys and owns a temp dir; ``runner.py`` runs
-``python -m s3op`` on a manifest per batch; ``objects.py`` holds the value
-types; ``errors.py`` the exception tree (``except S3Error`` catches all).
+``S3`` (``client.py``) resolves keys and owns a temp dir; the engine
+manager (``engine_process.py``, with the shared, private and one-shot
+policies) hands each batch to ``s3op`` as a manifest; ``objects.py`` holds
+the value types; ``errors.py`` the exception tree (``except S3Error``
+catches all), ``compat.py`` metaflow's names for it.
 Importing this package is cheap: boto3 is only ever imported by the engine.
 """
 

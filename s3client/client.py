@@ -10,62 +10,25 @@ exception ``errors.KIND_TO_ERROR`` names for its kind.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import os
-import shutil
 import tempfile
 import threading
 import weakref
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from s3op.protocol import GetRequest, InfoRequest, ListRequest, Request, Result
 
+from .batching import download_names, key_list, make_engine, names_all_failures, remove_tmpdir
 from .config import Config, EngineOptions
 from .errors import S3Error, S3URLError, is_not_found, raise_for_result
 from .objects import PutValue, S3GetObject, S3Object, S3PutObject
 from .results import described, downloaded, grouped, listed, recursive_download
-from .runner import Engine, engine_for, remove_file, results_by_request, sigterm_as_interrupt
+from .runner import Engine, remove_file, results_by_request, sigterm_as_interrupt
 from .uploads import PutItem, items_from_files, items_from_values, put_spec, stage_value
 from .urls import as_prefix, choose_root, range_header, resolve_object_url, resolve_url
 
 GetKey = Union[str, S3GetObject, None]
-
-#: A get_many of at least ``SHARD_MIN`` keys spreads its files over ``SHARDS``
-#: directories. Creating and renaming a file takes its directory's lock; with
-#: the engine's 16 threads in one directory the kernel spins on that lock
-#: (1,000 x 10 KiB on ext4: 0.97 s of system time in one directory, 0.76 s in
-#: 16; wall 1.30 -> 1.16 s). Smaller batches keep one flat directory: a
-#: directory costs an inode of its own. The directories are made here, 0700.
-SHARDS = 16
-SHARD_MIN = 64
-_M = TypeVar("_M", bound=Callable[..., Any])
-
-
-def _remove_tmpdir(path: str, keep: bool) -> None:
-    """Delete a client's temp dir (unless debugging asks to keep it)."""
-    if not keep:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def names_all_failures(method: _M) -> _M:
-    """An S3Error from a batch method lists in ``failed_urls`` every URL the
-    engine reported an error for in that batch (request order; missing keys
-    included), not only the first one the message names."""
-
-    @functools.wraps(method)
-    def wrapper(self: S3, *args: Any, **kwargs: Any) -> Any:
-        self._failures.urls = []
-        try:
-            return method(self, *args, **kwargs)
-        except S3Error as exc:
-            batch = list(getattr(self._failures, "urls", []))
-            if batch:
-                exc.failed_urls = batch
-            raise
-
-    return wrapper  # type: ignore[return-value]
-
 
 class S3:
     """A client for batches of S3 operations, each run by the s3op engine.
@@ -109,7 +72,7 @@ class S3:
         self._encryption = encryption if encryption is not None else config.encryption
         tmpdir = tempfile.mkdtemp(prefix="s3client.", dir=tmproot or config.tmproot)
         self._tmpdir = os.path.abspath(tmpdir)
-        self._finalizer = weakref.finalize(self, _remove_tmpdir, self._tmpdir, config.debug)
+        self._finalizer = weakref.finalize(self, remove_tmpdir, self._tmpdir, config.debug)
         self._flags = options.flags()
         self._batches = itertools.count()
         self._failures = threading.local()  # failed URLs of this thread's last batch
@@ -179,22 +142,11 @@ class S3:
         if not targets:
             return [], []
         batch = self._new_batch()
-        shards = SHARDS if len(targets) >= SHARD_MIN else 0
-        for shard in range(shards):
-            os.mkdir(os.path.join(self._tmpdir, f"get-{batch}-shard{shard}"), 0o700)
-        requests = [
-            GetRequest(i, url, rng, self._local_name(i, batch, shards))
-            for i, (url, rng) in enumerate(targets)
-        ]
+        name = download_names(self._tmpdir, batch, len(targets))
+        requests = [GetRequest(i, url, rng, name(i)) for i, (url, rng) in enumerate(targets)]
         flags = ["--info" if return_info else "--no-info"]
         flags += ["--allow-missing"] if missing_ok else []
         return requests, self._run("get", requests, flags)
-
-    def _local_name(self, idx: int, batch: int, shards: int) -> str:
-        name = f"get-{batch}-{idx}"
-        if shards:
-            name = os.path.join(f"get-{batch}-shard{idx % shards}", str(idx))
-        return os.path.join(self._tmpdir, name)
 
     def _downloaded(
         self, req: GetRequest, res: Result, return_missing: bool, return_info: bool
@@ -418,22 +370,3 @@ class S3:
 
 
 __all__ = ["S3"]
-
-
-def key_list(keys: Any, method: str) -> List[Any]:
-    """``keys`` as a list; TypeError for one ``str``/``bytes`` given as the iterable.
-
-    ``get_many("abc")`` would otherwise fetch the keys ``a``, ``b`` and ``c``.
-    """
-    if isinstance(keys, (str, bytes, bytearray)):
-        raise TypeError(
-            f"{method}() takes an iterable of keys, not a single {type(keys).__name__} "
-            f"({keys!r:.60}); wrap it in a list"
-        )
-    return list(keys)
-
-
-def make_engine(kind: str, workdir: str, env: Dict[str, str], debug: bool) -> Engine:
-    """The engine for ``S3CLIENT_ENGINE``: a policy of ``runner.POLICIES`` ("shared",
-    the default; "private" or "persistent"; "one-shot" or "subprocess")."""
-    return engine_for(kind, workdir, env, keep_files=debug)

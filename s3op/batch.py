@@ -34,7 +34,7 @@ from typing import (
     runtime_checkable,
 )
 
-from s3op import jobs
+import s3op.jobs as jobs
 from s3op.client import ClientConfig
 from s3op.credentials import client_config
 from s3op.ipc import current_umask

@@ -34,7 +34,7 @@ from typing import (
 
 from s3op import __version__
 from s3op.cli_options import OPTIONS_OF, OptionSpec, command_help
-from s3op.manifest import url_problem
+from s3op.manifest import read_manifest, url_problem
 from s3op.options import BatchOptions, BatchUsageError, options_from_values
 from s3op.protocol import (
     GetRequest,
@@ -43,7 +43,6 @@ from s3op.protocol import (
     ProtocolError,
     PutRequest,
     Request,
-    read_manifest,
 )
 
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import Any, Dict, Optional, Union
 
 from s3op.results import (
     Error,
@@ -236,17 +236,6 @@ def request_to_json(req: Request) -> str:
     return encode_json({k: v for k, v in req.__dict__.items() if v is not None})
 
 
-def read_manifest(op: str, lines: Iterable[str]) -> List[Request]:
-    """Parse a JSONL manifest. Raises ProtocolError naming the first bad line and field.
-
-    The checks live in ``s3op.manifest`` (imported here on use: it builds on
-    this module's types).
-    """
-    from s3op.manifest import read_manifest as parse
-
-    return parse(op, lines)
-
-
 # ------------------------------------------------------------------ results
 
 
@@ -316,6 +305,5 @@ __all__ = [
     "parse_range",
     "parse_object_url",
     "parse_url",
-    "read_manifest",
     "request_to_json",
 ]

@@ -514,7 +514,7 @@ def test_a_large_get_many_spreads_its_files_over_directories(
 ) -> None:
     """Many files in one directory make the engine's threads queue on its lock;
     a big batch gets ``SHARDS`` directories, a small one stays flat."""
-    from s3client.client import SHARD_MIN, SHARDS
+    from s3client.batching import SHARD_MIN, SHARDS
 
     client = s3backend.client()
     count = SHARD_MIN + 36

@@ -1,6 +1,6 @@
 """Helpers for the s3client unit tests: a clean environment and a fake engine.
 
-``FakeEngine`` stands in for ``runner.SubprocessEngine``: it records each
+``FakeEngine`` stands in for ``runner.ProcessEngine``: it records each
 batch and answers with results built by a test-supplied function, so the
 client's logic is tested without a subprocess or an S3 server.
 """

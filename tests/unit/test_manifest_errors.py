@@ -28,7 +28,6 @@ from s3op.protocol import (
     ProtocolError,
     PutRequest,
 )
-from s3op.protocol import read_manifest as protocol_read_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = {
@@ -163,11 +162,12 @@ def test_an_explicit_idx_may_take_a_number_no_line_defaults_to() -> None:
     assert reqs == [ListRequest(5, "s3://bucket/a/"), ListRequest(1, "s3://bucket/b/")]
 
 
-def test_protocol_read_manifest_is_the_manifest_parser() -> None:
-    """s3op.protocol keeps read_manifest (s3client and older callers import it there)."""
+def test_manifest_parser_names_both_lines_of_a_duplicate_idx() -> None:
+    """The one manifest parser lives in s3op.manifest (s3op.protocol does not import
+    it back: the two would import each other)."""
     lines = ['{"url": "s3://bucket/a"}', '{"url": "s3://bucket/b", "idx": 0}']
     with pytest.raises(ProtocolError, match="duplicate idx 0 on lines 1 and 2"):
-        protocol_read_manifest("info", lines)
+        read_manifest("info", lines)
     with pytest.raises(ProtocolError, match="missing field 'url'"):
         request_from_dict("get", 0, {})
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from s3op.manifest import read_manifest
 from s3op.protocol import (
     MAX_KEY_BYTES,
     METADATA_HEADER,
@@ -27,7 +28,6 @@ from s3op.protocol import (
     exit_code_of,
     parse_range,
     parse_url,
-    read_manifest,
     request_to_json,
     worst_exit,
 )
