@@ -37,11 +37,13 @@ test-fast: install
 demo: install
 	$(VPY) scripts/local_s3.py run -- $(VPY) scripts/demo.py
 
+# Every workload on loopback and through the network model; e.g.
+# make bench-quick BENCH_ARGS='--conditions network --tools s3client,s5cmd,obstore'
 bench: $(VENV)/.installed-bench
-	$(VPY) -m scripts.bench
+	$(VPY) -m scripts.bench $(BENCH_ARGS)
 
 bench-quick: $(VENV)/.installed-bench
-	$(VPY) -m scripts.bench --quick
+	$(VPY) -m scripts.bench --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

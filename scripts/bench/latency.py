@@ -5,7 +5,7 @@ interpreter plus import boto3 each call". The main harness times whole
 processes (start-up included, once per run); this module times what a
 program that calls get_many again and again sees per call:
 
-- Python tools (s3client, metaflow, boto3): one child process makes its
+- Python tools (s3client, metaflow, obstore, boto3): one child process makes its
   client, does one warm-up call, then ``CALLS`` timed calls of get_many on
   the same 10 keys, each into a fresh directory; it prints the seconds.
 - s5cmd: a program calls it as a process each time, so each call is one
@@ -44,6 +44,20 @@ if tool == "boto3":
             return len(client.get_object(Bucket=bucket, Key=prefix + k)["Body"].read())
         sizes = list(pool.map(one, keys))
         return len(sizes), sum(sizes)
+elif tool == "obstore":
+    import asyncio
+    import obstore as obs
+    from obstore.store import S3Store
+    store = S3Store(bucket, endpoint=endpoint, region=os.environ.get("AWS_DEFAULT_REGION",
+        "us-east-1"), client_options={"allow_http": True})
+    loop = asyncio.new_event_loop()
+    async def get_all():
+        async def one(k):
+            return len(await (await obs.get_async(store, prefix + k)).bytes_async())
+        return await asyncio.gather(*(one(k) for k in keys))
+    def call():
+        sizes = loop.run_until_complete(get_all())
+        return len(sizes), sum(sizes)
 else:
     if tool == "s3client":
         from s3client import S3
@@ -64,9 +78,11 @@ def timed():
 
 timed()  # warm-up: client, connections, engine
 samples = [timed() for _ in range(calls)]
-if tool != "boto3":
+if tool in ("s3client", "metaflow"):
     s3.close()  # metaflow keeps its temp dirs otherwise
-print(json.dumps(samples))
+print(json.dumps(samples), flush=True)
+if tool == "obstore":
+    os._exit(0)  # obstore's tokio threads can abort Python's finalization (tools.py)
 """
 
 
@@ -143,7 +159,7 @@ def measure(
         for tool in tools:
             if tool == "s5cmd":
                 out[tool] += s5cmd_calls(env, endpoint, bucket, prefix, count, size)
-            elif tool in ("s3client", "metaflow", "boto3"):
+            elif tool in ("s3client", "metaflow", "obstore", "boto3"):
                 out[tool] += python_calls(tool, env, endpoint, bucket, prefix, count, size)
     return {tool: samples for tool, samples in out.items() if samples}
 

@@ -23,6 +23,10 @@ START_MARK = "<!-- bench-table -->"
 END_MARK = "<!-- /bench-table -->"
 # Workloads where W8 runs: this project against s5cmd (how cost grows with the batch).
 W8_TOOLS = ("s3client", "s5cmd")
+# The network conditions every workload runs in (see scripts/bench/netmodel.py).
+LOOPBACK = "loopback"  # the tools talk to the server directly, on 127.0.0.1
+NETWORK = "network"  # through the network model: latency per request, bandwidth per connection
+CONDITIONS = (LOOPBACK, NETWORK)
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class Workload:
     size: int  # bytes per object
     source: str  # upload source: "small" (dir) or "big" (file); "" for reads
     tools: Tuple[str, ...] = ALL_TOOLS  # tools that run it
+    disk: bool = False  # downloads go to the disk dir, not the (in-memory) work dir
 
 
 @dataclass
@@ -71,6 +76,7 @@ class Sample:
     leftovers: int = 0  # processes the run left behind (killed and counted by the benchmark)
     load: float = 0.0  # 1-minute load average when the run started (other work skews it)
     server_cpu: float = 0.0  # user + sys seconds the S3 server used during the run
+    condition: str = LOOPBACK  # one of CONDITIONS
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,11 @@ class Summary:
     runs: int
     failures: int
     server_cpu: Optional[float] = None  # median CPU seconds of the S3 server during a run
+    condition: str = LOOPBACK  # one of CONDITIONS
 
 
-Summaries = Dict[Tuple[str, str], Summary]  # by (workload, tool)
+Summaries = Dict[Tuple[str, str], Summary]  # by (workload, tool), of one condition
+Latency = Dict[str, List[float]]  # W7 per call: tool -> seconds of each call
 Skipped = Dict[str, Dict[str, str]]  # workload -> tool -> why not ("": not for it)
 
 
@@ -112,9 +120,11 @@ class RunReport:
     workloads: List[Workload]
     tools: Sequence[str]
     skipped: Skipped
-    summaries: Summaries
-    targets: List[Target]
-    latency: Dict[str, List[float]]  # W7 per call: tool -> seconds of each call
+    conditions: Sequence[str]  # the CONDITIONS this run measured, in order
+    network: str  # the network model, described (NetModel.describe)
+    summaries: Dict[str, Summaries]  # by condition
+    targets: Dict[str, List[Target]]  # by condition
+    latency: Dict[str, Latency]  # W7 per call, by condition
     machine: Dict[str, str]  # CPU, memory, OS, load, work dir
     versions: Dict[str, str]  # of every tool and the server, at the start
     s3client_at_end: str  # s3client's version at the end (did the sources change?)

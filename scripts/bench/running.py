@@ -1,14 +1,17 @@
 """Running the benchmark: the server, the data, and every run, interleaved and checked.
 
 One SeaweedFS server on loopback (``scripts/local_s3.py``), its data created
-once with boto3, then every workload for every tool, interleaved
-(``for rep: for workload: for tool``), each run in a child process of its
-own and measured the same way (see :func:`measure.measure`).
+once with boto3, then every workload in every network condition for every
+tool, interleaved (``for rep: for workload: for condition: for tool``), each
+run in a child process of its own and measured the same way (see
+:func:`measure.measure`). Conditions (loopback, the network model) are in
+:mod:`.conditions`.
 """
 
 from __future__ import annotations
 
 import compileall
+import contextlib
 import os
 import shutil
 import sys
@@ -20,14 +23,17 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import psutil  # type: ignore[import-untyped, unused-ignore]
 
-from scripts.local_s3 import LocalS3, child_env
+from scripts.local_s3 import LocalS3
 
 from . import latency as w7_latency
+from .clis import cli_argv, cli_outcome
+from .conditions import Condition, open_conditions
 from .dataset import DataSet, bucket_outcome, check, create_data, delete_prefix
-from .measure import Measured, SharedEngines, cpu_seconds, measure
-from .model import BINDIR, BUCKET, MIB, REPO, Sample, Sizes, Skipped, Workload, read_text
-from .summary import render_progress_table, summarise
-from .tools import CLI_TOOLS, Job, Outcome, cli_argv, cli_outcome
+from .measure import Measured, cpu_seconds, measure
+from .model import BINDIR, BUCKET, MIB, REPO, Latency, Sample, Sizes, Skipped, Workload, read_text
+from .netmodel import NetModel
+from .summary import by_condition, render_progress_table
+from .tools import CLI_TOOLS, Job, Outcome
 from .workloads import latency_tools, w7, why_not
 
 TOOLS_SCRIPT = Path(__file__).resolve().parent / "tools.py"  # the Python tools' child
@@ -35,27 +41,55 @@ BIG_RUN_BYTES = 32 * 1024 * 1024  # runs moving objects this large start on recy
 
 
 @dataclass(frozen=True)
-class Bench:
-    """Everything a run needs: server, sizes, data, environment, work dir."""
+class Plan:
+    """What a benchmark runs, in which conditions, and where its files go."""
 
-    endpoint: str
-    client: Any  # boto3 client of the parent (data, upload checks, cleanup)
+    sizes: Sizes
+    workloads: List[Workload]
+    tools: Sequence[str]
+    skipped: Skipped
+    conditions: Sequence[str]  # model.CONDITIONS to run, in this order
+    network: NetModel  # the network model of the "network" condition
+    workdir: str  # parent of the work dir: upload sources and in-memory downloads
+    diskdir: str  # parent of the disk dir: downloads of the "-disk" workloads
+
+
+@dataclass(frozen=True)
+class Bench:
+    """Everything a run needs: server, sizes, data, conditions, work dirs."""
+
+    client: Any  # boto3 client of the parent, on loopback (data, upload checks, cleanup)
     sizes: Sizes
     data: DataSet
-    env: Dict[str, str]
+    conditions: Tuple[Condition, ...]
     workdir: str
+    diskdir: str  # downloads of the workloads with Workload.disk
     keep: Tuple[int, ...]  # pids of our own children that are not a run's orphans
-    shared: SharedEngines  # s3client's shared engine servers
     server: Optional[psutil.Process]  # the S3 server, whose CPU each run is charged apart
 
 
-def make_job(bench: Bench, wl: Workload, tool: str, rep: int, dest: str) -> Job:
+@dataclass(frozen=True)
+class Run:
+    """One run: a tool doing a workload in a condition, its repeat number."""
+
+    cond: Condition
+    wl: Workload
+    tool: str
+    rep: int
+
+    @property
+    def name(self) -> str:
+        """``W1-s3client-network-0``: the run's directory and upload prefix."""
+        return f"{self.wl.name}-{self.tool}-{self.cond.name}-{self.rep}"
+
+
+def make_job(bench: Bench, run: Run, dest: str) -> Job:
     """The Job of one run; uploads go to a prefix of their own."""
-    prefix = wl.prefix
-    if wl.source:
-        prefix = f"{wl.prefix}{wl.name}-{tool}-{rep}/"
+    wl = run.wl
+    prefix = f"{wl.prefix}{run.name}/" if wl.source else wl.prefix
     local = {"small": bench.data.small_dir, "big": bench.data.big_file}.get(wl.source, "")
-    return Job(wl.op, bench.endpoint, BUCKET, prefix, wl.count, wl.total, wl.size, local, dest)
+    endpoint = run.cond.endpoint
+    return Job(wl.op, endpoint, BUCKET, prefix, wl.count, wl.total, wl.size, local, dest)
 
 
 def child_argv(tool: str, job: Job, run_dir: str) -> List[str]:
@@ -91,20 +125,25 @@ def verify(bench: Bench, tool: str, job: Job, run_dir: str, m: Measured) -> str:
     return ""
 
 
-def _measured_run(
-    bench: Bench, wl: Workload, tool: str, job: Job, run_dir: str
-) -> Tuple[Measured, float, str]:
+def _keep(bench: Bench, cond: Condition) -> Tuple[int, ...]:
+    """Our long-lived children: server, proxy and the other conditions' shared engines."""
+    others = [pid for c in bench.conditions if c is not cond for pid in c.shared.known]
+    return (*bench.keep, *others)
+
+
+def _measured_run(bench: Bench, run: Run, job: Job, run_dir: str) -> Tuple[Measured, float, str]:
     """Prepare, measure and check one run: its cost, the server's CPU and its error."""
-    env = dict(bench.env, TMPDIR=job.dest)
+    cond, wl, tool = run.cond, run.wl, run.tool
+    env = dict(cond.env, TMPDIR=job.dest)
     argv = child_argv(tool, job, run_dir)
     if wl.name == "W7-first" and tool == "s3client":
-        bench.shared.stop()  # the engine is cold: nothing ran in the last minute
+        cond.shared.stop()  # the engine is cold: nothing ran in the last minute
     if wl.size >= BIG_RUN_BYTES:
         recycle_memory(wl.count * wl.size + BIG_RUN_BYTES, bench.workdir)
     served = cpu_seconds(bench.server)
-    m = measure(
-        argv, env, run_dir, bench.sizes.timeout, bench.keep, bench.shared, tool == "s3client"
-    )
+    charged = tool == "s3client"
+    timeout = bench.sizes.timeout
+    m = measure(argv, env, run_dir, timeout, _keep(bench, cond), cond.shared, charged)
     served = cpu_seconds(bench.server) - served
     return m, served, verify(bench, tool, job, run_dir, m)
 
@@ -119,21 +158,33 @@ def _clean_up(bench: Bench, job: Job, run_dir: str) -> None:
     os.sync()
 
 
-def run_one(bench: Bench, wl: Workload, tool: str, rep: int) -> Sample:
-    """Run ``tool`` on ``wl`` once in a fresh directory, check it, clean up."""
-    run_dir = os.path.join(bench.workdir, "runs", f"{wl.name}-{tool}-{rep}")
+def run_one(bench: Bench, run: Run) -> Sample:
+    """Do ``run`` once in a fresh directory (on disk for disk workloads), check it, clean up."""
+    root = bench.diskdir if run.wl.disk else bench.workdir
+    run_dir = os.path.join(root, "runs", run.name)
     dest = os.path.join(run_dir, "dest")
     os.makedirs(dest)
-    job = make_job(bench, wl, tool, rep, dest)
+    job = make_job(bench, run, dest)
     load = os.getloadavg()[0]
     try:
-        m, served, error = _measured_run(bench, wl, tool, job, run_dir)
+        m, served, error = _measured_run(bench, run, job, run_dir)
     finally:
         _clean_up(bench, job, run_dir)
     if m.leftovers:
-        print(f"  note: {tool} {wl.name} left {m.leftovers} process(es) behind", file=sys.stderr)
+        print(f"  note: {run.name} left {m.leftovers} process(es) behind", file=sys.stderr)
     return Sample(
-        tool, wl.name, rep, m.wall, m.cpu, m.rss, not error, error, m.leftovers, load, served
+        run.tool,
+        run.wl.name,
+        run.rep,
+        m.wall,
+        m.cpu,
+        m.rss,
+        not error,
+        error,
+        m.leftovers,
+        load,
+        served,
+        run.cond.name,
     )
 
 
@@ -161,26 +212,27 @@ def recycle_memory(nbytes: int, where: str) -> None:
         os.unlink(path)  # its pages go back to the free lists, unwritten to disk
 
 
-def run_all(
-    bench: Bench, wls: List[Workload], tools: Sequence[str], skipped: Skipped
-) -> List[Sample]:
-    """Every run, interleaved: for rep: for workload: for tool (after ``warm_up``)."""
-    warm_up(bench, tools)
+def run_all(bench: Bench, plan: Plan) -> List[Sample]:
+    """Every run, interleaved: for rep: for workload: for condition: for tool (after
+    ``warm_up``)."""
+    warm_up(bench, plan.tools)
     samples: List[Sample] = []
     for rep in range(bench.sizes.repeats):
-        for wl in wls:
-            for tool in tools:
-                if tool in skipped[wl.name]:
-                    continue
-                sample = run_one(bench, wl, tool, rep)
-                samples.append(sample)
-                _progress(sample, bench.sizes.repeats)
-        print(render_progress_table(summarise(samples)), file=sys.stderr)
+        for wl in plan.workloads:
+            for cond in bench.conditions:
+                for tool in plan.tools:
+                    if tool in plan.skipped[wl.name]:
+                        continue
+                    sample = run_one(bench, Run(cond, wl, tool, rep))
+                    samples.append(sample)
+                    _progress(sample, bench.sizes.repeats)
+        for name, summaries in by_condition(samples).items():
+            print(render_progress_table(summaries, name), file=sys.stderr)
     return samples
 
 
 def warm_up(bench: Bench, tools: Sequence[str]) -> None:
-    """One untimed W7 run of every tool before the first timed run.
+    """One untimed W7 run of every tool in every condition before the first timed run.
 
     Without it, whichever run came first paid for what every later run finds
     ready: the page cache of the tool's files and, for s3client, the start of its
@@ -190,18 +242,22 @@ def warm_up(bench: Bench, tools: Sequence[str]) -> None:
     W7-first.
     """
     first = w7(bench.sizes)
-    for tool in tools:
-        if why_not(bench.sizes, first, tool) is not None:
-            continue
-        sample = run_one(bench, first, tool, -1)
-        status = "ok" if sample.ok else f"FAILED: {sample.error}"
-        print(f"[warm-up] W7       {tool:<9} {sample.wall:8.2f} s  {status}", file=sys.stderr)
+    for cond in bench.conditions:
+        for tool in tools:
+            if why_not(bench.sizes, first, tool) is not None:
+                continue
+            s = run_one(bench, Run(cond, first, tool, -1))
+            status = "ok" if s.ok else f"FAILED: {s.error}"
+            print(
+                f"[warm-up] W7       {cond.name:<8} {tool:<9} {s.wall:8.2f} s  {status}",
+                file=sys.stderr,
+            )
 
 
 def _progress(s: Sample, repeats: int) -> None:
     status = "ok" if s.ok else f"FAILED: {s.error}"
     print(
-        f"[{s.rep + 1}/{repeats}] {s.workload:<8} {s.tool:<9} {s.wall:8.2f} s  "
+        f"[{s.rep + 1}/{repeats}] {s.workload:<8} {s.condition:<8} {s.tool:<9} {s.wall:8.2f} s  "
         f"cpu {s.cpu:7.2f} s  server {s.server_cpu:6.2f} s  rss {s.rss / MIB:7.1f} MiB  {status}",
         file=sys.stderr,
         flush=True,
@@ -220,89 +276,62 @@ def compile_sources() -> None:
         compileall.compile_dir(str(REPO / package), quiet=1)
 
 
-def base_env(srv: LocalS3, workdir: str, runtime: str) -> Dict[str, str]:
-    """The environment of every child: only this server, no user configuration; shared
-    s3client engines in ``runtime`` (``XDG_RUNTIME_DIR``)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3CLIENT_", "METAFLOW_"))}
-    mf_home = os.path.join(workdir, "metaflow-home")
-    os.makedirs(mf_home, exist_ok=True)
-    pythonpath = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    return child_env(
-        dict(
-            srv.env(),
-            METAFLOW_S3_ENDPOINT_URL=srv.endpoint_url,
-            METAFLOW_HOME=mf_home,
-            PYTHONPATH=pythonpath,
-            PATH=f"{BINDIR}{os.pathsep}{env.get('PATH', '')}",
-            XDG_RUNTIME_DIR=runtime,
-        ),
-        base=env,
-    )
-
-
 def _prepare(
-    srv: LocalS3, sizes: Sizes, workdir: str, shared: SharedEngines, started: float
+    stack: contextlib.ExitStack, srv: LocalS3, plan: Plan, dirs: Tuple[str, str], started: float
 ) -> Bench:
-    """Create the bucket and the data on a started server; what every run needs."""
+    """Create the bucket and the data on a started server, open the conditions: what
+    every run needs. ``dirs``: the work dir and the disk dir of this run."""
     srv.create_bucket(BUCKET)
     print(f"bench: SeaweedFS at {srv.endpoint_url}; creating data ...", file=sys.stderr)
     client = srv.client()
-    data = create_data(client, sizes, workdir)
+    workdir, diskdir = dirs
+    data = create_data(client, plan.sizes, workdir)
     print(f"bench: data ready after {time.monotonic() - started:.0f} s", file=sys.stderr)
-    env = base_env(srv, workdir, shared.runtime_dir)
-    keep = (srv.pid,) if srv.pid is not None else ()
+    conditions = open_conditions(stack, srv, plan.conditions, plan.network, workdir)
+    own = [srv.pid, *(c.proxy_pid for c in conditions)]
+    keep = tuple(pid for pid in own if pid is not None)
     server = psutil.Process(srv.pid) if srv.pid is not None else None
-    return Bench(srv.endpoint_url, client, sizes, data, env, workdir, keep, shared, server)
+    return Bench(client, plan.sizes, data, tuple(conditions), workdir, diskdir, keep, server)
 
 
-def _measure_latency(
-    bench: Bench, wls: List[Workload], tools: Sequence[str], latency: Dict[str, List[float]]
-) -> None:
-    """W7 per call in a running program (into ``latency``), when W7 was selected."""
-    chosen = latency_tools(bench.sizes, tools)
-    if not (any(wl.name == "W7" for wl in wls) and chosen):
-        return
+def _measure_latency(bench: Bench, plan: Plan) -> Dict[str, Latency]:
+    """W7 per call in a running program, in each condition, when W7 was selected."""
+    chosen = latency_tools(bench.sizes, plan.tools)
+    if not (any(wl.name == "W7" for wl in plan.workloads) and chosen):
+        return {}
     print("bench: W7 per call in a running program ...", file=sys.stderr)
-    s = bench.sizes
-    latency.update(
-        w7_latency.measure(
+    s, out = bench.sizes, {}
+    for cond in bench.conditions:
+        out[cond.name] = w7_latency.measure(
             chosen,
-            bench.env,
-            bench.endpoint,
+            cond.env,
+            cond.endpoint,
             BUCKET,
             "tiny/",
             s.tiny_count,
             s.tiny_size,
             rounds=s.repeats,
         )
-    )
+    return out
 
 
-def run_benchmark(
-    workdir_parent: str,
-    sizes: Sizes,
-    wls: List[Workload],
-    tools: Sequence[str],
-    skipped: Skipped,
-    latency: Dict[str, List[float]],
-) -> List[Sample]:
-    """Start SeaweedFS, create the data, run everything; the work dir is removed after.
+def run_benchmark(plan: Plan) -> Tuple[List[Sample], Dict[str, Latency]]:
+    """Start SeaweedFS (and the network model), create the data, run everything; the
+    samples and W7's per-call latencies by condition (see scripts/bench/latency.py).
 
-    The work dir is made in ``workdir_parent``. ``latency`` receives W7's per-call
-    latencies (see scripts/bench/latency.py).
+    The work dir is made in ``plan.workdir`` and the disk dir in ``plan.diskdir``;
+    both are removed after.
     """
     started = time.monotonic()
     compile_sources()
-    workdir = tempfile.mkdtemp(prefix="s3client-bench-", dir=workdir_parent)
-    runtime = tempfile.mkdtemp(prefix="bench-rt-", dir="/tmp")  # short: socket paths
-    shared = SharedEngines(runtime)
-    try:
-        with LocalS3() as srv:
-            bench = _prepare(srv, sizes, workdir, shared, started)
-            samples = run_all(bench, wls, tools, skipped)
-            _measure_latency(bench, wls, tools, latency)
-            return samples
-    finally:
-        shared.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-        shutil.rmtree(runtime, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        dirs = tuple(
+            tempfile.mkdtemp(prefix=f"s3client-bench-{kind}", dir=parent)
+            for kind, parent in (("", plan.workdir), ("disk-", plan.diskdir))
+        )
+        for path in dirs:
+            stack.callback(shutil.rmtree, path, ignore_errors=True)
+        srv = stack.enter_context(LocalS3())
+        bench = _prepare(stack, srv, plan, (dirs[0], dirs[1]), started)
+        samples = run_all(bench, plan)
+        return samples, _measure_latency(bench, plan)

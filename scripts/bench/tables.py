@@ -1,11 +1,14 @@
-"""The Markdown tables of the reports: headline (README), all results, W8, server floors."""
+"""The Markdown tables of the reports: headline (README), all results, W8, disk, server floors.
+
+Each table shows one network condition (its :data:`~.model.Summaries`).
+"""
 
 from __future__ import annotations
 
 from typing import List, Optional, Sequence
 
 from .model import MIB, W8_TOOLS, Skipped, Summaries, Workload
-from .summary import fastest, ratio
+from .summary import fastest, fastest_peer, ratio
 
 
 def fmt(x: Optional[float], spec: str = ".2f", suffix: str = "") -> str:
@@ -20,17 +23,47 @@ def _cell(sm: Summaries, skipped: Skipped, wl: str, tool: str) -> str:
     return "FAILED" if s is None or s.wall is None else f"{s.wall:.2f}"
 
 
+def vs_fastest_peer(sm: Summaries, wl: str) -> str:
+    """s3client's median over the fastest other tool's on ``wl``: ``0.85x s5cmd``."""
+    peer = fastest_peer(sm, wl)
+    r = None if peer is None else ratio(sm, wl, "s3client", peer)
+    return "-" if r is None else f"{r:.2f}x {peer}"
+
+
 def headline_table(
     sm: Summaries, wls: List[Workload], tools: Sequence[str], skipped: Skipped
 ) -> str:
-    """Workloads x tools, median wall seconds, plus s3client's ratios (README table)."""
-    head = ["Workload", *tools, "s3client / s5cmd", "s3client / metaflow"]
+    """Workloads x tools, median wall seconds, plus s3client's ratios (README table).
+
+    The first ratio is against the fastest peer of each workload in this run and
+    condition, whichever tool that is.
+    """
+    head = ["Workload", *tools, "s3client / fastest peer", "s3client / metaflow"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for wl in wls:
         cells = [_cell(sm, skipped, wl.name, t) for t in tools]
-        r5 = fmt(ratio(sm, wl.name, "s3client", "s5cmd"), suffix="x")
+        rf = vs_fastest_peer(sm, wl.name)
         rm = fmt(ratio(sm, wl.name, "s3client", "metaflow"), ".3f", "x")
-        rows.append(f"| {wl.name} {wl.title} | " + " | ".join([*cells, r5, rm]) + " |")
+        rows.append(f"| {wl.name} {wl.title} | " + " | ".join([*cells, rf, rm]) + " |")
+    return "\n".join(rows)
+
+
+def disk_table(sm: Summaries, wls: List[Workload], tools: Sequence[str]) -> str:
+    """Each download workload run both in memory and to disk: the two medians and what
+    the disk added, per tool."""
+    names = {wl.name for wl in wls}
+    pairs = [(wl.name, f"{wl.name}-disk") for wl in wls if f"{wl.name}-disk" in names]
+    head = ["Tool"] + [f"{m} memory s | {m} disk s | disk adds" for m, _ in pairs]
+    rows = ["| " + " | ".join(head) + " |", "|---|" + "---:|---:|---:|" * len(pairs)]
+    for tool in tools:
+        cells = []
+        for mem, disk in pairs:
+            a, b = sm.get((mem, tool)), sm.get((disk, tool))
+            wa, wb = (None if x is None else x.wall for x in (a, b))
+            added = None if wa is None or wb is None else wb - wa
+            cells += [fmt(wa), fmt(wb), fmt(added, "+.2f", " s")]
+        if any(c != "-" for c in cells):
+            rows.append(f"| {tool} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 

@@ -1,20 +1,15 @@
 #!/usr/bin/env python3
-"""The tools that the benchmark (``python -m scripts.bench``) compares, one adapter each.
+"""The Python tools that the benchmark (``python -m scripts.bench``) compares, one adapter each.
 
 Every benchmark run is one *job* (an operation on a prefix of a bucket) done
-by one *tool* in a child process of its own. Two kinds of adapter:
-
-- Python tools (``s3client``, ``metaflow``, ``boto3``) run in a child that
-  is this file run as a script, by its path and not as part of the package:
-  ``python scripts/bench/tools.py TOOL JOB_JSON``. The child imports the
-  tool, does the job and prints one JSON line ``{"count": N, "bytes": B}``
-  (what it saw). Only the standard library is imported at module level, so
-  the child pays Python start-up plus the tool's own imports, as a user's
-  script would.
-- CLI tools (``s5cmd``, ``awscli``) run as the CLI process itself; the
-  parent builds its argv (:func:`cli_argv`, which may write an ``s5cmd run``
-  command file) and reads what it did from its output or the download
-  directory (:func:`cli_outcome`).
+by one *tool* in a child process of its own. Python tools (``s3client``,
+``metaflow``, ``obstore``, ``boto3``, ``boto3-crt``) run in a child that is
+this file run as a script, by its path and not as part of the package:
+``python scripts/bench/tools.py TOOL JOB_JSON``. The child imports the tool,
+does the job and prints one JSON line ``{"count": N, "bytes": B}`` (what it
+saw). Only the standard library is imported at module level, so the child
+pays Python start-up plus the tool's own imports, as a user's script would.
+The CLI tools (``s5cmd``, ``awscli``) are in :mod:`.clis`.
 
 Operations (``Job.op``): ``get_many`` (download ``count`` keys),
 ``put_files`` (upload ``count`` files of a directory), ``get_one`` /
@@ -30,15 +25,22 @@ import os
 import shutil
 import sys
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 KEY_DIGITS = 5  # keys are zero-padded indexes: 00000 .. 99999
 BOTO3_THREADS = 32  # the thread pool of the plain-boto3 adapter
 COPY_CHUNK = 1 << 20  # read bodies in 1 MiB chunks
 
-PYTHON_TOOLS = ("s3client", "metaflow", "boto3")
+PYTHON_TOOLS = ("s3client", "metaflow", "obstore", "boto3", "boto3-crt")
 CLI_TOOLS = ("s5cmd", "awscli")
-ALL_TOOLS = ("s3client", "metaflow", "s5cmd", "boto3", "awscli")
+ALL_TOOLS = ("s3client", "metaflow", "s5cmd", "obstore", "boto3", "boto3-crt", "awscli")
+# Why s3transfer's CRT client does not do W4 here (seen with SeaweedFS 4.48, awscrt 0.38.1).
+CRT_UPLOAD_ERROR = (
+    "s3transfer's CRT upload fails against SeaweedFS: it sends every part as aws-chunked "
+    "with `x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER` (a trailing CRC32), "
+    'which SeaweedFS answers with `InvalidAccessKeyId` ("The access key ID you provided '
+    'does not exist in our records") on UploadPart'
+)
 OPS = ("get_many", "put_files", "get_one", "put_one", "list", "info_many")
 
 
@@ -52,7 +54,7 @@ class Job:
     """One operation for one tool; JSON goes to the child on its command line."""
 
     op: str  # one of OPS
-    endpoint: str  # S3 endpoint URL (SeaweedFS on loopback)
+    endpoint: str  # S3 endpoint URL: SeaweedFS, or the network model in front of it
     bucket: str  # bucket holding the data
     prefix: str  # key prefix ending in "/": where the op reads, writes or lists
     count: int  # objects the op handles (list: objects expected under prefix)
@@ -107,6 +109,8 @@ def not_supported(tool: str, job: Job) -> Optional[str]:
         return "no batch HEAD in `aws s3`; `aws s3api head-object` is one process per key"
     if tool == "awscli" and job.op == "get_many" and job.count != job.total:
         return "`aws s3 cp --recursive` copies a whole prefix, not a list of keys"
+    if tool == "boto3-crt" and job.op == "put_one":
+        return CRT_UPLOAD_ERROR
     return None
 
 
@@ -236,107 +240,14 @@ def run_python_tool(tool: str, job: Job) -> Outcome:
     """Do ``job`` with one of PYTHON_TOOLS (in the benchmark's child process)."""
     if tool == "boto3":
         return run_boto3(job)
+    if tool in ("obstore", "boto3-crt"):
+        # A sibling module: this file runs by its path, so its directory is on sys.path.
+        import native_tools  # type: ignore[import-not-found, unused-ignore]
+
+        return Outcome(*native_tools.run_native_tool(tool, job))
     if tool in ("s3client", "metaflow"):
         return run_s3_api(tool, job)
     raise ValueError(f"not a Python tool: {tool!r}")
-
-
-# ------------------------------------------------------------------ CLI tools (parent side)
-
-
-def glob_for(job: Job) -> Optional[str]:
-    """A key pattern matching exactly the job's keys (00000.. count-1), if one exists.
-
-    The whole prefix is ``*``; the first 10**n keys share the prefix of
-    ``KEY_DIGITS - n`` zeros (``000*`` = the first 100).
-    """
-    if job.count == job.total:
-        return "*"
-    digits = len(str(job.count)) - 1
-    if job.count == 10**digits and digits < KEY_DIGITS:
-        return "0" * (KEY_DIGITS - digits) + "*"
-    return None
-
-
-def _write_commands(path: str, lines: Iterator[str]) -> str:
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(line + "\n" for line in lines)
-    return path
-
-
-def _s5cmd_args(job: Job, scratch: str) -> List[str]:
-    dest = job.dest + os.sep
-    if job.op == "get_many":
-        pattern = glob_for(job)
-        if pattern is not None:
-            return ["cp", job.url(pattern), dest]
-        lines = (f"cp {job.url(k)} {os.path.join(job.dest, k)}" for k in job.keys())
-        return ["run", _write_commands(os.path.join(scratch, "commands.txt"), lines)]
-    if job.op == "info_many":
-        lines = (f"head {job.url(k)}" for k in job.keys())
-        return ["run", _write_commands(os.path.join(scratch, "commands.txt"), lines)]
-    key = job.keys()[0] if job.count else ""
-    return {
-        "put_files": ["cp", os.path.join(job.local, "*"), job.url()],
-        "get_one": ["cp", job.url(key), os.path.join(job.dest, key)],
-        "put_one": ["cp", job.local, job.url(key)],
-        "list": ["ls", job.url("*")],
-    }[job.op]
-
-
-def _awscli_args(job: Job) -> List[str]:
-    key = job.keys()[0] if job.count else ""
-    dest = job.dest + os.sep
-    return {
-        "get_many": ["s3", "cp", "--recursive", "--quiet", job.url(), dest],
-        "put_files": ["s3", "cp", "--recursive", "--quiet", job.local + os.sep, job.url()],
-        "get_one": ["s3", "cp", "--quiet", job.url(key), os.path.join(job.dest, key)],
-        "put_one": ["s3", "cp", "--quiet", job.local, job.url(key)],
-        "list": ["s3", "ls", "--recursive", job.url()],
-    }[job.op]
-
-
-def cli_argv(tool: str, job: Job, bindir: str, scratch: str) -> List[str]:
-    """The command line of a CLI tool doing ``job``; ``scratch`` holds command files."""
-    if tool == "s5cmd":
-        exe = os.path.join(bindir, "s5cmd")
-        return [exe, "--endpoint-url", job.endpoint, *_s5cmd_args(job, scratch)]
-    if tool == "awscli":
-        return [os.path.join(bindir, "aws"), "--endpoint-url", job.endpoint, *_awscli_args(job)]
-    raise ValueError(f"not a CLI tool: {tool!r}")
-
-
-def tree_outcome(root: str) -> Outcome:
-    """Files under ``root`` and their total bytes."""
-    count = nbytes = 0
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            count += 1
-            nbytes += os.path.getsize(os.path.join(dirpath, name))
-    return Outcome(count, nbytes)
-
-
-def _listing_outcome(stdout: str, size_field: int) -> Outcome:
-    sizes = [int(line.split()[size_field]) for line in stdout.splitlines() if line.strip()]
-    return Outcome(len(sizes), sum(sizes))
-
-
-def _head_outcome(stdout: str) -> Outcome:
-    sizes = [int(json.loads(line)["size"]) for line in stdout.splitlines() if line.strip()]
-    return Outcome(len(sizes), sum(sizes))
-
-
-def cli_outcome(tool: str, job: Job, stdout: str) -> Optional[Outcome]:
-    """What a CLI run did, from its stdout or download dir (None for uploads:
-    the parent checks those in the bucket, for every tool)."""
-    if job.op in ("get_many", "get_one"):
-        return tree_outcome(job.dest)
-    if job.op == "list":
-        # s5cmd: "DATE TIME SIZE KEY"; aws s3 ls: "DATE TIME SIZE KEY" as well.
-        return _listing_outcome(stdout, 2)
-    if job.op == "info_many" and tool == "s5cmd":
-        return _head_outcome(stdout)
-    return None
 
 
 # ------------------------------------------------------------------ child entry point
@@ -349,6 +260,11 @@ def main(argv: List[str]) -> int:
         return 2
     outcome = run_python_tool(argv[0], Job.from_json(argv[1]))
     print(outcome.to_json(), flush=True)
+    if argv[0] == "obstore":
+        # obstore 0.12's tokio threads can abort the process (SIGABRT) while Python
+        # finalizes (1 exit in 6 here); its work is done and checked, so skip finalizing.
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

@@ -6,9 +6,12 @@ from dataclasses import replace
 from typing import List, Optional, Sequence
 
 from .model import BUCKET, KIB, MIB, W8_TOOLS, Sizes, Skipped, Workload
-from .tools import Job, not_supported
+from .tools import ALL_TOOLS, Job, not_supported
 
 LATENCY = "W7-per-call"  # the key of W7's per-call measurement in Sizes.skip
+# boto3-crt (s3transfer's CRT client) only moves one large object here: W3 and W4.
+GENERAL_TOOLS = tuple(t for t in ALL_TOOLS if t != "boto3-crt")
+LARGE_TOOLS = ALL_TOOLS
 
 FULL = Sizes(
     repeats=3,
@@ -27,12 +30,14 @@ QUICK = replace(
     big_size=128 * MIB,
     w8_counts=(100, 1000, 2000),
     timeout=120.0,
-    # To stay under 3 minutes: metaflow.S3 takes 10-15 s per run of W1/W2/W6 here,
+    # To keep it short: metaflow.S3 takes 10-15 s per run of W1/W2/W6 here,
     # `aws s3` 3 s on W1/W2 and long on large objects.
     skip={
         "W1": ("metaflow", "awscli"),
+        "W1-disk": ("metaflow", "awscli"),
         "W2": ("metaflow", "awscli"),
         "W3": ("metaflow", "awscli"),
+        "W3-disk": ("metaflow", "awscli"),
         "W4": ("metaflow", "awscli"),
         "W6": ("metaflow",),
         # W7 per call in a running program: metaflow.S3 takes ~1 s a call, 60 calls.
@@ -62,22 +67,19 @@ def workloads(s: Sizes) -> List[Workload]:
     bigs, big_up = ("big/", 1, 1, s.big_size), ("up/", 1, 1, s.big_size)
     many = ("many/", n_many, n_many, s.small_size)
     tiny = ("tiny/", n_tiny, n_tiny, s.tiny_size)
+    tiny_title = f"get_many {n_tiny} x {_human(s.tiny_size)}"
+    general, large = GENERAL_TOOLS, LARGE_TOOLS
     out = [
-        Workload("W1", f"get_many {small}", "get_many", *smalls, ""),
-        Workload("W2", f"put_files {small}", "put_files", *uploads, "small"),
-        Workload("W3", f"get 1 x {big}", "get_one", *bigs, ""),
-        Workload("W4", f"put_files 1 x {big}", "put_one", *big_up, "big"),
-        Workload("W5", f"list_recursive {_count(n_many)} keys", "list", *many, ""),
-        Workload("W6", f"info_many {_count(n_small)}", "info_many", *smalls, ""),
-        Workload("W7", f"get_many {n_tiny} x {_human(s.tiny_size)}", "get_many", *tiny, ""),
-        Workload(
-            "W7-first",
-            f"get_many {n_tiny} x {_human(s.tiny_size)}, no engine running",
-            "get_many",
-            *tiny,
-            "",
-            W8_TOOLS,
-        ),
+        Workload("W1", f"get_many {small}", "get_many", *smalls, "", general),
+        Workload("W1-disk", f"get_many {small}, to disk", "get_many", *smalls, "", general, True),
+        Workload("W2", f"put_files {small}", "put_files", *uploads, "small", general),
+        Workload("W3", f"get 1 x {big}", "get_one", *bigs, "", large),
+        Workload("W3-disk", f"get 1 x {big}, to disk", "get_one", *bigs, "", large, True),
+        Workload("W4", f"put_files 1 x {big}", "put_one", *big_up, "big", large),
+        Workload("W5", f"list_recursive {_count(n_many)} keys", "list", *many, "", general),
+        Workload("W6", f"info_many {_count(n_small)}", "info_many", *smalls, "", general),
+        Workload("W7", tiny_title, "get_many", *tiny, "", general),
+        Workload("W7-first", f"{tiny_title}, no engine running", "get_many", *tiny, "", W8_TOOLS),
     ]
     for n in s.w8_counts:
         title = f"get_many {_count(n)} x {_human(s.small_size)}"
@@ -109,7 +111,8 @@ def latency_tools(s: Sizes, tools: Sequence[str]) -> List[str]:
     return [
         t
         for t in tools
-        if t in ("s3client", "metaflow", "boto3", "s5cmd") and t not in s.skip.get(LATENCY, ())
+        if t in ("s3client", "metaflow", "obstore", "boto3", "s5cmd")
+        and t not in s.skip.get(LATENCY, ())
     ]
 
 

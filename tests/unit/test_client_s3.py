@@ -370,3 +370,23 @@ def test_unknown_kwargs_are_a_type_error(tmproot: Path) -> None:
     with pytest.raises(TypeError, match="bogus_option"):
         S3(bogus_option=10)
     assert list(tmproot.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "method", ["get_many", "get_recursive", "info_many", "list_paths", "list_recursive"]
+)
+@pytest.mark.parametrize("keys", ["abc", b"abc"])
+def test_a_lone_string_of_keys_is_a_type_error(s3: S3, method: str, keys: object) -> None:
+    # metaflow would iterate it: get_many("abc") fetches the keys "a", "b" and "c".
+    engine = with_engine(s3)
+    with pytest.raises(TypeError, match="iterable of keys"):
+        getattr(s3, method)(keys)
+    assert engine.calls == []
+
+
+@pytest.mark.parametrize("method", ["put_many", "put_files"])
+def test_a_lone_string_of_pairs_is_a_type_error(s3: S3, method: str) -> None:
+    engine = with_engine(s3)
+    with pytest.raises(TypeError, match="iterable of keys"):
+        getattr(s3, method)("ab")
+    assert engine.calls == []
