@@ -160,7 +160,11 @@ def test_2000_small_objects_through_put_many_and_get_many(s3backend: Backend) ->
             k: len(v) for k, v in bodies.items()
         }
         again = s3.get_recursive(["d3"])
-        assert {o.key: o.blob for o in again} == {k: v for k, v in bodies.items() if k[1] == "3"}
+        # Keys are relative to the requested prefix, as in metaflow.
+        assert {o.prefix for o in again} == {f"{root}/d3"}
+        assert {f"d3/{o.key}": o.blob for o in again} == {
+            k: v for k, v in bodies.items() if k[1] == "3"
+        }
         assert s3.put_many(list(bodies.items()), overwrite=False) == []
 
 
