@@ -29,6 +29,7 @@ from s3client.runner import (
     write_manifest,
 )
 from s3op import protocol
+from s3op.manifest import read_manifest
 from s3op.protocol import ErrorKind, GetRequest, ListRequest, PutRequest, Result
 from tests.unit.client_fakes import clear_env
 
@@ -56,7 +57,7 @@ def test_manifest_is_private_jsonl_of_requests(tmp_path: Path) -> None:
     with open(path) as f:
         lines = f.read().splitlines()
     assert lines == [protocol.request_to_json(r) for r in requests]
-    assert protocol.read_manifest("get", lines) == requests
+    assert read_manifest("get", lines) == requests
 
 
 def test_argv_layout() -> None:
