@@ -130,11 +130,15 @@ def run_batch(
     # length); streaming the requests through is a later issue.
     batch = _checked(op, requests)
     out = sink if isinstance(sink, ResultSink) else CallbackSink(sink)
+    if op == "sync":  # planned from listings as it runs (s3op.sync)
+        from s3op.sync.run import run_sync
+
+        return run_sync(batch, options, out)  # type: ignore[arg-type]
     processes = worker_processes(options.pool.num_workers, _size_hint(op, batch, options))
     default = PUT_THREADS if op == "put" else DEFAULT_THREADS
     threads = options.pool.threads or threads_per_process(default, processes)
     settings = batch_settings(options)
-    runner = OpWorker(_client_config(options, threads), retry_policy(options), settings)
+    runner = OpWorker(client_config_for(options, threads), retry_policy(options), settings)
     pool = Pool(WorkerSpec(runner, threads), processes)
     download = options.download
     scheduler = Scheduler(
@@ -146,7 +150,7 @@ def run_batch(
         download.layout,
         flush=out.flush,
     )
-    return _run(scheduler, pool, lambda: _plan(scheduler, op, batch, options))
+    return run_planned(scheduler, pool, lambda: _plan(scheduler, op, batch, options))
 
 
 def _checked(op: str, requests: Iterable[Request]) -> List[Request]:
@@ -209,7 +213,7 @@ def retry_policy(options: BatchOptions) -> RetryPolicy:
     )
 
 
-def _client_config(options: BatchOptions, threads: int) -> ClientConfig:
+def client_config_for(options: BatchOptions, threads: int) -> ClientConfig:
     """The resolved client configuration; unusable settings are a usage error."""
     try:
         return client_config(options.role, threads, options.retry.deadline, options.credentials)
@@ -262,7 +266,7 @@ def _plan(scheduler: Scheduler, op: str, batch: List[Request], options: BatchOpt
 # ------------------------------------------------------------------ running
 
 
-def _run(scheduler: Scheduler, pool: Pool, plan: Callable[[], None]) -> ExitCode:
+def run_planned(scheduler: Scheduler, pool: Pool, plan: Callable[[], None]) -> ExitCode:
     """Plan, start the pool, run the scheduler; an interrupt stops the workers
     and sweeps this run's temp files (``ExitCode.INTERRUPTED``)."""
     with _sigterm_as_interrupt():
@@ -306,7 +310,9 @@ __all__ = [
     "LineSink",
     "ResultSink",
     "batch_settings",
+    "client_config_for",
     "retry_policy",
+    "run_planned",
     "run_batch",
     "threads_per_process",
     "worker_processes",

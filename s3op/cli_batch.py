@@ -43,6 +43,7 @@ from s3op.protocol import (
     ProtocolError,
     PutRequest,
     Request,
+    SyncRequest,
 )
 
 
@@ -181,6 +182,8 @@ def build_batch(
         if len(args) % 2:
             raise BatchUsageError("give LOCAL URL pairs", param_hint="PAIRS")
         args = [f"{args[i]}\0{args[i + 1]}" for i in range(0, len(args), 2)]
+    if op == "sync":
+        args = sync_args(args, values)
     requests = batch_requests(op, args, inputs, _MAKERS[op])
     if op == "put":
         refuse_duplicate_keys(requests)
@@ -224,11 +227,28 @@ def put_from_pair(idx: int, pair: str) -> PutRequest:
     return PutRequest(idx, url, local)
 
 
+def sync_args(args: Sequence[str], values: Mapping[str, Any]) -> List[str]:
+    """``SRC DST`` as the one argument ``_MAKERS["sync"]`` reads (none: a manifest)."""
+    if not args:
+        return []
+    if len(args) != 2:
+        raise BatchUsageError("give SRC DST (two paths or URLs)", param_hint="PATHS")
+    flags = ("1" if values.get("delete") else "") + "\0" + str(values.get("compare", "checksum"))
+    return [f"{args[0]}\0{args[1]}\0{flags}"]
+
+
+def sync_from_args(idx: int, joined: str) -> SyncRequest:
+    """The sync request of ``sync_args``'s argument."""
+    src, dst, delete, compare = joined.split("\0")
+    return SyncRequest(idx, src, dst, delete=bool(delete), compare=compare)
+
+
 _MAKERS: Dict[str, Callable[[int, str], Request]] = {
     "get": lambda i, url: GetRequest(i, url),
     "put": put_from_pair,
     "info": lambda i, url: InfoRequest(i, url),
     "list": lambda i, url: ListRequest(i, url),
+    "sync": sync_from_args,
 }
 
 

@@ -42,7 +42,7 @@ from s3op.options import (
     MIN_PART_SIZE,
     PUT_THREADS,
 )
-from s3op.protocol import INJECT_FAILURE_RATE_ENV, MAX_RETRIES, REQUEST_TYPES
+from s3op.protocol import COMPARE_MODES, INJECT_FAILURE_RATE_ENV, MAX_RETRIES, REQUEST_TYPES
 
 # ---------------------------------------------------------------- values
 
@@ -281,12 +281,33 @@ LIST_RECURSIVE = OptionSpec(
     "--recursive", "recursive", "Every object under each prefix (else one level).", default=False
 )
 
+#: Options of ``sync`` (a manifest line gives its own ``delete`` and ``compare``).
+SYNC_OPTIONS: Tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "--delete",
+        "delete",
+        "Also delete at the destination what the source does not have.",
+        default=False,
+    ),
+    OptionSpec(
+        "--compare",
+        "compare",
+        "How a key on both sides is judged equal: checksum (MD5 ETag or CRC32 where "
+        "both sides have one, else size and time), size, or size_and_time (a newer "
+        "source moves).",
+        Choice(COMPARE_MODES),
+        "checksum",
+        show_default=True,
+    ),
+)
+
 #: The options of each batch command, in the order ``--help`` lists them.
 OPTIONS_OF: Dict[str, Tuple[OptionSpec, ...]] = {
     "get": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, ALLOW_MISSING, *GET_OPTIONS),
     "put": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, OVERWRITE),
     "info": (INPUTS, *RUN_OPTIONS, ALLOW_MISSING),
     "list": (INPUTS, *RUN_OPTIONS, LIST_RECURSIVE),
+    "sync": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, *SYNC_OPTIONS),
 }
 
 # ------------------------------------------------------------------ help
@@ -300,8 +321,14 @@ HELP: Dict[str, str] = {
     "does. In a manifest, a url ending in '/' is refused.",
     "info": "HEAD objects: size, content type, metadata, encryption, modification time.",
     "list": "List prefixes: objects, and (without --recursive) common prefixes.",
+    "sync": "Make DST hold what SRC holds: SRC DST, each a local directory or an "
+    "s3://bucket/prefix (at least one a URL), or a manifest of {src, dst, delete, "
+    "compare}.\n\nOne result line per key with an 'action' field: put, get, copy, "
+    "delete, or skip (equal). See docs/sync.md.",
 }
-ARGUMENTS: Dict[str, str] = {"get": "urls", "put": "pairs", "info": "urls", "list": "urls"}
+ARGUMENTS: Dict[str, str] = {
+    "get": "urls", "put": "pairs", "info": "urls", "list": "urls", "sync": "paths",
+}  # fmt: skip
 
 
 def command_help(op: str) -> str:
@@ -342,6 +369,10 @@ FIELD_TEXT: Dict[str, str] = {
     "content_type": "Content-Type to store",
     "metadata": "any JSON object, stored as user metadata",
     "encryption": 'server-side encryption, e.g. "AES256" or "aws:kms"',
+    "src": "local directory or s3://bucket/prefix to copy from",
+    "dst": "local directory or s3://bucket/prefix to make equal to src",
+    "delete": "true: delete at dst what src does not have (default false)",
+    "compare": "checksum (default), size or size_and_time",
 }
 OP_FIELD_TEXT: Dict[str, Dict[str, str]] = {
     "get": {"url": "s3://bucket/key (with --recursive: s3://bucket/prefix/)"},
@@ -355,6 +386,7 @@ EXAMPLES: Dict[str, str] = {
     '"metadata": {"run": 7}}',
     "info": '{"url": "s3://bucket/data/a.csv"}',
     "list": '{"url": "s3://bucket/data/", "idx": 3}',
+    "sync": '{"src": "/data/run1", "dst": "s3://bucket/run1/", "delete": true}',
 }
 
 
@@ -381,6 +413,7 @@ __all__ = [
     "INPUTS",
     "OPTIONS_OF",
     "RUN_OPTIONS",
+    "SYNC_OPTIONS",
     "TRANSFER_OPTIONS",
     "Choice",
     "FloatRange",

@@ -36,6 +36,10 @@ FIELD_TYPES: Dict[str, Tuple[Tuple[type, ...], str]] = {
     "content_type": ((str,), "a string"),
     "encryption": ((str,), "a string"),
     "metadata": ((dict,), "a JSON object"),
+    "src": ((str,), "a string"),
+    "dst": ((str,), "a string"),
+    "delete": ((bool,), "true or false"),
+    "compare": ((str,), "a string"),
 }
 
 
@@ -88,6 +92,8 @@ def url_problem(op: str, url: str) -> Optional[str]:
     folder. The rest (bucket name, key length, an empty key) is checked per
     request and answered as an ``invalid_url`` result.
     """
+    if op == "sync":
+        return None  # a local side or an S3 one: checked as a whole (s3op.sync.spec)
     if not url.startswith("s3://"):
         return "is not an s3:// URL"
     if op == "put" and url.endswith("/"):
@@ -126,7 +132,7 @@ def _check_value(line_no: int, name: str, value: Any, required: bool) -> None:
             raise ProtocolError(line_no, f"{name} must not be null")
         return  # an optional field given as null: left out
     types, wanted = FIELD_TYPES[name]
-    if isinstance(value, bool) or not isinstance(value, types):
+    if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
         raise ProtocolError(line_no, f"{name} must be {wanted}, not {json_type(value)}")
 
 

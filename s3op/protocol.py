@@ -15,6 +15,8 @@ Manifest (JSONL, one request a line)::
      "metadata": {"any": ["json", 1]}, "encryption": "AES256"}         put
     {"url": "s3://b/k"}                                                info
     {"url": "s3://b/prefix/"}                                          list
+    {"src": "/data", "dst": "s3://b/data/", "delete": true,
+     "compare": "checksum"}                                            sync
 
 ``idx`` defaults to the 0-based line number (blank lines count).
 
@@ -48,6 +50,7 @@ from s3op.results import (
     exit_code_of,
     worst_exit,
 )
+from s3op.sync.spec import COMPARE_MODES, SyncRequest, sync_problem
 
 # ------------------------------------------------------- environment names
 # The engine's settings that travel in its environment. s3client sets them for
@@ -221,13 +224,14 @@ class ListRequest:
     url: str
 
 
-Request = Union[GetRequest, PutRequest, InfoRequest, ListRequest]
+Request = Union[GetRequest, PutRequest, InfoRequest, ListRequest, SyncRequest]
 
 REQUEST_TYPES: Dict[str, type] = {
     "get": GetRequest,
     "put": PutRequest,
     "info": InfoRequest,
     "list": ListRequest,
+    "sync": SyncRequest,
 }
 
 
@@ -278,6 +282,7 @@ __all__ = [
     "CLIENT_PARAMS_ENV",
     "FAST_ENV",
     "INJECT_FAILURE_RATE_ENV",
+    "COMPARE_MODES",
     "MAX_KEY_BYTES",
     "MAX_METADATA_BYTES",
     "MAX_RETRIES",
@@ -297,6 +302,7 @@ __all__ = [
     "Request",
     "Result",
     "S3Url",
+    "SyncRequest",
     "decode_metadata",
     "encode_metadata",
     "exit_code_for",
@@ -306,4 +312,5 @@ __all__ = [
     "parse_object_url",
     "parse_url",
     "request_to_json",
+    "sync_problem",
 ]

@@ -82,7 +82,8 @@ class Result:
 
     ``ok`` is False exactly when ``error`` is set. ``is_prefix`` marks a
     common prefix ("directory") in a non-recursive listing. ``skipped`` is
-    ``"exists"`` when a put with no-overwrite found the key already there.
+    ``"exists"`` when a put with no-overwrite found the key already there,
+    ``"equal"`` (or ``"folder"``) when a sync left a key alone.
     """
 
     idx: int
@@ -99,6 +100,8 @@ class Result:
     skipped: Optional[str] = None
     etag: Optional[str] = None
     attempts: Optional[int] = None
+    action: Optional[str] = None  # sync: put, get, copy, delete or skip (s3op.sync.run)
+    dry: Optional[bool] = None  # --dry-run: what would happen; nothing was changed
     error: Optional[Error] = None
 
     @classmethod

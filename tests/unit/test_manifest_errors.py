@@ -180,7 +180,8 @@ def test_help_documents_every_manifest_field_with_an_example(op: str) -> None:
     text = manifest_help(op)
     for f in dataclasses.fields(REQUEST_TYPES[op]):
         assert re.search(rf"^  {f.name} +(required|optional) ", text, re.M), f.name
-    assert re.search(r"^  url +required ", text, re.M)
+    for name in ("src", "dst") if op == "sync" else ("url",):  # sync names its two sides
+        assert re.search(rf"^  {name} +required ", text, re.M)
     assert re.search(r"^  idx +optional ", text, re.M)
     assert EXAMPLES[op] in text
     (req,) = read_manifest(op, [EXAMPLES[op]])  # the example is a valid line
