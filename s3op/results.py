@@ -83,6 +83,7 @@ class Result:
     ``ok`` is False exactly when ``error`` is set. ``is_prefix`` marks a
     common prefix ("directory") in a non-recursive listing. ``skipped`` is
     ``"exists"`` when a put with no-overwrite found the key already there.
+    ``dry`` is True on the lines of a dry run (``BatchOptions.dry_run``).
     """
 
     idx: int
@@ -99,6 +100,7 @@ class Result:
     skipped: Optional[str] = None
     etag: Optional[str] = None
     attempts: Optional[int] = None
+    dry: Optional[bool] = None  # --dry-run: what would happen; nothing was written
     error: Optional[Error] = None
 
     @classmethod
