@@ -38,6 +38,7 @@ import s3op.jobs as jobs
 from s3op.client import ClientConfig
 from s3op.credentials import client_config
 from s3op.ipc import current_umask
+from s3op.ops.delete import delete_jobs
 from s3op.ops.runner import OpWorker
 from s3op.options import (
     DEFAULT_THREADS,
@@ -50,6 +51,8 @@ from s3op.options import (
 from s3op.pool import Pool, WorkerSpec
 from s3op.protocol import (
     REQUEST_TYPES,
+    CopyRequest,
+    DeleteRequest,
     ExitCode,
     GetRequest,
     InfoRequest,
@@ -135,7 +138,7 @@ def run_batch(
 
         return run_sync(batch, options, out)  # type: ignore[arg-type]
     processes = worker_processes(options.pool.num_workers, _size_hint(op, batch, options))
-    default = PUT_THREADS if op == "put" else DEFAULT_THREADS
+    default = PUT_THREADS if op in ("put", "copy") else DEFAULT_THREADS
     threads = options.pool.threads or threads_per_process(default, processes)
     settings = batch_settings(options)
     runner = OpWorker(client_config_for(options, threads), retry_policy(options), settings)
@@ -167,7 +170,10 @@ def _checked(op: str, requests: Iterable[Request]) -> List[Request]:
 
 def _size_hint(op: str, batch: List[Request], options: BatchOptions) -> int:
     """How many results the batch may give (a recursive get: many per request)."""
-    return len(batch) * (RECURSIVE_FANOUT if op == "get" and options.recursive else 1)
+    if op == "delete" and not options.recursive:
+        return -(-len(batch) // DELETE_KEYS_PER_JOB)  # one job per DeleteObjects
+    fans_out = op in ("get", "delete") and options.recursive
+    return len(batch) * (RECURSIVE_FANOUT if fans_out else 1)
 
 
 def worker_processes(num_workers: Optional[int], size_hint: int) -> int:
@@ -200,6 +206,7 @@ def batch_settings(options: BatchOptions) -> jobs.Settings:
         multipart_threshold=max(options.transfer.multipart_threshold, 1),
         tmp_tag=uuid.uuid4().hex[:12],
         file_mode=0o666 & ~current_umask(),
+        dry_run=options.dry_run,
     )
 
 
@@ -248,16 +255,38 @@ def _list(scheduler: Scheduler, req: Request, options: BatchOptions) -> None:
     scheduler.add(jobs.ListJob(req, options.recursive))
 
 
+def _delete(scheduler: Scheduler, req: Request, options: BatchOptions) -> None:
+    """A recursive delete: list the prefix; each page becomes one DeleteJob.
+    (Single keys are grouped by ``_plan``, across requests.)"""
+    assert isinstance(req, DeleteRequest)
+    scheduler.add(jobs.ListJob(ListRequest(req.idx, req.url), True, for_delete=True))
+
+
+def _copy(scheduler: Scheduler, req: Request, options: BatchOptions) -> None:
+    assert isinstance(req, CopyRequest)
+    scheduler.add(jobs.CopyJob(req))
+
+
 #: How each op's request becomes the scheduler's first job.
 _PLANS: Dict[str, Callable[[Scheduler, Request, BatchOptions], None]] = {
     "get": _get,
     "put": _put,
     "info": _info,
     "list": _list,
+    "delete": _delete,
+    "copy": _copy,
 }
+
+#: Keys per DeleteObjects request (S3 takes up to 1,000).
+DELETE_KEYS_PER_JOB = 1000
 
 
 def _plan(scheduler: Scheduler, op: str, batch: List[Request], options: BatchOptions) -> None:
+    if op == "delete" and not options.recursive:
+        deletes = [req for req in batch if isinstance(req, DeleteRequest)]
+        for job in delete_jobs(deletes, DELETE_KEYS_PER_JOB):
+            scheduler.add(job)
+        return
     plan = _PLANS[op]
     for req in batch:
         plan(scheduler, req, options)

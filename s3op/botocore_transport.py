@@ -18,6 +18,7 @@ from s3op.bodies import FastBody
 from s3op.checksum import crc32_from_b64
 from s3op.errors import OpError
 from s3op.protocol import ErrorKind
+from s3op.serverside import ServerSideCalls
 from s3op.transport import (
     Body,
     GetFailed,
@@ -33,13 +34,17 @@ def _given(**kwargs: object) -> Mapping[str, object]:
     return {name: value for name, value in kwargs.items() if value is not None}
 
 
-class BotocoreTransport:
+class BotocoreTransport(ServerSideCalls):
     """The ``Transport`` calls, made by a botocore S3 client."""
 
     batches_gets = False
 
     def __init__(self, client: Any) -> None:
         self.client = client  # a botocore S3 client (botocore's classes are made at run time)
+
+    def botocore(self) -> BotocoreTransport:
+        """Itself (what sends the server-side calls)."""
+        return self
 
     def get_object(
         self, *, Bucket: str, Key: str, Range: Optional[str] = None, IfMatch: Optional[str] = None

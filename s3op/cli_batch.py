@@ -37,6 +37,8 @@ from s3op.cli_options import OPTIONS_OF, OptionSpec, command_help
 from s3op.manifest import read_manifest, url_problem
 from s3op.options import BatchOptions, BatchUsageError, options_from_values
 from s3op.protocol import (
+    CopyRequest,
+    DeleteRequest,
     GetRequest,
     InfoRequest,
     ListRequest,
@@ -59,7 +61,7 @@ class ShowHelp(Exception):
 class BatchCommand:
     """One batch, ready for ``s3op.run_batch``."""
 
-    op: str  # "get", "put", "info" or "list"
+    op: str  # "get", "put", "info", "list", "delete" or "copy"
     requests: Sequence[Request]
     options: BatchOptions
 
@@ -178,14 +180,15 @@ def build_batch(
 ) -> BatchCommand:
     """The batch of ``op`` from its arguments (or the ``inputs`` manifest's lines)
     and its option values by name."""
-    if op == "put":
+    if op in ("put", "copy"):
         if len(args) % 2:
-            raise BatchUsageError("give LOCAL URL pairs", param_hint="PAIRS")
+            pair = "LOCAL URL" if op == "put" else "SRC DST"
+            raise BatchUsageError(f"give {pair} pairs", param_hint="PAIRS")
         args = [f"{args[i]}\0{args[i + 1]}" for i in range(0, len(args), 2)]
     if op == "sync":
         args = sync_args(args, values)
     requests = batch_requests(op, args, inputs, _MAKERS[op])
-    if op == "put":
+    if op in ("put", "copy"):
         refuse_duplicate_keys(requests)
     return BatchCommand(op, requests, options_from_values(values))
 
@@ -241,6 +244,13 @@ def sync_from_args(idx: int, joined: str) -> SyncRequest:
     """The sync request of ``sync_args``'s argument."""
     src, dst, delete, compare = joined.split("\0")
     return SyncRequest(idx, src, dst, delete=bool(delete), compare=compare)
+def copy_from_pair(idx: int, pair: str) -> CopyRequest:
+    """The copy request of one ``SRC\0DST`` pair. A DST ending in ``/`` names a
+    folder and gets the source key's base name appended."""
+    source, url = pair.split("\0")
+    if url.endswith("/"):
+        url += source.rstrip("/").rpartition("/")[2]
+    return CopyRequest(idx, url, source)
 
 
 _MAKERS: Dict[str, Callable[[int, str], Request]] = {
@@ -249,6 +259,8 @@ _MAKERS: Dict[str, Callable[[int, str], Request]] = {
     "info": lambda i, url: InfoRequest(i, url),
     "list": lambda i, url: ListRequest(i, url),
     "sync": sync_from_args,
+    "delete": lambda i, url: DeleteRequest(i, url),
+    "copy": copy_from_pair,
 }
 
 
@@ -265,8 +277,10 @@ def _check_args(op: str, requests: Sequence[Request]) -> None:
     """Refuse a URL argument that a manifest line could not give either."""
     for req in requests:
         problem = url_problem(op, req.url)
+        if isinstance(req, CopyRequest) and not req.source.startswith("s3://"):
+            problem = f"copies from {req.source[:200]!r}, which is not an s3:// URL"
         if problem is not None:
-            hint = "PAIRS" if op == "put" else "URLS"
+            hint = "PAIRS" if op in ("put", "copy") else "URLS"
             raise BatchUsageError(f"{req.url[:200]!r} {problem}", param_hint=hint)
 
 

@@ -301,13 +301,30 @@ SYNC_OPTIONS: Tuple[OptionSpec, ...] = (
     ),
 )
 
+DELETE_RECURSIVE = OptionSpec(
+    "--recursive",
+    "recursive",
+    "Each URL is a prefix (a trailing '/' is implied): delete every object under it.",
+    default=False,
+)
+
+DRY_RUN = OptionSpec(
+    "--dry-run",
+    "dry_run",
+    'Print the result lines that would happen, each marked "dry": true; write '
+    "and delete nothing (reads that say what would happen are made).",
+    default=False,
+)
+
 #: The options of each batch command, in the order ``--help`` lists them.
 OPTIONS_OF: Dict[str, Tuple[OptionSpec, ...]] = {
-    "get": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, ALLOW_MISSING, *GET_OPTIONS),
-    "put": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, OVERWRITE),
+    "get": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, ALLOW_MISSING, *GET_OPTIONS, DRY_RUN),
+    "put": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, OVERWRITE, DRY_RUN),
     "info": (INPUTS, *RUN_OPTIONS, ALLOW_MISSING),
     "list": (INPUTS, *RUN_OPTIONS, LIST_RECURSIVE),
-    "sync": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, *SYNC_OPTIONS),
+    "sync": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, *SYNC_OPTIONS, DRY_RUN),
+    "delete": (INPUTS, *RUN_OPTIONS, DELETE_RECURSIVE, DRY_RUN),
+    "copy": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, DRY_RUN),
 }
 
 # ------------------------------------------------------------------ help
@@ -325,10 +342,25 @@ HELP: Dict[str, str] = {
     "s3://bucket/prefix (at least one a URL), or a manifest of {src, dst, delete, "
     "compare}.\n\nOne result line per key with an 'action' field: put, get, copy, "
     "delete, or skip (equal). See docs/sync.md.",
+    "delete": "Delete objects: URLs, or a manifest of {url}; with --recursive, "
+    "every object under each prefix. Up to 1,000 keys per DeleteObjects request; "
+    "a key that is not there is deleted all the same (as S3 says).",
+    "copy": "Copy objects server-side: SRC DST pairs of s3:// URLs, or a manifest "
+    "of {source, url, ...}.\n\n"
+    "A DST ending in '/' names a folder: the source's base name is appended. "
+    "Content type, metadata and encryption are kept unless the manifest gives "
+    "new ones. Objects at the multipart threshold (and all over 5 GiB) are "
+    "copied in parts, in parallel.",
 }
 ARGUMENTS: Dict[str, str] = {
-    "get": "urls", "put": "pairs", "info": "urls", "list": "urls", "sync": "paths",
-}  # fmt: skip
+    "get": "urls",
+    "put": "pairs",
+    "info": "urls",
+    "list": "urls",
+    "delete": "urls",
+    "copy": "pairs",
+    "sync": "paths",
+}
 
 
 def command_help(op: str) -> str:
@@ -373,11 +405,19 @@ FIELD_TEXT: Dict[str, str] = {
     "dst": "local directory or s3://bucket/prefix to make equal to src",
     "delete": "true: delete at dst what src does not have (default false)",
     "compare": "checksum (default), size or size_and_time",
+    "source": "s3://bucket/key to copy from",
 }
 OP_FIELD_TEXT: Dict[str, Dict[str, str]] = {
     "get": {"url": "s3://bucket/key (with --recursive: s3://bucket/prefix/)"},
     "put": {"url": "s3://bucket/key (not ending in '/')", "local": "file to upload"},
     "list": {"url": "s3://bucket/prefix/ (a trailing '/' is implied)"},
+    "delete": {"url": "s3://bucket/key (with --recursive: s3://bucket/prefix/)"},
+    "copy": {
+        "url": "s3://bucket/key to copy to (not ending in '/')",
+        "content_type": "Content-Type to store (default: the source's)",
+        "metadata": "any JSON object, stored as user metadata (default: the source's)",
+        "encryption": "server-side encryption (default: the source's)",
+    },
 }
 #: One manifest line per op, shown in its --help (a test parses each).
 EXAMPLES: Dict[str, str] = {
@@ -387,6 +427,8 @@ EXAMPLES: Dict[str, str] = {
     "info": '{"url": "s3://bucket/data/a.csv"}',
     "list": '{"url": "s3://bucket/data/", "idx": 3}',
     "sync": '{"src": "/data/run1", "dst": "s3://bucket/run1/", "delete": true}',
+    "delete": '{"url": "s3://bucket/data/a.csv"}',
+    "copy": '{"source": "s3://bucket/data/a.csv", "url": "s3://other/data/a.csv"}',
 }
 
 

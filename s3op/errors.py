@@ -111,6 +111,17 @@ def classify(exc: BaseException) -> Tuple[ErrorKind, str]:
     return _classify_botocore(exc)
 
 
+def classify_code(code: str, message: str) -> Tuple[ErrorKind, str]:
+    """The kind of an error S3 named by code alone, inside an answer that succeeded
+    (a key's entry in DeleteObjects' ``Errors``): the code table, else transient
+    for codes that say the server is in trouble, else invalid_request."""
+    kind = CODE_KINDS.get(code)
+    if kind is None:
+        transient = code.startswith(("Internal", "Service", "Slow")) or code.startswith("5")
+        kind = ErrorKind.TRANSIENT if transient else ErrorKind.INVALID_REQUEST
+    return kind, f"{code}: {message}" if message else code
+
+
 def error_code(exc: BaseException) -> Optional[str]:
     """The S3 error code of a ClientError ("SlowDown", "404", ...) or None."""
     response = getattr(exc, "response", None)
@@ -192,10 +203,13 @@ def _is_transport(exc: OSError) -> bool:
 
 def _classify_botocore(exc: BaseException) -> Tuple[ErrorKind, str]:
     from botocore import exceptions as bexc
+    from botocore.parsers import ResponseParserError
 
     name = type(exc).__name__
     if isinstance(exc, bexc.FlexibleChecksumError):
         return ErrorKind.CORRUPT, f"checksum mismatch: {exc}"
+    if isinstance(exc, ResponseParserError):  # an answer damaged on the way
+        return ErrorKind.CORRUPT, f"unreadable answer: {exc}"
     if isinstance(exc, (bexc.NoCredentialsError, bexc.PartialCredentialsError)):
         return ErrorKind.ACCESS_DENIED, f"no usable credentials: {exc}"
     if isinstance(exc, bexc.ParamValidationError):

@@ -11,7 +11,8 @@ raises botocore's ``ClientError`` (same ``response`` dict), so the ops and
 the one error table in ``s3op.errors`` never know which path served them.
 
 The rest goes to the botocore transport (``s3op.botocore_transport``),
-built on first use: the multipart upload's create, complete and abort,
+built on first use: the multipart upload's create, complete and abort, the
+server-side calls (``s3op.serverside``: delete, copy),
 buckets in another region (``fastsend.NotOurs``), and keys with ``.`` or
 ``..`` segments. Credentials, signing and error types stay botocore's;
 only the transport is ours.
@@ -30,6 +31,7 @@ from s3op.fastsend import CHECKSUM_MODE, Endpoint, NotOurs, Sender
 from s3op.http1_conn import Response
 from s3op.readahead import ReadAhead, next_token
 from s3op.responses import describe_headers, parse_attributes, parse_listing
+from s3op.serverside import ServerSideCalls
 from s3op.transport import FileSlice, GetReplies, GetTarget, S3Answer, UploadBody
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ _PUT_HEADERS = {
 }
 
 
-class FastClient:
+class FastClient(ServerSideCalls):
     """The calls the ops make, over ``s3op.http1`` with botocore signing."""
 
     batches_gets = True

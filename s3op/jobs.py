@@ -16,7 +16,15 @@ from json.encoder import encode_basestring_ascii as _json_str
 from typing import List, Optional, Tuple, Union
 
 from s3op.parts import PartsCheck, PieceDigest
-from s3op.protocol import GetRequest, InfoRequest, ListRequest, PutRequest, Result
+from s3op.protocol import (
+    CopyRequest,
+    ErrorKind,
+    GetRequest,
+    InfoRequest,
+    ListRequest,
+    PutRequest,
+    Result,
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,7 @@ class Settings:
     multipart_threshold: int = 32 * 1024 * 1024  # objects this big move in parts
     tmp_tag: str = ""  # marks this run's temp files so leftovers can be swept
     file_mode: int = 0o644  # mode of finished downloads (temp files are 0600 until then)
+    dry_run: bool = False  # answer what would happen; write and delete nothing
 
 
 # ---------------------------------------------------------------- jobs
@@ -133,6 +142,56 @@ class ListJob:
     recursive: bool
     for_get: bool = False
     token: Optional[str] = None
+    for_delete: bool = False  # answer ``Listed`` (op "delete"): the parent deletes them
+
+
+@dataclass(frozen=True)
+class DryGetJob:
+    """A dry-run download: HEAD the object, say where it would be written."""
+
+    req: GetRequest
+    local: str
+
+
+@dataclass(frozen=True)
+class DeleteJob:
+    """Delete up to 1,000 keys of one bucket with one DeleteObjects request."""
+
+    bucket: str
+    items: Tuple[Tuple[int, str], ...]  # (request idx, url) per key
+
+
+@dataclass(frozen=True)
+class CopyJob:
+    """Copy one object server-side (or start its multipart copy)."""
+
+    req: CopyRequest
+
+
+@dataclass(frozen=True)
+class CopyPartJob:
+    """Copy bytes ``start..end`` (inclusive) of ``source`` as part ``number``."""
+
+    idx: int
+    url: str
+    upload_id: str
+    number: int
+    source: str
+    etag: str  # the source's ETag: the part is copied only from that version
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class CompleteCopyJob:
+    """Finish a multipart copy from its parts' (number, etag, crc32) triples."""
+
+    req: CopyRequest
+    upload_id: str
+    parts: Tuple[Tuple[int, str, Optional[int]], ...]
+    size: int
+    crc32: Optional[int] = None  # whole-object CRC32 of the parts, when they all had one
+    source_crc32: Optional[int] = None  # the source's, to hold the copy to
 
 
 Job = Union[
@@ -145,6 +204,11 @@ Job = Union[
     AbortUploadJob,
     InfoJob,
     ListJob,
+    DryGetJob,
+    DeleteJob,
+    CopyJob,
+    CopyPartJob,
+    CompleteCopyJob,
 ]
 
 
@@ -193,11 +257,23 @@ class SplitPut:
 
 
 @dataclass(frozen=True)
+class SplitCopy:
+    """The object is large: a multipart upload was created; copy its parts."""
+
+    upload_id: str
+    size: int
+    etag: str  # the source's ETag (each part is copied If-Match it)
+    checksum: bool = False  # created with a FULL_OBJECT CRC32
+    source_crc32: Optional[int] = None  # the source's full-object CRC32, if known
+
+
+@dataclass(frozen=True)
 class Listed:
-    """Objects found under a prefix, for a recursive get: (url, size) pairs."""
+    """Objects found under a prefix, for a recursive get or delete: (url, size) pairs."""
 
     idx: int
     found: Tuple[Tuple[str, int], ...] = field(default_factory=tuple)
+    op: str = "get"  # what the parent does with them: "get" or "delete"
 
 
 #: One object a listing found: (url, size, last_modified or None, etag or None).
@@ -259,12 +335,22 @@ class Page:
 
 
 Outcome = Union[
-    Result, List[Result], SplitGet, PartDone, PartFailed, SplitPut, Listed, Found, Page
+    Result, List[Result], SplitGet, PartDone, PartFailed, SplitPut, SplitCopy, Listed, Found, Page
 ]
 
 
 def job_ident(job: Job) -> Tuple[int, str]:
-    """The (request idx, url) a job works for."""
-    if isinstance(job, (GetPartJob, VerifyJob, UploadPartJob, AbortUploadJob)):
+    """The (request idx, url) a job works for (a delete's: its first key's)."""
+    if isinstance(job, (GetPartJob, VerifyJob, UploadPartJob, AbortUploadJob, CopyPartJob)):
         return job.idx, job.url
+    if isinstance(job, DeleteJob):
+        return job.items[0]
     return job.req.idx, job.req.url
+
+
+def job_failed(job: Job, kind: ErrorKind, message: str) -> Union[Result, List[Result]]:
+    """The answer of a job that cannot finish: one failure per request it works for."""
+    if isinstance(job, DeleteJob):
+        return [Result.failure(idx, url, kind, message) for idx, url in job.items]
+    idx, url = job_ident(job)
+    return Result.failure(idx, url, kind, message)

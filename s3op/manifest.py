@@ -33,6 +33,7 @@ FIELD_TYPES: Dict[str, Tuple[Tuple[type, ...], str]] = {
     "url": ((str,), "a string"),
     "range": ((str,), "a string"),
     "local": ((str,), "a string"),
+    "source": ((str,), "a string"),
     "content_type": ((str,), "a string"),
     "encryption": ((str,), "a string"),
     "metadata": ((dict,), "a JSON object"),
@@ -81,6 +82,9 @@ def request_from_dict(op: str, line_no: int, body: Any) -> Request:
     problem = url_problem(op, req.url)
     if problem is not None:
         raise ProtocolError(line_no, f"field 'url' {problem} ({req.url[:200]!r})")
+    source = body.get("source")
+    if isinstance(source, str) and not source.startswith("s3://"):
+        raise ProtocolError(line_no, f"field 'source' is not an s3:// URL ({source[:200]!r})")
     return req
 
 
@@ -96,8 +100,8 @@ def url_problem(op: str, url: str) -> Optional[str]:
         return None  # a local side or an S3 one: checked as a whole (s3op.sync.spec)
     if not url.startswith("s3://"):
         return "is not an s3:// URL"
-    if op == "put" and url.endswith("/"):
-        return "ends in '/': a put must name an object, not a folder"
+    if op in ("put", "copy") and url.endswith("/"):
+        return f"ends in '/': a {op} must name an object, not a folder"
     return None
 
 

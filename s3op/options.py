@@ -118,9 +118,10 @@ class BatchOptions:
     transfer: TransferOptions = TransferOptions()
     download: DownloadOptions = DownloadOptions()
     role: Optional[str] = None  # IAM role ARN to assume once, in the parent
-    recursive: bool = False  # get/list: every object under each prefix
+    recursive: bool = False  # get/list/delete: every object under each prefix
     allow_missing: bool = False  # get/info: not_found does not fail the batch
     overwrite: bool = True  # put: False writes only where no object is (conditional)
+    dry_run: bool = False  # every op: answer what would happen ("dry": true), write nothing
     credentials: Optional[CredentialCache] = field(default=None, compare=False, repr=False)
 
 

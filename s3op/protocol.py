@@ -17,6 +17,9 @@ Manifest (JSONL, one request a line)::
     {"url": "s3://b/prefix/"}                                          list
     {"src": "/data", "dst": "s3://b/data/", "delete": true,
      "compare": "checksum"}                                            sync
+    {"url": "s3://b/k"}              delete (with --recursive: a prefix, every object under it)
+    {"url": "s3://b2/k2", "source": "s3://b/k", "content_type": "...",
+     "metadata": {...}, "encryption": "AES256"}                       copy (server-side)
 
 ``idx`` defaults to the 0-based line number (blank lines count).
 
@@ -30,6 +33,13 @@ found, each carrying the ``idx`` of the request that found it)::
      "error": {"kind": "not_found", "message": "..."}}
 
 Fields that are ``None`` are left out of result lines.
+
+Delete answers ``{"idx": 0, "url": "s3://b/k", "ok": true}`` per key deleted
+(a key that was not there is deleted too, as S3 says); a recursive delete
+one such line per object found. Copy answers for its destination, ``url``,
+with the size and ETag S3 gave the copy. With ``--dry-run`` every op answers
+the lines it would give, each marked ``"dry": true``, and writes nothing
+(``docs/operations.md``).
 """
 
 from __future__ import annotations
@@ -224,7 +234,31 @@ class ListRequest:
     url: str
 
 
-Request = Union[GetRequest, PutRequest, InfoRequest, ListRequest, SyncRequest]
+@dataclass(frozen=True)
+class DeleteRequest:
+    """Delete one object (with ``recursive``, every object under a prefix)."""
+
+    idx: int
+    url: str
+
+
+@dataclass(frozen=True)
+class CopyRequest:
+    """Copy ``source`` to ``url`` server-side. Content type, metadata and
+    encryption are the source's unless given here (any one given replaces
+    only itself)."""
+
+    idx: int
+    url: str  # the destination
+    source: str
+    content_type: Optional[str] = None
+    metadata: Optional[Dict[str, Any]] = None  # any JSON-encodable dict
+    encryption: Optional[str] = None  # e.g. "AES256", "aws:kms"
+
+
+Request = Union[
+    GetRequest, PutRequest, InfoRequest, ListRequest, DeleteRequest, CopyRequest, SyncRequest
+]
 
 REQUEST_TYPES: Dict[str, type] = {
     "get": GetRequest,
@@ -232,6 +266,8 @@ REQUEST_TYPES: Dict[str, type] = {
     "info": InfoRequest,
     "list": ListRequest,
     "sync": SyncRequest,
+    "delete": DeleteRequest,
+    "copy": CopyRequest,
 }
 
 
@@ -290,6 +326,8 @@ __all__ = [
     "REQUEST_TYPES",
     "SESSION_VARS_ENV",
     "ByteRange",
+    "CopyRequest",
+    "DeleteRequest",
     "Error",
     "ErrorKind",
     "ExitCode",

@@ -84,6 +84,7 @@ class Result:
     common prefix ("directory") in a non-recursive listing. ``skipped`` is
     ``"exists"`` when a put with no-overwrite found the key already there,
     ``"equal"`` (or ``"folder"``) when a sync left a key alone.
+    ``dry`` is True on the lines of a dry run (``BatchOptions.dry_run``).
     """
 
     idx: int
@@ -101,7 +102,7 @@ class Result:
     etag: Optional[str] = None
     attempts: Optional[int] = None
     action: Optional[str] = None  # sync: put, get, copy, delete or skip (s3op.sync.run)
-    dry: Optional[bool] = None  # --dry-run: what would happen; nothing was changed
+    dry: Optional[bool] = None  # --dry-run: what would happen; nothing was written
     error: Optional[Error] = None
 
     @classmethod

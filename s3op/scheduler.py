@@ -21,6 +21,7 @@ from typing import Any, Callable, Deque, Dict, Iterable, Optional, Protocol, Seq
 
 from s3op import jobs
 from s3op.assembly import Assembly, Step
+from s3op.assembly.copy import CopyAssembly
 from s3op.assembly.download import DownloadAssembly
 from s3op.assembly.upload import UploadAssembly
 from s3op.errors import classify_local
@@ -125,7 +126,8 @@ class Scheduler:
         except OSError as exc:
             self._refuse(req, exc, directory)
             return
-        self.add(jobs.GetJob(req, local))
+        dry = self.settings.dry_run
+        self.add(jobs.DryGetJob(req, local) if dry else jobs.GetJob(req, local))
 
     def emit(self, result: Result) -> None:
         """Write one result and fold it into the exit code."""
@@ -142,7 +144,7 @@ class Scheduler:
         making (the ``hashed`` layout's: ``paths.local_path``) is made, private."""
         if directory in self.local_dirs:
             return
-        if ours and self.layout == "hashed":
+        if ours and self.layout == "hashed" and not self.settings.dry_run:
             os.makedirs(directory, 0o700, exist_ok=True)
         self.local_dirs.add(directory)
 
@@ -215,9 +217,8 @@ class Scheduler:
             (self.parts if entry.owner is not None else self.queue).appendleft(job_id)
             return
         del self.entries[job_id]
-        idx, url = jobs.job_ident(entry.job)
         message = f"a worker died (exit code {exitcode}) {entry.deaths} times running this"
-        self._settle(entry, Result.failure(idx, url, ErrorKind.WORKER_DIED, message))
+        self._settle(entry, jobs.job_failed(entry.job, ErrorKind.WORKER_DIED, message))
 
     # -------------------------------------------------------- outcomes
 
@@ -247,6 +248,12 @@ class Scheduler:
         self._emit(found)  # objects found: ok results, the exit code stays as it is
 
     def _on_listed(self, entry: Entry, listed: jobs.Listed) -> None:
+        if listed.op == "delete":  # a page: at most 1,000 keys of one bucket
+            if listed.found:
+                bucket = parse_object_url(listed.found[0][0]).bucket
+                items = tuple((listed.idx, url) for url, _size in listed.found)
+                self.add(jobs.DeleteJob(bucket, items))
+            return
         for url, _size in listed.found:
             self.add_get(GetRequest(idx=listed.idx, url=url))
 
@@ -263,6 +270,11 @@ class Scheduler:
     def _on_split_put(self, entry: Entry, split: jobs.SplitPut) -> None:
         assert isinstance(entry.job, jobs.PutJob)
         assembly = UploadAssembly(entry.job, split, self.settings)
+        self._carry_out(assembly, assembly.start())
+
+    def _on_split_copy(self, entry: Entry, split: jobs.SplitCopy) -> None:
+        assert isinstance(entry.job, jobs.CopyJob)
+        assembly = CopyAssembly(entry.job, split, self.settings)
         self._carry_out(assembly, assembly.start())
 
     def _on_part_done(self, entry: Entry, done: jobs.PartDone) -> None:
@@ -314,6 +326,7 @@ _HANDLERS: Dict[type, Callable[[Scheduler, Entry, Any], None]] = {
     jobs.Page: Scheduler._on_page,
     jobs.SplitGet: Scheduler._on_split_get,
     jobs.SplitPut: Scheduler._on_split_put,
+    jobs.SplitCopy: Scheduler._on_split_copy,
     jobs.PartDone: Scheduler._on_part_done,
     jobs.PartFailed: Scheduler._on_part_failed,
 }

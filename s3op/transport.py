@@ -241,3 +241,36 @@ class Transport(Protocol):
 
     def abort_multipart_upload(self, *, Bucket: str, Key: str, UploadId: str) -> S3Answer:
         """Abort a multipart upload (its parts are dropped)."""
+
+    def delete_objects(self, *, Bucket: str, Keys: Sequence[str]) -> S3Answer:
+        """DeleteObjects of up to 1,000 keys (with the checksum header S3 requires):
+        ``Deleted`` and ``Errors`` lists, as botocore answers."""
+
+    def copy_object(
+        self,
+        *,
+        Bucket: str,
+        Key: str,
+        CopySource: Mapping[str, str],
+        CopySourceIfMatch: Optional[str] = None,
+        MetadataDirective: Optional[str] = None,
+        ContentType: Optional[str] = None,
+        Metadata: Optional[Mapping[str, str]] = None,
+        ServerSideEncryption: Optional[str] = None,
+        SSEKMSKeyId: Optional[str] = None,
+        ChecksumAlgorithm: Optional[str] = None,
+    ) -> S3Answer:
+        """CopyObject (its ``CopyObjectResult``: ETag, maybe ChecksumCRC32)."""
+
+    def upload_part_copy(
+        self,
+        *,
+        Bucket: str,
+        Key: str,
+        UploadId: str,
+        PartNumber: int,
+        CopySource: Mapping[str, str],
+        CopySourceRange: str,
+        CopySourceIfMatch: Optional[str] = None,
+    ) -> S3Answer:
+        """UploadPartCopy (its ``CopyPartResult``: ETag, maybe ChecksumCRC32)."""

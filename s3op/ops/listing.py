@@ -39,9 +39,9 @@ def run_list(ctx: OpContext, job: ListJob) -> Union[List[Result], Page]:
     more = dataclasses.replace(job, token=token) if page.get("IsTruncated") and token else None
     base = f"s3://{loc.bucket}/"
     contents = page.get("Contents", [])
-    if job.for_get:
+    if job.for_get or job.for_delete:
         found = tuple((base + item["Key"], int(item["Size"])) for item in contents)
-        return Page(Listed(req.idx, found), more)
+        return Page(Listed(req.idx, found, "delete" if job.for_delete else "get"), more)
     objects = []
     for item in contents:
         modified = item.get("LastModified")

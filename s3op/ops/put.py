@@ -60,6 +60,8 @@ def run_put(ctx: OpContext, job: PutJob) -> Union[Result, SplitPut]:
     except OSError as exc:  # the error table's errnos: missing, or unreadable
         kind, _ = classify(exc)
         return invalid(req.idx, req.url, kind, f"{exc.strerror}: {req.local}")
+    if ctx.settings.dry_run:  # the file is there: this is what would be sent
+        return Result(idx=req.idx, url=req.url, local=req.local, size=size, dry=True)
     if size >= ctx.settings.multipart_threshold:
         if ctx.settings.no_overwrite and _exists(ctx, loc.bucket, loc.key):
             # Saves uploading every part just to be refused; the conditional

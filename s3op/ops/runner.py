@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple, cast
 
 from s3op import jobs
 from s3op.client import ClientConfig, worker_transport
-from s3op.ops import OpContext, get, info, internal_failure, listing, put
+from s3op.ops import OpContext, copy, delete, dry, get, info, internal_failure, listing, put
 from s3op.ops.multiget import (
     GET_BATCH,
     Answer,
@@ -26,6 +26,7 @@ from s3op.ops.multiget import (
     finish_resumed,
     run_gets,
 )
+from s3op.protocol import ErrorKind
 from s3op.retry import RetryPolicy
 
 #: The op for each job type (each takes the job type it is registered for).
@@ -39,6 +40,11 @@ _OPS: Dict[type, Callable[[OpContext, Any], jobs.Outcome]] = {
     jobs.AbortUploadJob: put.run_abort,
     jobs.InfoJob: info.run_info,
     jobs.ListJob: listing.run_list,
+    jobs.DryGetJob: dry.run_dry_get,
+    jobs.DeleteJob: delete.run_delete,
+    jobs.CopyJob: copy.run_copy,
+    jobs.CopyPartJob: copy.run_copy_part,
+    jobs.CompleteCopyJob: copy.run_complete_copy,
 }
 
 
@@ -77,6 +83,8 @@ class OpRunner:
                 return finish_resumed(self.ctx, task)
             return run_job(self.ctx, job)
         except Exception as exc:  # noqa: BLE001 - a bug in an op: answered, not lost
+            if isinstance(job, jobs.DeleteJob):  # one answer per key it held
+                return jobs.job_failed(job, ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
             return internal_failure(job, exc)
 
     def batchable(self, task: object) -> bool:

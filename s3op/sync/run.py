@@ -31,14 +31,15 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
 from s3op import jobs
 from s3op.client import make_client
 from s3op.errors import classify_local
+from s3op.ops.delete import MAX_DELETE_KEYS
 from s3op.ops.runner import OpWorker
 from s3op.options import PUT_THREADS, BatchOptions, BatchUsageError
 from s3op.pool import Pool, WorkerSpec
-from s3op.protocol import ErrorKind, ExitCode, GetRequest, PutRequest, Result
+from s3op.protocol import CopyRequest, ErrorKind, ExitCode, GetRequest, PutRequest, Result
 from s3op.retry import RetryPolicy
 from s3op.scheduler import Scheduler
 from s3op.sync.entries import SyncAborted
-from s3op.sync.plan import DELETE, FAIL, GET, PUT, SKIP, Action
+from s3op.sync.plan import COPY, DELETE, FAIL, GET, PUT, SKIP, Action
 from s3op.sync.spec import SyncRequest, sync_problem
 from s3op.sync.streams import Planner
 from s3op.transport import Transport
@@ -68,6 +69,7 @@ class SyncRun:
         self.dry_run = dry_run
         self.owners: Dict[int, Tuple[int, str]] = {}  # job idx -> (request idx, action)
         self.ids = itertools.count()
+        self.deletes: List[Tuple[int, str]] = []  # (job idx, url) not yet sent
 
     @property
     def scheduler(self) -> Scheduler:
@@ -95,6 +97,7 @@ class SyncRun:
         except SyncAborted as exc:
             failure = Result.failure(0, planner.req.src, ErrorKind(exc.kind), exc.message, 0)
             self._answer(planner, PLAN, failure)
+        self._flush_deletes(planner)
 
     def unnamed(self, planner: Planner, path: str) -> None:
         """A source file whose name is not UTF-8: a failed line, nothing moved."""
@@ -135,7 +138,19 @@ class SyncRun:
             self._remote(planner, action, idx, url)
 
     def _remote(self, planner: Planner, action: Action, idx: int, url: str) -> None:
-        raise NotImplementedError(action.kind)
+        """A server-side copy, or a delete (batched: up to 1,000 keys per DeleteObjects)."""
+        if action.kind == COPY:
+            source = planner.url(planner.src, action.key)
+            self.scheduler.add(jobs.CopyJob(CopyRequest(idx, url, source)))
+            return
+        self.deletes.append((idx, url))
+        if len(self.deletes) >= MAX_DELETE_KEYS:
+            self._flush_deletes(planner)
+
+    def _flush_deletes(self, planner: Planner) -> None:
+        if self.deletes:
+            self.scheduler.add(jobs.DeleteJob(planner.dst.bucket, tuple(self.deletes)))
+            self.deletes = []
 
     def _names(self, planner: Planner, action: Action) -> Tuple[str, Optional[str]]:
         """(the S3 URL, the local path or None) of ``action``'s key."""
@@ -177,7 +192,7 @@ def run_sync(requests: List[SyncRequest], options: BatchOptions, out: ResultSink
     policy = batch.retry_policy(options)
     config = batch.client_config_for(options, threads)
     pool = Pool(WorkerSpec(OpWorker(config, policy, settings), threads), processes)
-    syncing = SyncRun(None, getattr(options, "dry_run", False))
+    syncing = SyncRun(None, options.dry_run)
     scheduler = Scheduler(pool, settings, lambda r: out.emit(syncing.relabel(r)), flush=out.flush)
     syncing.scheduler = scheduler
 

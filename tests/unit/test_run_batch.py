@@ -43,8 +43,8 @@ FOUND = jobs.Found(
 
 
 def test_an_unknown_op_is_refused() -> None:
-    with pytest.raises(BatchUsageError, match="no such op 'copy'"):
-        run_batch("copy", [], BatchOptions(), [].append)
+    with pytest.raises(BatchUsageError, match="no such op 'move'"):
+        run_batch("move", [], BatchOptions(), [].append)
 
 
 def test_a_request_of_another_op_is_refused_before_anything_runs() -> None:
