@@ -35,6 +35,7 @@ from .errors import (
     S3URLError,
 )
 from .objects import PutValue, RangeInfo, S3GetObject, S3Object, S3PutObject
+from .sync import S3InvalidSync, SyncSummary
 
 #: The package version; kept equal to setup.py's and ``s3op.__version__`` (a test checks).
 __version__ = "0.1.0"
@@ -54,6 +55,7 @@ __all__ = [
     "S3InvalidObject",
     "S3InvalidRange",
     "S3InvalidRequest",
+    "S3InvalidSync",
     "S3LocalFileError",
     "S3LocalFileNotFound",
     "S3NotFound",
@@ -62,4 +64,5 @@ __all__ = [
     "S3PutObject",
     "S3TransientError",
     "S3URLError",
+    "SyncSummary",
 ]

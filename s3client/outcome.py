@@ -69,8 +69,9 @@ def parse_results(
 
 
 def is_listing(op: str, flags: Sequence[str]) -> bool:
-    """True for batches giving any number of lines per request (list, recursive get)."""
-    return op == "list" or "--recursive" in flags
+    """True for batches giving any number of lines per request (list, sync, recursive
+    get or delete)."""
+    return op in ("list", "sync") or "--recursive" in flags
 
 
 def missing_results(

@@ -77,6 +77,9 @@ FAST_ENV = "S3OP_FAST"
 #: Percent of attempts to fail on purpose (testing) when ``--inject-failure-rate``
 #: is not given.
 INJECT_FAILURE_RATE_ENV = "S3OP_INJECT_FAILURE_RATE"
+#: The key order of the store's listings for sync: ``byte`` (S3's; the default) or
+#: ``path`` (``/`` sorts lowest: stores that list a tree depth first, as SeaweedFS).
+SYNC_ORDER_ENV = "S3OP_SYNC_ORDER"
 
 #: The most attempts per request the engine accepts (``--retries``).
 MAX_RETRIES = 100
@@ -325,6 +328,7 @@ __all__ = [
     "METADATA_HEADER",
     "REQUEST_TYPES",
     "SESSION_VARS_ENV",
+    "SYNC_ORDER_ENV",
     "ByteRange",
     "CopyRequest",
     "DeleteRequest",

@@ -3,7 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Dict, Optional
+
+#: The order a listing gives keys in, as a sort key of the key.
+KeyOrder = Callable[[str], str]
+
+
+def byte_order(key: str) -> str:
+    """S3's order: ascending UTF-8 bytes (Python compares strings by code point,
+    which UTF-8 bytes keep)."""
+    return key
+
+
+def path_order(key: str) -> str:
+    """The order of stores that list a directory tree depth first (SeaweedFS):
+    ``/`` sorts below every other character, so ``a/x`` comes before ``a b``."""
+    return key.replace("/", "\0")
+
+
+#: ``S3OP_SYNC_ORDER`` values (``s3op.protocol.SYNC_ORDER_ENV``).
+ORDERS: Dict[str, KeyOrder] = {"byte": byte_order, "path": path_order}
 
 
 class SyncAborted(Exception):
@@ -32,4 +51,4 @@ class Entry:
     path: Optional[str] = None  # local files: the path to read or write
 
 
-__all__ = ["Entry", "SyncAborted"]
+__all__ = ["ORDERS", "Entry", "KeyOrder", "SyncAborted", "byte_order", "path_order"]

@@ -8,6 +8,9 @@ directory's entries are therefore sorted by their encoded name, plus
 ``b"/"`` for a directory, and walked depth first; every key under ``a/``
 then comes between ``a/``'s neighbours.
 
+Stores that list a tree depth first (SeaweedFS: ``/`` sorts lowest) are
+matched with ``path_order``: a directory then sorts by its bare name.
+
 Memory: one sorted list of names per directory on the current path (the
 walk is depth first), so it grows with the widest directory, never with
 the whole tree.
@@ -41,10 +44,12 @@ class Unnamed:
     path: str
 
 
-def walk(root: str) -> Iterator[Union[Entry, Unnamed]]:
-    """Every file under ``root``, in ascending byte order of its key."""
-    stack: List[Tuple[bytes, Iterator[Tuple[bytes, bool]]]] = [(b"", _sorted(os.fsencode(root)))]
+def walk(root: str, path_order: bool = False) -> Iterator[Union[Entry, Unnamed]]:
+    """Every file under ``root``, in ascending byte order of its key (``path_order``:
+    ``/`` lowest, as ``entries.path_order``: a directory sorts by its bare name)."""
+    mark = b"" if path_order else b"/"
     base = os.fsencode(root)
+    stack: List[Tuple[bytes, Iterator[Tuple[bytes, bool]]]] = [(b"", _sorted(base, mark))]
     while stack:
         rel, names = stack[-1]
         step = next(names, None)
@@ -54,21 +59,21 @@ def walk(root: str) -> Iterator[Union[Entry, Unnamed]]:
         name, is_dir = step
         key = rel + name
         if is_dir:
-            stack.append((key + b"/", _sorted(os.path.join(base, key))))
+            stack.append((key + b"/", _sorted(os.path.join(base, key), mark)))
             continue
         entry = _file(base, key)
         if entry is not None:
             yield entry
 
 
-def _sorted(directory: bytes) -> Iterator[Tuple[bytes, bool]]:
-    """(name, is a directory) of ``directory``'s entries, by name (+ ``/`` for a directory)."""
+def _sorted(directory: bytes, mark: bytes) -> Iterator[Tuple[bytes, bool]]:
+    """(name, is a directory) of ``directory``'s entries, by name (+ ``mark`` for a directory)."""
     try:
         with os.scandir(directory) as found:
             names = [(e.name, e.is_dir(follow_symlinks=False)) for e in found]
     except FileNotFoundError:  # removed since its parent was read
         return iter(())
-    names.sort(key=lambda item: item[0] + b"/" if item[1] else item[0])
+    names.sort(key=lambda item: item[0] + mark if item[1] else item[0])
     return iter(names)
 
 

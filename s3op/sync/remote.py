@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Callable, Iterator, Optional
 
+from s3op.protocol import SYNC_ORDER_ENV
 from s3op.retry import Deadline, Failure, RetryPolicy, run_with_retries
-from s3op.sync.entries import Entry, SyncAborted
+from s3op.sync.entries import Entry, KeyOrder, SyncAborted, byte_order
 from s3op.transport import S3Answer, Transport
 
 
@@ -22,25 +23,34 @@ def list_entries(
     policy: RetryPolicy,
     bucket: str,
     prefix: str,
+    order: KeyOrder = byte_order,
     on_throttle: Optional[Callable[[], None]] = None,
 ) -> Iterator[Entry]:
     """Every object under ``prefix`` (a folder prefix, or "" for the bucket), keys
-    relative to it, in ascending order."""
+    relative to it, ascending in ``order``."""
     token: Optional[str] = None
     last: Optional[str] = None
     while True:
         page = _page(transport, policy, bucket, prefix, token, on_throttle)
         for item in page.get("Contents", []):
             key = item["Key"]
-            if last is not None and key <= last:
-                raise SyncAborted(
-                    "internal", f"s3://{bucket}/{key} listed after s3://{bucket}/{last}: not sorted"
-                )
+            if last is not None and order(key) <= order(last):
+                raise SyncAborted("internal", _unsorted(bucket, last, key, order))
             last = key
             yield _entry(item, key[len(prefix) :])
         token = page.get("NextContinuationToken")
         if not (page.get("IsTruncated") and token):
             return
+
+
+def _unsorted(bucket: str, last: str, key: str, order: KeyOrder) -> str:
+    other = "path" if order is byte_order else "byte"
+    return (
+        f"s3://{bucket}/{key} was listed after s3://{bucket}/{last}: the store lists keys "
+        f"out of the expected order, so nothing more is planned (no delete was made for "
+        f"a key not yet seen). If it lists trees depth first (SeaweedFS does), set "
+        f"{SYNC_ORDER_ENV}={other}"
+    )
 
 
 def _entry(item: S3Answer, key: str) -> Entry:

@@ -26,7 +26,7 @@ import functools
 import itertools
 import os
 from dataclasses import replace
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from s3op import jobs
 from s3op.client import make_client
@@ -35,10 +35,18 @@ from s3op.ops.delete import MAX_DELETE_KEYS
 from s3op.ops.runner import OpWorker
 from s3op.options import PUT_THREADS, BatchOptions, BatchUsageError
 from s3op.pool import Pool, WorkerSpec
-from s3op.protocol import CopyRequest, ErrorKind, ExitCode, GetRequest, PutRequest, Result
+from s3op.protocol import (
+    SYNC_ORDER_ENV,
+    CopyRequest,
+    ErrorKind,
+    ExitCode,
+    GetRequest,
+    PutRequest,
+    Result,
+)
 from s3op.retry import RetryPolicy
 from s3op.scheduler import Scheduler
-from s3op.sync.entries import SyncAborted
+from s3op.sync.entries import ORDERS, KeyOrder, SyncAborted
 from s3op.sync.plan import COPY, DELETE, FAIL, GET, PUT, SKIP, Action
 from s3op.sync.spec import SyncRequest, sync_problem
 from s3op.sync.streams import Planner
@@ -59,6 +67,16 @@ def check_requests(requests: Iterable[SyncRequest]) -> None:
         problem = sync_problem(req.src, req.dst, req.compare)
         if problem is not None:
             raise BatchUsageError(f"sync {req.src} {req.dst}: {problem}", param_hint="SRC DST")
+
+
+def listing_order(environ: Mapping[str, str]) -> KeyOrder:
+    """The key order of the store's listings: ``$S3OP_SYNC_ORDER`` (``byte``, S3's, by
+    default; ``path`` for stores listing trees depth first, as SeaweedFS does)."""
+    name = environ.get(SYNC_ORDER_ENV) or "byte"
+    if name not in ORDERS:
+        wanted = " or ".join(ORDERS)
+        raise BatchUsageError(f"${SYNC_ORDER_ENV} is {name!r}: it must be {wanted}")
+    return ORDERS[name]
 
 
 class SyncRun:
@@ -87,9 +105,11 @@ class SyncRun:
         idx, action = self.owners.pop(result.idx)
         return replace(result, idx=idx, action=action)
 
-    def carry_out(self, req: SyncRequest, transport: Transport, policy: RetryPolicy) -> None:
-        """Plan ``req`` and queue (or answer) every action."""
-        planner = Planner(req, transport, policy)
+    def carry_out(
+        self, req: SyncRequest, transport: Transport, policy: RetryPolicy, order: KeyOrder
+    ) -> None:
+        """Plan ``req`` (keys in ``order``) and queue (or answer) every action."""
+        planner = Planner(req, transport, policy, order=order)
         planner.on_unnamed = functools.partial(self.unnamed, planner)
         try:
             for action in planner.actions():
@@ -186,6 +206,7 @@ def run_sync(requests: List[SyncRequest], options: BatchOptions, out: ResultSink
     from s3op import batch  # the batch's machinery (batch imports this module on use)
 
     check_requests(requests)
+    order = listing_order(os.environ)
     processes = batch.worker_processes(options.pool.num_workers, SIZE_HINT)
     threads = options.pool.threads or batch.threads_per_process(PUT_THREADS, processes)
     settings = batch.batch_settings(options)
@@ -199,7 +220,7 @@ def run_sync(requests: List[SyncRequest], options: BatchOptions, out: ResultSink
     def plan() -> None:
         transport = make_client(config)
         for req in requests:
-            syncing.carry_out(req, transport, policy)
+            syncing.carry_out(req, transport, policy, order)
 
     return batch.run_planned(scheduler, pool, plan)
 

@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Optional
 from s3op.checksum import crc32_from_b64
 from s3op.retry import Deadline, Failure, RetryPolicy, run_with_retries
 from s3op.sync.compare import Comparer, RemoteCrc
-from s3op.sync.entries import Entry
+from s3op.sync.entries import Entry, KeyOrder, byte_order, path_order
 from s3op.sync.localtree import Unnamed, walk
 from s3op.sync.merge import merge
 from s3op.sync.plan import COPY, GET, PUT, Action, plan
@@ -35,8 +35,10 @@ class Planner:
         transport: Transport,
         policy: RetryPolicy,
         on_unnamed: Callable[[str], None] = lambda path: None,
+        order: KeyOrder = byte_order,
     ) -> None:
         self.req = req
+        self.order = order
         self.src, self.dst = sides(req)
         self.transport = transport
         self.policy = policy
@@ -52,17 +54,17 @@ class Planner:
     def actions(self) -> Iterator[Action]:
         """Every action, in key order (``plan.plan`` over the merged sides)."""
         comparer = Comparer(self.req.compare, self._crc(self.src), self._crc(self.dst))
-        pairs = merge(self.entries(self.src, True), self.entries(self.dst, False))
+        pairs = merge(self.entries(self.src, True), self.entries(self.dst, False), self.order)
         return plan(pairs, comparer, self.move, self.req.delete)
 
     def entries(self, side: Side, source: bool) -> Iterator[Entry]:
         """One side's entries in key order."""
         if side.local is None:
-            return list_entries(self.transport, self.policy, side.bucket, side.prefix)
+            return list_entries(self.transport, self.policy, side.bucket, side.prefix, self.order)
         return self._local(side.local, source)
 
     def _local(self, root: str, source: bool) -> Iterator[Entry]:
-        for item in walk(root):
+        for item in walk(root, path_order=self.order is path_order):
             if isinstance(item, Unnamed):
                 if source:
                     self.on_unnamed(item.path)
