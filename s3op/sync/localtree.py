@@ -20,7 +20,9 @@ target's content and size). Not followed: symbolic links to directories
 (no cycles), sockets, FIFOs, devices, broken links. Names that are not
 UTF-8 cannot be keys: ``walk`` yields them as ``Unnamed`` so the caller
 can say so, and they are never compared, copied or deleted. This run's
-own download temp files (``s3op.paths.TEMP_GLOB``) are never listed.
+own download temp files (``s3op.paths.TEMP_GLOB``) are never listed. A
+directory that cannot be read stops the sync (``SyncAborted``): its files
+would otherwise look absent, and be deleted at the destination.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import stat
 from dataclasses import dataclass
 from typing import Iterator, List, Tuple, Union
 
-from s3op.sync.entries import Entry
+from s3op.sync.entries import Entry, SyncAborted
 
 #: A download's temp file, whatever the run (``s3op.paths.temp_path``).
 _TEMP_PATTERN = ".*.s3op-*-*.part"
@@ -73,6 +75,9 @@ def _sorted(directory: bytes, mark: bytes) -> Iterator[Tuple[bytes, bool]]:
             names = [(e.name, e.is_dir(follow_symlinks=False)) for e in found]
     except FileNotFoundError:  # removed since its parent was read
         return iter(())
+    except OSError as exc:  # unreadable: its keys would look absent (and be deleted)
+        what = os.fsdecode(directory)
+        raise SyncAborted("local_file_error", f"cannot list {what!r}: {exc.strerror}") from None
     names.sort(key=lambda item: item[0] + mark if item[1] else item[0])
     return iter(names)
 

@@ -26,7 +26,17 @@ import functools
 import itertools
 import os
 from dataclasses import replace
-from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+)
 
 from s3op import jobs
 from s3op.client import make_client
@@ -55,6 +65,8 @@ from s3op.transport import Transport
 if TYPE_CHECKING:
     from s3op.batch import Emitted, ResultSink
 
+#: One step of a sync's plan: an action, or None when the request's plan is done.
+Step = Tuple[Planner, Optional[Action]]
 #: Results a sync is guessed to give, when sizing the pool (as a recursive get's).
 SIZE_HINT = 1000
 #: The action of a request's failure that is no one key's (a listing that failed).
@@ -105,19 +117,36 @@ class SyncRun:
         idx, action = self.owners.pop(result.idx)
         return replace(result, idx=idx, action=action)
 
-    def carry_out(
-        self, req: SyncRequest, transport: Transport, policy: RetryPolicy, order: KeyOrder
-    ) -> None:
-        """Plan ``req`` (keys in ``order``) and queue (or answer) every action."""
-        planner = Planner(req, transport, policy, order=order)
-        planner.on_unnamed = functools.partial(self.unnamed, planner)
-        try:
-            for action in planner.actions():
-                self._do(planner, action)
-        except SyncAborted as exc:
-            failure = Result.failure(0, planner.req.src, ErrorKind(exc.kind), exc.message, 0)
-            self._answer(planner, PLAN, failure)
-        self._flush_deletes(planner)
+    def steps(
+        self,
+        requests: Iterable[SyncRequest],
+        transport: Callable[[], Transport],
+        policy: RetryPolicy,
+        order: KeyOrder,
+    ) -> Iterator[Step]:
+        """Every request's actions, planned lazily (keys in ``order``), each request's
+        closed by ``(planner, None)``. The transport is built on the first step: in
+        the run, after the pool has started (a client never crosses a fork)."""
+        built: Optional[Transport] = None
+        for req in requests:
+            built = built or transport()
+            planner = Planner(req, built, policy, order=order)
+            planner.on_unnamed = functools.partial(self.unnamed, planner)
+            try:
+                for action in planner.actions():
+                    yield planner, action
+            except SyncAborted as exc:
+                failure = Result.failure(0, planner.req.src, ErrorKind(exc.kind), exc.message, 0)
+                self._answer(planner, PLAN, failure)
+            yield planner, None
+
+    def take(self, step: Step) -> None:
+        """Queue (or answer at once) one step's action; a request's end sends its deletes."""
+        planner, action = step
+        if action is None:
+            self._flush_deletes(planner)
+        else:
+            self._do(planner, action)
 
     def unnamed(self, planner: Planner, path: str) -> None:
         """A source file whose name is not UTF-8: a failed line, nothing moved."""
@@ -217,10 +246,10 @@ def run_sync(requests: List[SyncRequest], options: BatchOptions, out: ResultSink
     scheduler = Scheduler(pool, settings, lambda r: out.emit(syncing.relabel(r)), flush=out.flush)
     syncing.scheduler = scheduler
 
+    steps = syncing.steps(requests, lambda: make_client(config), policy, order)
+
     def plan() -> None:
-        transport = make_client(config)
-        for req in requests:
-            syncing.carry_out(req, transport, policy, order)
+        scheduler.feed(steps, syncing.take)  # read as the pool has room, once it runs
 
     return batch.run_planned(scheduler, pool, plan)
 
