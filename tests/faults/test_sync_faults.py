@@ -16,6 +16,7 @@ SeaweedFS lists trees depth first, so engines run with ``S3OP_SYNC_ORDER=path``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -24,7 +25,7 @@ import signal
 import subprocess
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 from urllib.parse import unquote
 
 import pytest
@@ -116,19 +117,25 @@ def sync(*args: str, **kw: object) -> S3opRun:
     return run_s3op("sync", *args, "--threads", "8", timeout=600, **kw)  # type: ignore[arg-type]
 
 
-def check_all_directions(target: Target, tmp_path: Path, label: str) -> None:
-    """Local -> prefix (with delete), prefix -> local, prefix -> prefix; each exact."""
+def check_all_directions(
+    target: Target, tmp_path: Path, label: str, arm: Callable[[], None]
+) -> None:
+    """Local -> prefix (with delete), prefix -> local, prefix -> prefix; each exact.
+    ``arm`` sets the proxy's fault before each direction."""
     src = tmp_path / "src"
     digests = make_source(src)
     equal, different, extra = seed_destination(target, "to/", src, sorted(digests))
+    arm()
     up = sync(str(src), target.url("to/"), "--delete")
     assert up.code == 0, (up.stderr, [r for r in up.results if not r.ok][:5])
     assert actions(up) == {"skip": equal, "put": COUNT - equal, "delete": extra}
     assert one_line_per_key(up)
     assert stored(target, "to/") == digests
+    arm()
     down = sync(target.url("to/"), str(tmp_path / "back"), "--delete")
     assert down.code == 0 and actions(down) == {"get": COUNT}, down.stderr
     assert on_disk(tmp_path / "back") == digests and part_files(tmp_path / "back") == []
+    arm()
     over = sync(target.url("to/"), target.url("copy/"), "--delete")
     assert over.code == 0 and actions(over) == {"copy": COUNT}, over.stderr
     assert stored(target, "copy/") == digests
@@ -144,13 +151,20 @@ def check_all_directions(target: Target, tmp_path: Path, label: str) -> None:
     assert hits > 0
 
 
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("mode", ["reset", "slowdown"])
 def test_sync_2000_objects_under_faults(seaweed_target: Target, tmp_path: Path, mode: str) -> None:
+    """5% of object bodies reset; or 30% of all requests (listings too) answered 503
+    SlowDown for the first 10 s of each direction (as row 5: long enough to throttle
+    and back off, short enough to finish)."""
+    proxy = seaweed_target.proxy
     if mode == "reset":
-        seaweed_target.proxy.set_mode("reset", rate=0.05, direction="both")
+        arm = functools.partial(proxy.set_mode, "reset", rate=0.05, direction="both")
     else:
-        seaweed_target.proxy.set_mode("error", rate=0.3, status=503, code="SlowDown")
-    check_all_directions(seaweed_target, tmp_path, mode)
+        arm = functools.partial(
+            proxy.set_mode, "error", rate=0.3, status=503, code="SlowDown", window=10
+        )
+    check_all_directions(seaweed_target, tmp_path, mode, arm)
 
 
 def start_sync(target: Target, src: Path, url: str, mark: str, out: Path, *flags: str):
@@ -169,6 +183,7 @@ def lines(path: Path) -> List[dict]:
     return [json.loads(line) for line in done if line.strip()]
 
 
+@pytest.mark.timeout(900)
 def test_sync_survives_a_sigkilled_worker(seaweed_target: Target, tmp_path: Path) -> None:
     target = seaweed_target
     src = tmp_path / "src"
@@ -207,6 +222,7 @@ def put_targets(target: Target, prefix: str) -> Counter:
     )
 
 
+@pytest.mark.timeout(900)
 def test_sync_killed_half_way_then_rerun_moves_nothing_twice(
     seaweed_target: Target, tmp_path: Path
 ) -> None:
