@@ -15,8 +15,11 @@ test_delete_copy_engine.py`` sees the header arrive.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Optional, Sequence
+import contextlib
+from typing import TYPE_CHECKING, Iterator, Mapping, Optional, Sequence
 
+from s3op.errors import OpError
+from s3op.protocol import ErrorKind
 from s3op.transport import S3Answer
 
 if TYPE_CHECKING:
@@ -26,6 +29,16 @@ if TYPE_CHECKING:
 def given(**kwargs: object) -> Mapping[str, object]:
     """The arguments that are not None (botocore refuses None)."""
     return {name: value for name, value in kwargs.items() if value is not None}
+
+
+@contextlib.contextmanager
+def readable_answer() -> Iterator[None]:
+    """A ValueError while botocore parses an answer (a timestamp or number damaged on
+    the way) is a damaged answer: ``corrupt``, retried, never taken for a bug."""
+    try:
+        yield
+    except ValueError as exc:
+        raise OpError(ErrorKind.CORRUPT, f"unreadable answer: {exc}") from None
 
 
 class ServerSideCalls:
@@ -39,9 +52,10 @@ class ServerSideCalls:
         """DeleteObjects (not quiet: every key deleted is named in the answer)."""
         objects = [{"Key": key} for key in Keys]
         client = self.botocore().client
-        answer: S3Answer = client.delete_objects(
-            Bucket=Bucket, Delete={"Objects": objects, "Quiet": False}
-        )
+        with readable_answer():
+            answer: S3Answer = client.delete_objects(
+                Bucket=Bucket, Delete={"Objects": objects, "Quiet": False}
+            )
         return answer
 
     def copy_object(
@@ -71,7 +85,8 @@ class ServerSideCalls:
             SSEKMSKeyId=SSEKMSKeyId,
             ChecksumAlgorithm=ChecksumAlgorithm,
         )
-        answer: S3Answer = self.botocore().client.copy_object(**kwargs)
+        with readable_answer():
+            answer: S3Answer = self.botocore().client.copy_object(**kwargs)
         return answer
 
     def upload_part_copy(
@@ -95,7 +110,8 @@ class ServerSideCalls:
             CopySourceRange=CopySourceRange,
             CopySourceIfMatch=CopySourceIfMatch,
         )
-        answer: S3Answer = self.botocore().client.upload_part_copy(**kwargs)
+        with readable_answer():
+            answer: S3Answer = self.botocore().client.upload_part_copy(**kwargs)
         return answer
 
 
