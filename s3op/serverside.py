@@ -19,11 +19,14 @@ import contextlib
 from typing import TYPE_CHECKING, Iterator, Mapping, Optional, Sequence
 
 from s3op.errors import OpError
+from s3op.fastcopy import fast_copy_object
+from s3op.fastsend import NotOurs
 from s3op.protocol import ErrorKind
 from s3op.transport import S3Answer
 
 if TYPE_CHECKING:
     from s3op.botocore_transport import BotocoreTransport
+    from s3op.fastsend import Sender
 
 
 def given(**kwargs: object) -> Mapping[str, object]:
@@ -47,6 +50,10 @@ class ServerSideCalls:
     def botocore(self) -> BotocoreTransport:
         """The botocore transport that sends them."""
         raise NotImplementedError
+
+    def fast_sender(self, bucket: str, key: str) -> Optional[Sender]:
+        """The lean path's sender, where it serves ``bucket``/``key`` (None: botocore)."""
+        return None
 
     def delete_objects(self, *, Bucket: str, Keys: Sequence[str]) -> S3Answer:
         """DeleteObjects (not quiet: every key deleted is named in the answer)."""
@@ -72,7 +79,21 @@ class ServerSideCalls:
         SSEKMSKeyId: Optional[str] = None,
         ChecksumAlgorithm: Optional[str] = None,
     ) -> S3Answer:
-        """CopyObject."""
+        """CopyObject (on the lean path where it serves both objects: ``s3op.fastcopy``)."""
+        fast = self.fast_sender(Bucket, Key)
+        if fast is not None and self.fast_sender(CopySource["Bucket"], CopySource["Key"]):
+            args = {
+                "CopySourceIfMatch": CopySourceIfMatch,
+                "MetadataDirective": MetadataDirective,
+                "ContentType": ContentType,
+                "ServerSideEncryption": ServerSideEncryption,
+                "SSEKMSKeyId": SSEKMSKeyId,
+                "ChecksumAlgorithm": ChecksumAlgorithm,
+            }
+            try:
+                return fast_copy_object(fast, Bucket, Key, CopySource, args, Metadata)
+            except NotOurs:
+                pass
         kwargs = given(
             Bucket=Bucket,
             Key=Key,
