@@ -31,6 +31,7 @@ from .errors import (
     S3LocalFileNotFound,
     S3NotFound,
     S3ObjectChanged,
+    S3RefusedError,
     S3TransientError,
     S3URLError,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "S3Object",
     "S3ObjectChanged",
     "S3PutObject",
+    "S3RefusedError",
     "S3TransientError",
     "S3URLError",
     "SyncSummary",

@@ -23,6 +23,7 @@ from .batching import download_names, key_list, make_engine, names_all_failures,
 from .config import Config, EngineOptions
 from .errors import S3Error, S3URLError, is_not_found, raise_for_result
 from .objects import PutValue, S3GetObject, S3Object, S3PutObject
+from .operations import DataOps
 from .results import described, downloaded, grouped, listed, recursive_download
 from .runner import Engine, remove_file, results_by_request, sigterm_as_interrupt
 from .sync import SyncSide, SyncSummary, side_text, summarize, sync_request
@@ -32,7 +33,7 @@ from .urls import as_prefix, choose_root, range_header, resolve_object_url, reso
 
 GetKey = Union[str, S3GetObject, None]
 
-class S3:
+class S3(DataOps):
     """A client for batches of S3 operations, each run by the s3op engine.
 
     Use it as a context manager (or call ``close()``): it owns a temp dir

@@ -16,6 +16,9 @@ The whole tree (``except S3Error`` catches all of them)::
      │                            (also a TypeError, as in metaflow)
      ├── S3InvalidRange           a range that is malformed or starts past the end
      ├── S3InvalidRequest         S3 (or the engine) rejected the request (HTTP 400)
+     │    └── S3RefusedError      refused before anything was done: deleting a whole
+     │                            root or bucket without allow_root=True, a copy
+     │                            onto itself, one destination twice in a batch
      ├── S3InsufficientDiskSpace  the local disk filled up during a download
      ├── S3TransientError         transient / corrupt / worker_died after retries
      ├── S3LocalFileError         a local file to upload is missing or unreadable
@@ -155,6 +158,15 @@ class S3InvalidRequest(S3Error):
     default_kind = ErrorKind.INVALID_REQUEST
 
 
+class S3RefusedError(S3InvalidRequest):
+    """An operation refused before anything was done, because it is most likely a
+    mistake: ``delete_recursive`` of a whole root or bucket without
+    ``allow_root=True``, a copy whose source is its destination, or two copies
+    to one destination in a batch."""
+
+    headline = "refused"
+
+
 class S3InsufficientDiskSpace(S3Error):
     """The local disk (the temp dir under ``tmproot``) filled up."""
 
@@ -287,6 +299,7 @@ __all__ = [
     "S3LocalFileNotFound",
     "S3NotFound",
     "S3ObjectChanged",
+    "S3RefusedError",
     "S3TransientError",
     "S3URLError",
     "error_for_kind",

@@ -165,6 +165,7 @@ def check_copy(result: Mapping[str, object], src: Source, encryption: Optional[s
     etag = result.get("ETag")
     if not isinstance(etag, str) or not etag.strip('"'):
         raise OpError(ErrorKind.CORRUPT, "the copy's answer has no ETag")
+    etag = f'"{etag.strip(chr(34))}"'  # quoted, as S3 sends it (SeaweedFS leaves it bare)
     sent = result.get("ChecksumCRC32")
     crc = _crc(sent if isinstance(sent, str) else None)
     if src.crc32 is not None and crc is not None:

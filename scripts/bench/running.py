@@ -26,6 +26,7 @@ import psutil  # type: ignore[import-untyped, unused-ignore]
 from scripts.local_s3 import LocalS3
 
 from . import latency as w7_latency
+from . import serverside
 from .clis import cli_argv, cli_outcome
 from .conditions import Condition, open_conditions
 from .dataset import DataSet, bucket_outcome, check, create_data, delete_prefix
@@ -89,7 +90,8 @@ def make_job(bench: Bench, run: Run, dest: str) -> Job:
     prefix = f"{wl.prefix}{run.name}/" if wl.source else wl.prefix
     local = {"small": bench.data.small_dir, "big": bench.data.big_file}.get(wl.source, "")
     endpoint = run.cond.endpoint
-    return Job(wl.op, endpoint, BUCKET, prefix, wl.count, wl.total, wl.size, local, dest)
+    source = serverside.source_of(wl)
+    return Job(wl.op, endpoint, BUCKET, prefix, wl.count, wl.total, wl.size, local, dest, source)
 
 
 def child_argv(tool: str, job: Job, run_dir: str) -> List[str]:
@@ -120,6 +122,8 @@ def verify(bench: Bench, tool: str, job: Job, run_dir: str, m: Measured) -> str:
             check(f"{tool} result", seen, job.expected())
         if job.local:
             check(f"{tool} upload", bucket_outcome(bench.client, job.prefix), job.expected())
+        if job.op in serverside.OPS:
+            serverside.check_run(bench.client, job)
     except RuntimeError as exc:
         return str(exc)
     return ""
@@ -140,6 +144,8 @@ def _measured_run(bench: Bench, run: Run, job: Job, run_dir: str) -> Tuple[Measu
         cond.shared.stop()  # the engine is cold: nothing ran in the last minute
     if wl.size >= BIG_RUN_BYTES:
         recycle_memory(wl.count * wl.size + BIG_RUN_BYTES, bench.workdir)
+    if job.op in serverside.OPS:
+        serverside.prepare(bench.client, job)  # untimed: W9's keys, W12's source
     served = cpu_seconds(bench.server)
     charged = tool == "s3client"
     timeout = bench.sizes.timeout
@@ -150,7 +156,7 @@ def _measured_run(bench: Bench, run: Run, job: Job, run_dir: str) -> Tuple[Measu
 
 def _clean_up(bench: Bench, job: Job, run_dir: str) -> None:
     """Delete what the run uploaded or downloaded, and write back what it wrote."""
-    if job.local:
+    if job.local or job.op in serverside.OPS:
         delete_prefix(bench.client, job.prefix)
     shutil.rmtree(run_dir, ignore_errors=True)
     # Write back what this run made the server (or a disk work dir) write, untimed:

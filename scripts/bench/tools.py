@@ -62,6 +62,7 @@ class Job:
     size: int  # bytes of each object
     local: str  # upload source: a directory (put_files) or a file (put_one); else ""
     dest: str  # a fresh, empty directory for downloads and temp files
+    source: str = ""  # copy workloads: the prefix copied from (``serverside_tools``)
 
     def url(self, key: str = "") -> str:
         """``s3://bucket/prefix`` plus ``key``."""
@@ -238,6 +239,10 @@ def run_boto3(job: Job) -> Outcome:
 
 def run_python_tool(tool: str, job: Job) -> Outcome:
     """Do ``job`` with one of PYTHON_TOOLS (in the benchmark's child process)."""
+    if job.op not in OPS:  # W9, W10, W12: a sibling module (this file runs by its path)
+        import serverside_tools  # type: ignore[import-not-found, unused-ignore]
+
+        return Outcome(*serverside_tools.run_tool(tool, job))
     if tool == "boto3":
         return run_boto3(job)
     if tool in ("obstore", "boto3-crt"):

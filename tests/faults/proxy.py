@@ -38,6 +38,10 @@ Which messages a fault can hit ("eligible")
   part), with ``"both"`` either. Only non-empty bodies of object requests
   (``/bucket/key``) are eligible, so listings and multipart XML are left alone.
   The issue's "chunk" is this: one message body, so a retried request draws again.
+- Server-side calls: the 2xx answers of CopyObject / UploadPartCopy (a PUT with
+  ``x-amz-copy-source``) and DeleteObjects (``POST /bucket?delete``) are response
+  bodies like a GET's (``reset``, ``truncate``, ``flip`` with ``direction="response"``),
+  and DeleteObjects is a write ``drop`` can hit.
 - ``error`` can hit any request; ``drop`` PUT/POST object writes answered 2xx;
   ``drip`` 2xx GET object answers; ``latency`` every request.
 - ``match`` (optional) narrows any mode: ``match(method, target, headers)``.
@@ -421,7 +425,8 @@ class FaultProxy:
             self._count("drop", record, status)
             raise _Cut()
         cwriter.write(_response_head(resp, rbody))
-        ok_get = method == "GET" and is_object(target) and 200 <= status < 300
+        answer = (method == "GET" and is_object(target)) or server_side(method, target, req)
+        ok_get = answer and 200 <= status < 300
         plan = self._body_plan(
             fault, active and ok_get, dice, "response", method, target, rbody.length
         )
@@ -446,9 +451,9 @@ class FaultProxy:
         target: str,
         length: int,
     ) -> Plan:
-        if not active or length <= 0 or not is_object(target):
+        if not active or length <= 0:  # answers: the caller chose which (``server_side``)
             return Plan()
-        if direction == "request" and method != "PUT":
+        if direction == "request" and (method != "PUT" or not is_object(target)):
             return Plan()
         if fault.kind == "drip" and direction == "response":
             self._bump("eligible.drip")
@@ -591,7 +596,20 @@ class _Upstream:
 
 
 def _is_write(method: str, target: str, status: int) -> bool:
-    return method in ("PUT", "POST") and is_object(target) and 200 <= status < 300
+    deletes = method == "POST" and _is_delete_objects(target)
+    return method in ("PUT", "POST") and (is_object(target) or deletes) and 200 <= status < 300
+
+
+def _is_delete_objects(target: str) -> bool:
+    query = target.partition("?")[2]
+    return "delete" in (part.partition("=")[0] for part in query.split("&"))
+
+
+def server_side(method: str, target: str, req: Head) -> bool:
+    """A CopyObject / UploadPartCopy or a DeleteObjects: its answer is a body to fault."""
+    if method == "PUT" and req.get("x-amz-copy-source"):
+        return True
+    return method == "POST" and _is_delete_objects(target)
 
 
 async def _request_body(reader: asyncio.StreamReader, head: Head) -> Body:
