@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from . import sync_bench
 from .dataset import bucket_outcome, check, delete_prefix
 from .model import BUCKET, KIB, MIB, Sizes, Workload
 from .serverside_tools import OPS
@@ -75,7 +76,10 @@ def source_of(wl: Workload) -> str:
 
 
 def prepare(client: Any, job: Job, big_key: str = "big/00000") -> None:
-    """Untimed set-up before a run: W9's keys in place; W12's source made once."""
+    """Untimed set-up before a run: W9's keys in place; W12's source made once;
+    W11's tree and its copy in the bucket (``sync_bench``)."""
+    if job.op in sync_bench.OPS:
+        sync_bench.prepare(client, job)
     if job.op == "delete_many":
         _copy_keys(client, "small/", job.prefix, job.count)
     elif job.op == "copy_one":
@@ -84,6 +88,9 @@ def prepare(client: Any, job: Job, big_key: str = "big/00000") -> None:
 
 def check_run(client: Any, job: Job) -> None:
     """RuntimeError when the run did not do its job (checked in the bucket)."""
+    if job.op in sync_bench.OPS:
+        sync_bench.check_run(client, job)
+        return
     want = Outcome(0, 0) if job.op == "delete_many" else job.expected()
     check(f"{job.op} in the bucket", bucket_outcome(client, job.prefix), want)
 

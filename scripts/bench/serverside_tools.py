@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, List, Tuple
 if TYPE_CHECKING:
     from .tools import Job
 
-OPS = ("delete_many", "copy_prefix", "copy_one")
+OPS = ("delete_many", "copy_prefix", "copy_one", "sync_tree")  # sync_tree: W11 (sync_tools)
 BOTO3_THREADS = 32  # as the plain-boto3 adapter of the other workloads
 
 Counted = Tuple[int, int]  # objects and bytes a run handled
@@ -65,6 +65,10 @@ def run_boto3(job: Job) -> Counted:
 
 def run_tool(tool: str, job: Job) -> Counted:
     """Do a server-side job with a Python tool."""
+    if job.op == "sync_tree":  # W11: a sibling module (the child runs by path)
+        import sync_tools  # type: ignore[import-not-found, unused-ignore]
+
+        return sync_tools.run_s3client(job)  # type: ignore[no-any-return, unused-ignore]
     if tool == "s3client":
         return run_s3client(job)
     if tool == "boto3":
@@ -74,6 +78,10 @@ def run_tool(tool: str, job: Job) -> Counted:
 
 def cli_args(tool: str, job: Job) -> List[str]:
     """The arguments (after the endpoint) of a CLI peer doing a server-side job."""
+    if job.op == "sync_tree":  # W11 (parent side only: a relative import)
+        from .sync_tools import cli_args as sync_args
+
+        return sync_args(tool, job)
     key = job.keys()[0]
     if tool == "s5cmd":
         return {

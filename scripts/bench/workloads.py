@@ -7,6 +7,7 @@ from typing import List, Optional, Sequence
 
 from .model import BUCKET, KIB, MIB, W8_TOOLS, Sizes, Skipped, Workload
 from .serverside import serverside_workloads
+from .sync_bench import sync_workloads
 from .tools import ALL_TOOLS, Job, not_supported
 
 LATENCY = "W7-per-call"  # the key of W7's per-call measurement in Sizes.skip
@@ -87,7 +88,7 @@ def workloads(s: Sizes) -> List[Workload]:
         title = f"get_many {_count(n)} x {_human(s.small_size)}"
         w8 = ("many/", n, n_many, s.small_size)
         out.append(Workload(f"W8-{n}", title, "get_many", *w8, "", W8_TOOLS))
-    return out + serverside_workloads(s)
+    return out + serverside_workloads(s) + sync_workloads(s)
 
 
 def why_not(s: Sizes, wl: Workload, tool: str) -> Optional[str]:
