@@ -87,15 +87,14 @@ def s3op_put_empty(server: LocalS3, workdir: str, prefix: str, count: int) -> No
         for i in range(count):
             url = f"s3://{BUCKET}/{prefix}{i:07d}"
             out.write(json.dumps({"url": url, "local": empty}) + "\n")
-    run = measure(
-        python_argv("-m", "s3op", "put", "--inputs", path),
-        env(server),
-        workdir,
-        TIMEOUT,
-        keep(server),
-    )
+    run = measured(server, python_argv("-m", "s3op", "put", "--inputs", path), workdir)
     if run.returncode != 0:
         raise SystemExit(f"bench: putting {count} objects failed (exit {run.returncode})")
+
+
+def measured(server: LocalS3, argv: List[str], run_dir: str) -> Measured:
+    """``argv`` run in ``run_dir`` against ``server``, measured."""
+    return measure(argv, env(server), run_dir, TIMEOUT, keep(server))
 
 
 def keep(server: LocalS3) -> List[int]:
@@ -142,13 +141,7 @@ def write_cpu(result_path: str) -> float:
 def run_info(server: LocalS3, workdir: str, count: int) -> Row:
     path = info_manifest(workdir, count)
     run_dir = tempfile.mkdtemp(dir=workdir)
-    run = measure(
-        python_argv("-m", "s3op", "info", "--inputs", path),
-        env(server),
-        run_dir,
-        TIMEOUT,
-        keep(server),
-    )
+    run = measured(server, python_argv("-m", "s3op", "info", "--inputs", path), run_dir)
     out = os.path.join(run_dir, "stdout")
     return Row("info", count, run, parse_cpu(path), write_cpu(out))
 
@@ -169,7 +162,7 @@ def run_list(server: LocalS3, workdir: str, count: int) -> Row:
     s3op_put_empty(server, workdir, prefix, count)
     url = f"s3://{BUCKET}/{prefix}"
     argv = python_argv("-c", LIST_SCRIPT, url, str(count))
-    run = measure(argv, env(server), workdir, TIMEOUT, keep(server))
+    run = measured(server, argv, workdir)
     return Row("list", count, run)
 
 
