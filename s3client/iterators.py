@@ -50,7 +50,14 @@ from .linestream import Abandoned, LineStream, streaming_to
 from .objects import S3Object
 from .outcome import RESULT_EXIT_CODES, Line, engine_error, is_listing, parse_results
 from .results import described, downloaded, listed
-from .runner import Policy, ProcessEngine, build_argv, remove_file, write_manifest
+from .runner import (
+    Policy,
+    ProcessEngine,
+    announce_kept_manifest,
+    build_argv,
+    remove_file,
+    write_manifest,
+)
 from .urls import as_prefix
 
 #: Result lines that may wait between the engine's reader and the consumer.
@@ -138,7 +145,10 @@ def stream_batch(
     finally:
         batch.abandoned.set()
         batch.join()
-        remove_file(manifest)
+        if engine.keep_files:  # S3CLIENT_DEBUG, as the list forms
+            announce_kept_manifest(op, manifest)
+        else:
+            remove_file(manifest)
 
 
 def _read(
