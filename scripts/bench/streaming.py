@@ -15,7 +15,8 @@ RSS of the tree sampled every 20 ms):
 - ``list``: a Python process iterating ``S3.iter_list_recursive`` over
   20,000 and 200,000 0-byte keys (``--list-keys``; created with
   ``s3op put`` from one empty file), with the engine run one-shot so that
-  it is in the measured tree.
+  it is in the measured tree; then ``list_recursive`` over the largest, for
+  contrast (it holds every object).
 
 Targets (issue 18): RSS within 1.5x across the sizes, time per request
 within 1.5x, parsing + writing under 10% of the engine's CPU.
@@ -149,21 +150,26 @@ def run_info(server: LocalS3, workdir: str, count: int) -> Row:
 LIST_SCRIPT = """
 import sys
 from s3client import S3
-n = 0
+form, url, want = sys.argv[1:]
 with S3() as s3:
-    for obj in s3.iter_list_recursive([sys.argv[1]]):
-        n += 1
-assert n == int(sys.argv[2]), n
+    if form == "iter":
+        n = sum(1 for _ in s3.iter_list_recursive([url]))
+    else:
+        n = len(s3.list_recursive([url]))
+assert n == int(want), n
 """
 
 
-def run_list(server: LocalS3, workdir: str, count: int) -> Row:
+def run_list(server: LocalS3, workdir: str, count: int, form: str = "iter") -> Row:
+    """List ``count`` keys with ``form`` ("iter", or "list" for the list form),
+    creating them first for the iterator."""
     prefix = f"list{count}/"
-    s3op_put_empty(server, workdir, prefix, count)
-    url = f"s3://{BUCKET}/{prefix}"
-    argv = python_argv("-c", LIST_SCRIPT, url, str(count))
-    run = measured(server, argv, workdir)
-    return Row("list", count, run)
+    if form == "iter":
+        s3op_put_empty(server, workdir, prefix, count)
+    argv = python_argv("-c", LIST_SCRIPT, form, f"s3://{BUCKET}/{prefix}", str(count))
+    return Row(
+        "list" if form == "iter" else "list_recursive", count, measured(server, argv, workdir)
+    )
 
 
 def table(rows: Sequence[Row]) -> str:
@@ -208,6 +214,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for count in sizes(args.list_keys):
             rows.append(run_list(server, workdir, count))
             print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+        if sizes(args.list_keys):  # the list form, for contrast: it holds every object
+            rows.append(run_list(server, workdir, max(sizes(args.list_keys)), "list"))
     print(table(rows))
     for what in ("info", "list"):
         flat = flatness(rows, what)
