@@ -33,6 +33,7 @@ from s3op.options import (
     DEFAULT_MULTIPART_THRESHOLD,
     DEFAULT_PART_SIZE,
     DEFAULT_RETRIES,
+    DEFAULT_SHARD_SIZE,
     DEFAULT_THREADS,
     FORK_MIN_CPUS,
     IN_PROCESS_MAX,
@@ -281,12 +282,38 @@ LIST_RECURSIVE = OptionSpec(
     "--recursive", "recursive", "Every object under each prefix (else one level).", default=False
 )
 
+#: Options of every command: run the manifest's shards on a Dask cluster (docs/cluster.md).
+DASK_OPTIONS: Tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "--dask",
+        "dask",
+        "Run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786), "
+        "in shards of the --inputs manifest; result lines come back once each.",
+        Text(),
+        metavar="ADDRESS",
+    ),
+    OptionSpec(
+        "--shard-size",
+        "shard_size",
+        "With --dask: requests per shard.",
+        IntRange(1),
+        DEFAULT_SHARD_SIZE,
+        show_default=True,
+    ),
+    OptionSpec(
+        "--ordered",
+        "ordered",
+        "With --dask: result lines in manifest (idx) order, not as shards finish.",
+        default=False,
+    ),
+)
+
 #: The options of each batch command, in the order ``--help`` lists them.
 OPTIONS_OF: Dict[str, Tuple[OptionSpec, ...]] = {
-    "get": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, ALLOW_MISSING, *GET_OPTIONS),
-    "put": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, OVERWRITE),
-    "info": (INPUTS, *RUN_OPTIONS, ALLOW_MISSING),
-    "list": (INPUTS, *RUN_OPTIONS, LIST_RECURSIVE),
+    "get": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, ALLOW_MISSING, *GET_OPTIONS, *DASK_OPTIONS),
+    "put": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, OVERWRITE, *DASK_OPTIONS),
+    "info": (INPUTS, *RUN_OPTIONS, ALLOW_MISSING, *DASK_OPTIONS),
+    "list": (INPUTS, *RUN_OPTIONS, LIST_RECURSIVE, *DASK_OPTIONS),
 }
 
 # ------------------------------------------------------------------ help
@@ -375,6 +402,7 @@ def manifest_help(op: str) -> str:
 __all__ = [
     "ALLOW_MISSING",
     "ARGUMENTS",
+    "DASK_OPTIONS",
     "HELP",
     "EXAMPLES",
     "GET_OPTIONS",
