@@ -42,6 +42,7 @@ BENCH = [
     "awscrt>=0.20",
     "psutil>=5.9",
     "matplotlib>=3.7",
+    "distributed>=2024.1",
 ]
 
 setup(

@@ -17,6 +17,7 @@ the shards. Checked here:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -269,3 +270,40 @@ def test_no_secret_in_what_is_sent(s3backend: Backend, client: Any, tmp_path: Pa
     assert secret.encode() not in sent[0]
     options = pickle.loads(sent[0])[1][3]
     assert options.retry.retries == 7 and options.credentials is None  # options did travel
+
+
+def test_no_overwrite_put_run_again_takes_its_own_write(s3backend: Backend, tmp_path: Path) -> None:
+    """What a re-run shard's no-overwrite puts report: their own bytes are 'written'
+    (single and multipart), someone else's are 'exists'; outside a shard, 'exists'."""
+    from s3op.batch import run_batch
+    from s3op.options import BatchOptions, PoolOptions, TransferOptions
+    from s3op.protocol import PutRequest, Result
+
+    mib = 1 << 20
+    small, big, other = tmp_path / "small", tmp_path / "big", tmp_path / "other"
+    small.write_bytes(b"s" * 100)
+    big.write_bytes(os.urandom(6 * mib))  # two parts of 5 MiB and 1 MiB
+    other.write_bytes(b"o" * 100)
+    requests = [
+        PutRequest(0, s3backend.root("small"), str(small)),
+        PutRequest(1, s3backend.root("big"), str(big)),
+    ]
+    options = BatchOptions(
+        pool=PoolOptions(num_workers=0),
+        transfer=TransferOptions(part_size=5 * mib, multipart_threshold=5 * mib),
+        overwrite=False,
+    )
+
+    def put(reqs: List[PutRequest], **changes: Any) -> List[Result]:
+        out: List[Result] = []
+        run_batch("put", reqs, dataclasses.replace(options, **changes), out.append)
+        return sorted(out, key=lambda r: r.idx)
+
+    assert [(r.ok, r.skipped) for r in put(requests)] == [(True, None)] * 2
+    assert [r.skipped for r in put(requests)] == ["exists"] * 2
+    again = put(requests, may_repeat=True)
+    assert [(r.ok, r.skipped, r.size) for r in again] == [(True, None, 100), (True, None, 6 * mib)]
+    theirs = [PutRequest(0, s3backend.root("small"), str(other))]
+    assert [r.skipped for r in put(theirs, may_repeat=True)] == ["exists"]
+    body = s3backend.client().get_object(Bucket=s3backend.bucket, Key="small")["Body"].read()
+    assert body == small.read_bytes()
