@@ -22,6 +22,7 @@ from s3op.protocol import GetRequest, InfoRequest, ListRequest, Request, Result
 from .batching import download_names, key_list, make_engine, names_all_failures, remove_tmpdir
 from .config import Config, EngineOptions
 from .errors import S3Error, S3URLError, is_not_found, raise_for_result
+from .iterators import IteratorForms
 from .objects import PutValue, S3GetObject, S3Object, S3PutObject
 from .results import described, downloaded, grouped, listed, recursive_download
 from .runner import Engine, remove_file, results_by_request, sigterm_as_interrupt
@@ -30,7 +31,7 @@ from .urls import as_prefix, choose_root, range_header, resolve_object_url, reso
 
 GetKey = Union[str, S3GetObject, None]
 
-class S3:
+class S3(IteratorForms):
     """A client for batches of S3 operations, each run by the s3op engine.
 
     Use it as a context manager (or call ``close()``): it owns a temp dir
@@ -54,6 +55,10 @@ class S3:
     (engine processes; default ``S3CLIENT_NUM_WORKERS``) and ``threads``
     (threads per process). Secrets in ``session_vars``/``client_params``
     reach the engine only through its environment.
+
+    Every listing and batch method that can be huge has an iterator form,
+    ``iter_list_paths``, ``iter_list_recursive``, ``iter_info_many``,
+    ``iter_get_many`` and ``iter_get_recursive`` (``s3client.iterators``).
     """
 
     def __init__(

@@ -8,6 +8,15 @@ sized to the batch and the machine), plans one job per request, runs them,
 and hands every result to ``sink`` as it finishes. Nothing here parses
 argv, exits the process or touches stdout: the caller owns its output.
 
+``requests`` is consumed lazily, never held: the scheduler pulls the next
+requests as the pool has room (``Scheduler.feed``), so a manifest of ten
+million lines runs in the memory of ten thousand. The pool is sized from
+the first ``IN_PROCESS_MAX + 1`` requests (or ``len(requests)`` when the
+iterable has one): enough to tell a small batch from a big one. Requests
+are checked to be of ``op`` as they are taken: a wrong one among the first
+few refuses the batch before anything is sent; one further on stops the
+intake, the requests before it finish, then ``BatchUsageError`` is raised.
+
 Ctrl-C, and SIGTERM when called from the main thread (where signals are
 delivered), stop the workers, remove this run's temp files and give
 ``ExitCode.INTERRUPTED``; the caller says so where it reports.
@@ -16,6 +25,7 @@ delivered), stop the workers, remove this run's temp files and give
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import threading
@@ -26,9 +36,9 @@ from typing import (
     Dict,
     Iterable,
     Iterator,
-    List,
     Optional,
     Protocol,
+    Sized,
     TextIO,
     Union,
     runtime_checkable,
@@ -126,11 +136,12 @@ def run_batch(
     ``BatchUsageError`` (nothing was sent) for a request of another op or
     unusable client settings in the environment.
     """
-    # The scheduler is planned from a list today (the pool is sized by the batch's
-    # length); streaming the requests through is a later issue.
-    batch = _checked(op, requests)
+    stream = _checked(op, requests)
+    first = list(itertools.islice(stream, IN_PROCESS_MAX + 1))  # refused here: nothing sent
+    count = len(requests) if isinstance(requests, Sized) else len(first)
+    batch = itertools.chain(first, stream)
     out = sink if isinstance(sink, ResultSink) else CallbackSink(sink)
-    processes = worker_processes(options.pool.num_workers, _size_hint(op, batch, options))
+    processes = worker_processes(options.pool.num_workers, _size_hint(op, count, options))
     default = PUT_THREADS if op == "put" else DEFAULT_THREADS
     threads = options.pool.threads or threads_per_process(default, processes)
     settings = batch_settings(options)
@@ -149,21 +160,25 @@ def run_batch(
     return _run(scheduler, pool, lambda: _plan(scheduler, op, batch, options))
 
 
-def _checked(op: str, requests: Iterable[Request]) -> List[Request]:
-    """The requests as a list; ``BatchUsageError`` if one is not of ``op``."""
+def _checked(op: str, requests: Iterable[Request]) -> Iterator[Request]:
+    """The requests, one at a time; ``BatchUsageError`` for an unknown op (at
+    once) or, when it is reached, a request that is not of ``op``."""
     wanted = REQUEST_TYPES.get(op)
     if wanted is None:
         raise BatchUsageError(f"no such op {op!r} (ops: {', '.join(REQUEST_TYPES)})")
-    batch = list(requests)
-    for req in batch:
+    return _of_type(op, wanted, requests)
+
+
+def _of_type(op: str, wanted: type, requests: Iterable[Request]) -> Iterator[Request]:
+    for req in requests:
         if not isinstance(req, wanted):
             raise BatchUsageError(f"a {op} batch cannot run a {type(req).__name__}")
-    return batch
+        yield req
 
 
-def _size_hint(op: str, batch: List[Request], options: BatchOptions) -> int:
-    """How many results the batch may give (a recursive get: many per request)."""
-    return len(batch) * (RECURSIVE_FANOUT if op == "get" and options.recursive else 1)
+def _size_hint(op: str, count: int, options: BatchOptions) -> int:
+    """How many results ``count`` requests may give (a recursive get: many each)."""
+    return count * (RECURSIVE_FANOUT if op == "get" and options.recursive else 1)
 
 
 def worker_processes(num_workers: Optional[int], size_hint: int) -> int:
@@ -254,10 +269,10 @@ _PLANS: Dict[str, Callable[[Scheduler, Request, BatchOptions], None]] = {
 }
 
 
-def _plan(scheduler: Scheduler, op: str, batch: List[Request], options: BatchOptions) -> None:
+def _plan(scheduler: Scheduler, op: str, batch: Iterable[Request], options: BatchOptions) -> None:
+    """Hand the scheduler the requests as its job source, read as it has room."""
     plan = _PLANS[op]
-    for req in batch:
-        plan(scheduler, req, options)
+    scheduler.feed(batch, lambda req: plan(scheduler, req, options))
 
 
 # ------------------------------------------------------------------ running

@@ -10,12 +10,15 @@ Both ``s3op``'s click commands and ``s3op serve`` end here, without click:
   ``s3op.cli_options`` (what ``s3op serve`` receives).
 
 A bad option, argument or manifest line raises ``BatchUsageError`` (exit
-2): the whole batch is refused before anything is sent.
+2): the whole batch is refused before anything is sent. A manifest is
+checked whole in a first pass that holds one line, then streamed to the
+run (``s3op.manifest_stream.ManifestSource``): ``BatchCommand.requests`` is
+then an iterable read from the file, not a list.
 """
 
 from __future__ import annotations
 
-import contextlib
+import io
 import os
 from dataclasses import dataclass
 from typing import (
@@ -30,17 +33,19 @@ from typing import (
     Sequence,
     TextIO,
     Tuple,
+    Union,
+    cast,
 )
 
 from s3op import __version__
 from s3op.cli_options import OPTIONS_OF, OptionSpec, command_help
-from s3op.manifest import read_manifest, url_problem
+from s3op.manifest import url_problem
+from s3op.manifest_stream import ManifestSource
 from s3op.options import BatchOptions, BatchUsageError, options_from_values
 from s3op.protocol import (
     GetRequest,
     InfoRequest,
     ListRequest,
-    ProtocolError,
     PutRequest,
     Request,
 )
@@ -59,7 +64,7 @@ class BatchCommand:
     """One batch, ready for ``s3op.run_batch``."""
 
     op: str  # "get", "put", "info" or "list"
-    requests: Sequence[Request]
+    requests: Iterable[Request]  # a list (from argv) or a ManifestSource (--inputs)
     options: BatchOptions
 
 
@@ -96,8 +101,13 @@ def parse_batch_argv(
     if path is None:
         return build_batch(op, args, values, None)
     _refuse_both(args)  # before the manifest is opened (it may be stdin)
-    with _open_manifest(str(path), stdin) as lines:
-        return build_batch(op, args, values, lines)
+    manifest = _open_manifest(str(path), stdin)
+    try:
+        return build_batch(op, args, values, manifest, owned=path != "-")
+    except BatchUsageError:
+        if path != "-":
+            manifest.close()
+        raise
 
 
 def scan_argv(
@@ -154,37 +164,39 @@ def option_defaults(specs: Sequence[OptionSpec], environ: Mapping[str, str]) -> 
     return values
 
 
-@contextlib.contextmanager
-def _open_manifest(path: str, stdin: Optional[TextIO]) -> Iterator[Iterable[str]]:
-    """The lines of the manifest at ``path`` (``-``: ``stdin``)."""
+def _open_manifest(path: str, stdin: Optional[TextIO]) -> TextIO:
+    """The manifest at ``path`` (``-``: ``stdin``), open (the ``ManifestSource``
+    made of it closes a file it opened when it is collected)."""
     if path == "-":
         if stdin is None:
             raise BatchUsageError("no stdin to read a manifest from", param_hint="'--inputs'")
-        yield stdin
-        return
+        return stdin
     try:
-        manifest = open(path, encoding="utf-8")
+        return open(path, encoding="utf-8")
     except OSError as exc:
         message = f"{path!r}: {exc.strerror}."
         raise BatchUsageError(message, param_hint="'--inputs'") from None
-    with manifest:
-        yield manifest
 
 
 # --------------------------------------------------------------- requests
 
 
 def build_batch(
-    op: str, args: Sequence[str], values: Mapping[str, Any], inputs: Optional[Iterable[str]]
+    op: str,
+    args: Sequence[str],
+    values: Mapping[str, Any],
+    inputs: Optional[Iterable[str]],
+    owned: bool = False,
 ) -> BatchCommand:
     """The batch of ``op`` from its arguments (or the ``inputs`` manifest's lines)
-    and its option values by name."""
+    and its option values by name. ``owned``: the batch's requests close the
+    ``inputs`` stream when they are collected."""
     if op == "put":
         if len(args) % 2:
             raise BatchUsageError("give LOCAL URL pairs", param_hint="PAIRS")
         args = [f"{args[i]}\0{args[i + 1]}" for i in range(0, len(args), 2)]
-    requests = batch_requests(op, args, inputs, _MAKERS[op])
-    if op == "put":
+    requests = batch_requests(op, args, inputs, _MAKERS[op], owned)
+    if op == "put" and isinstance(requests, list):  # a manifest's were checked as it was read
         refuse_duplicate_keys(requests)
     return BatchCommand(op, requests, options_from_values(values))
 
@@ -194,21 +206,34 @@ def batch_requests(
     args: Sequence[str],
     inputs: Optional[Iterable[str]],
     make: Callable[[int, str], Request],
-) -> List[Request]:
-    """The batch's requests, from the arguments or the manifest; ``BatchUsageError``
-    (exit 2, nothing sent) for a bad manifest line or argument, or none at all."""
+    owned: bool = False,
+) -> Union[List[Request], ManifestSource]:
+    """The batch's requests, from the arguments (a list) or the manifest (checked
+    whole, then streamed); ``BatchUsageError`` (exit 2, nothing sent) for a bad
+    manifest line or argument, or none at all."""
+    requests: Union[List[Request], ManifestSource]
     if inputs is not None:
         _refuse_both(args)
-        try:
-            requests = read_manifest(op, inputs)
-        except ProtocolError as exc:
-            raise BatchUsageError(str(exc), param_hint="--inputs") from None
+        requests = _manifest_source(op, inputs, owned)
     else:
         requests = [make(i, a) for i, a in enumerate(args)]
         _check_args(op, requests)
-    if not requests:
+    if not len(requests):
         raise BatchUsageError("empty batch: give URLs or a non-empty --inputs manifest")
     return requests
+
+
+def _manifest_source(op: str, inputs: Iterable[str], owned: bool) -> ManifestSource:
+    """The checked source of a manifest: a stream (a file, stdin) is read twice,
+    any other iterable of lines (a list, in tests) is checked and held."""
+    if hasattr(inputs, "readline"):  # a file, or click's wrapper of stdin
+        return ManifestSource.checked(op, cast(TextIO, inputs), owned)
+    return ManifestSource.checked(op, io.StringIO("".join(_ended(inputs))))
+
+
+def _ended(lines: Iterable[str]) -> Iterator[str]:
+    for line in lines:
+        yield line if line.endswith("\n") else line + "\n"
 
 
 def _refuse_both(args: Sequence[str]) -> None:

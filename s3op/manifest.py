@@ -11,7 +11,11 @@ stops the whole batch with exit 2 (``ExitCode.USAGE``):
   ``line 3: url must be a string, not a number``);
 - a URL that is not ``s3://`` (``http://``, a local path);
 - a put whose URL ends in ``/`` (a folder marker, never what was meant);
-- an ``idx`` given twice (``duplicate idx 0 on lines 1 and 4``).
+- an ``idx`` not above the one before it (``duplicate idx 4 on lines 2 and 3``,
+  ``line 5: idx 2 is not above idx 7 on line 4``): a manifest's idx must
+  ascend, so duplicates are found while the manifest streams, holding one
+  line, never a set of every idx seen (lines without ``idx`` take their line
+  number, which ascends).
 
 What needs more than the line (a bucket name S3 rejects, an empty key)
 is answered per request, as an ``invalid_url`` result line. Line numbers
@@ -22,8 +26,9 @@ from 0, as ``idx`` defaults do.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from s3op.protocol import REQUEST_TYPES, ProtocolError, Request
 
@@ -41,23 +46,43 @@ FIELD_TYPES: Dict[str, Tuple[Tuple[type, ...], str]] = {
 
 def read_manifest(op: str, lines: Iterable[str]) -> List[Request]:
     """Parse a JSONL manifest for ``op``. Raises ProtocolError naming the first bad line."""
-    requests: List[Request] = []
-    first_line_of: Dict[int, int] = {}  # idx -> the 0-based line that gave it
+    return list(iter_manifest(op, lines))
+
+
+def iter_manifest(op: str, lines: Iterable[str]) -> Iterator[Request]:
+    """The requests of a JSONL manifest for ``op``, one at a time as ``lines`` are
+    read; ProtocolError at the first bad line (the requests before it were yielded).
+    Holds one line: idx must ascend, so a duplicate is the line just before."""
+    last: Optional[Tuple[int, int]] = None  # (idx, 0-based line) of the previous request
+    decode = json.JSONDecoder().decode
     for line_no, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            body = json.loads(line)
+            body = decode(line)
         except json.JSONDecodeError as exc:
             raise ProtocolError(line_no, f"not valid JSON ({exc.msg})") from None
         req = request_from_dict(op, line_no, body)
-        first = first_line_of.setdefault(req.idx, line_no)
-        if first != line_no:
-            raise ProtocolError(
-                line_no, f"duplicate idx {req.idx} on lines {first + 1} and {line_no + 1}"
-            )
-        requests.append(req)
-    return requests
+        if last is not None and req.idx <= last[0]:
+            raise ProtocolError(line_no, _not_ascending(req.idx, line_no, *last))
+        last = (req.idx, line_no)
+        yield req
+
+
+def _not_ascending(idx: int, line_no: int, last_idx: int, last_line: int) -> str:
+    if idx == last_idx:
+        return f"duplicate idx {idx} on lines {last_line + 1} and {line_no + 1}"
+    return f"idx {idx} is not above idx {last_idx} on line {last_line + 1} (idx must ascend)"
+
+
+@functools.cache
+def _fields_of(op: str) -> Dict[str, bool]:
+    """Field name -> required? for ``op``'s request (idx is optional in a
+    manifest: it defaults to the line number)."""
+    return {
+        f.name: f.default is dataclasses.MISSING and f.name != "idx"
+        for f in dataclasses.fields(REQUEST_TYPES[op])
+    }
 
 
 def request_from_dict(op: str, line_no: int, body: Any) -> Request:
@@ -65,11 +90,7 @@ def request_from_dict(op: str, line_no: int, body: Any) -> Request:
     cls = REQUEST_TYPES[op]
     if not isinstance(body, dict):
         raise ProtocolError(line_no, f"expected a JSON object, not {json_type(body)}")
-    # name -> required? (idx is optional in a manifest: it defaults to the line number)
-    fields = {
-        f.name: f.default is dataclasses.MISSING and f.name != "idx"
-        for f in dataclasses.fields(cls)
-    }
+    fields = _fields_of(op)
     _check_names(op, line_no, body, fields)
     for name, value in body.items():
         _check_value(line_no, name, value, fields[name])
@@ -130,4 +151,11 @@ def _check_value(line_no: int, name: str, value: Any, required: bool) -> None:
         raise ProtocolError(line_no, f"{name} must be {wanted}, not {json_type(value)}")
 
 
-__all__ = ["FIELD_TYPES", "json_type", "read_manifest", "request_from_dict", "url_problem"]
+__all__ = [
+    "FIELD_TYPES",
+    "iter_manifest",
+    "json_type",
+    "read_manifest",
+    "request_from_dict",
+    "url_problem",
+]

@@ -2,6 +2,9 @@
 
 It turns requests into jobs and feeds them to the pool: parts of objects
 already started go first, so objects finish early and memory stays bounded.
+Work comes in by ``add`` (one job now) or by ``feed`` (the job source hook:
+an iterable read lazily, planned a window at a time as the pool has room;
+``s3op.feed``), so a batch of any length runs in the memory of its window.
 Each outcome a worker hands back goes through one table (``_HANDLERS``, by
 outcome type): a result is emitted; a large object's first answer starts an
 assembly (``s3op.assembly``), which the scheduler then hands its part events
@@ -17,13 +20,26 @@ import glob
 import os
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, Iterable, Optional, Protocol, Sequence, Set, Union
+from typing import (
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    Optional,
+    Protocol,
+    Sequence,
+    Set,
+    Union,
+    cast,
+)
 
 from s3op import jobs
 from s3op.assembly import Assembly, Step
 from s3op.assembly.download import DownloadAssembly
 from s3op.assembly.upload import UploadAssembly
 from s3op.errors import classify_local
+from s3op.feed import FEED_WINDOW, Feed, T
 from s3op.paths import TEMP_GLOB, local_path, remove_file
 from s3op.pool import Died, Done
 from s3op.protocol import (
@@ -99,8 +115,40 @@ class Scheduler:
         self.upload_parts_inflight = 0
         self.local_dirs: Set[str] = set()
         self._next_id = 0
+        self._feed_error: Optional[Exception] = None
+        self.feeds: Deque[Feed[Any]] = deque()  # sources read lazily, in turn
 
     # ------------------------------------------------------------ intake
+
+    def feed(
+        self,
+        items: Iterable[T],
+        plan: Optional[Callable[[T], None]] = None,
+        window: int = FEED_WINDOW,
+    ) -> Feed[T]:
+        """The job source hook: read ``items`` lazily while the batch runs, each
+        turned into jobs by ``plan`` (default: ``add``, for items that are jobs),
+        so that at most ``window`` jobs wait to be handed out. Sources given
+        in turn are read in turn. If ``items`` raises, no more is read, what was
+        planned runs to the end, then ``run`` raises that exception."""
+        source = Feed(
+            items, plan if plan is not None else cast(Callable[[T], None], self.add), window
+        )
+        self.feeds.append(source)
+        return source
+
+    def _top_up(self) -> None:
+        """Plan work from the feeds until the queue holds a window of jobs."""
+        while self.feeds:
+            source = self.feeds[0]
+            source.top_up(lambda: len(self.queue))
+            if not source.done:
+                return
+            if source.error is not None:
+                self.feeds.clear()  # a failed source ends the intake
+                self._feed_error = source.error
+                return
+            self.feeds.popleft()
 
     def add(self, job: jobs.Job, owner: Optional[Assembly] = None, first: bool = False) -> None:
         """Queue a job (parts of started objects go in the priority queue;
@@ -160,7 +208,8 @@ class Scheduler:
     # ------------------------------------------------------------- loop
 
     def run(self) -> ExitCode:
-        """Run until every job has answered; always sweep temp files."""
+        """Run until every job has answered and every feed is read; always sweep
+        temp files. Raises what a feed's source raised, once the rest has run."""
         try:
             while True:
                 self._dispatch()
@@ -172,9 +221,12 @@ class Scheduler:
         finally:
             self._flush()
             self.sweep()
+        if self._feed_error is not None:
+            raise self._feed_error
         return self.exit_code
 
     def _dispatch(self) -> None:
+        self._top_up()
         while self.pool.free_slots() > 0:
             job_id = self._next_job()
             if job_id is None:
@@ -197,6 +249,8 @@ class Scheduler:
             ):
                 break
             return self.parts.popleft()
+        if not self.queue:
+            self._top_up()
         return self.queue.popleft() if self.queue else None
 
     def _handle(self, event: Union[Done, Died]) -> None:

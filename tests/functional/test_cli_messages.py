@@ -69,7 +69,8 @@ def test_a_missing_field_names_its_line_and_nothing_is_sent(
         ({"url": "http://example.com/k"}, "line 3: field 'url' is not an s3:// URL"),
         ({"url": 5}, "line 3: url must be a string, not a number"),
         ({"url": "s3://b/k", "colour": "red"}, "line 3: unknown field 'colour'"),
-        ({"url": "s3://b/k", "idx": 0}, "duplicate idx 0 on lines 1 and 3"),
+        ({"url": "s3://b/k", "idx": 0}, "line 3: idx 0 is not above idx 1 on line 2"),
+        ({"url": "s3://b/k", "idx": 1}, "duplicate idx 1 on lines 2 and 3"),
     ],
 )
 def test_bad_manifest_lines_exit_2_naming_the_line(

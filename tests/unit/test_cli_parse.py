@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 from typing import Any, Dict, List
@@ -33,7 +34,13 @@ def via_click(argv: List[str]) -> BatchCommand:
     with main.commands[op].make_context(op, args) as ctx:
         values: Dict[str, Any] = dict(ctx.params)
         positional = values.pop(ARGUMENTS[op])
-        return build_batch(op, positional, values, values.pop("inputs"))
+        return listed(build_batch(op, positional, values, values.pop("inputs")))
+
+
+def listed(command: BatchCommand) -> BatchCommand:
+    """``command`` with its requests read into a list (a manifest's are streamed
+    from the file, which click closes with its context)."""
+    return dataclasses.replace(command, requests=list(command.requests))
 
 
 def test_defaults_are_the_options_defaults() -> None:
@@ -82,8 +89,8 @@ def test_a_manifest_is_read_from_its_path_or_stdin(tmp_path: Path) -> None:
         stdin=io.StringIO(path.read_text()),
         environ=NO_ENV,
     )
-    assert from_file == from_stdin
-    assert from_file.requests == [ListRequest(4, "s3://b/p/")] and from_file.options.recursive
+    assert list(from_file.requests) == list(from_stdin.requests) == [ListRequest(4, "s3://b/p/")]
+    assert from_file.options == from_stdin.options and from_file.options.recursive
 
 
 def test_the_failure_rate_default_comes_from_the_environment() -> None:
@@ -178,7 +185,7 @@ def test_click_and_the_pure_parser_read_the_same_manifest(tmp_path: Path) -> Non
     path = tmp_path / "m.jsonl"
     path.write_text('{"url": "s3://b/a", "range": "bytes=0-9"}\n\n{"url": "s3://b/c"}\n')
     argv = ["get", "--inputs", str(path), "--no-info"]
-    assert parse_batch_argv(argv, environ=NO_ENV) == via_click(argv)
+    assert listed(parse_batch_argv(argv, environ=NO_ENV)) == via_click(argv)
 
 
 @pytest.mark.parametrize(

@@ -143,7 +143,8 @@ def test_a_put_destination_ending_in_a_slash_gets_the_base_name(
 # ------------------------------------------------------------------ duplicates
 
 
-def test_a_duplicate_idx_names_both_lines() -> None:
+def test_an_idx_not_above_the_one_before_names_both_lines() -> None:
+    """idx must ascend: a duplicate is found holding one line, not every idx seen."""
     lines = [
         '{"url": "s3://bucket/a"}',
         "",
@@ -151,15 +152,21 @@ def test_a_duplicate_idx_names_both_lines() -> None:
         '{"url": "s3://bucket/d", "idx": 0}',
     ]
     err = error_of("info", lines)
-    assert "duplicate idx 0 on lines 1 and 4" in str(err)
+    assert "line 4: idx 0 is not above idx 2 on line 3 (idx must ascend)" in str(err)
     assert err.line_no == 3
+    err = error_of("info", ['{"url": "s3://bucket/a", "idx": 7}', '{"url": "s3://bucket/b"}'])
+    assert "line 2: idx 1 is not above idx 7 on line 1" in str(err)
+    err = error_of("info", ['{"url": "s3://b/a"}', "", '{"url": "s3://b/c", "idx": 0}'])
+    assert "duplicate idx 0 on lines 1 and 3" in str(err)
 
 
 def test_an_explicit_idx_may_take_a_number_no_line_defaults_to() -> None:
     reqs = read_manifest(
-        "list", ['{"url": "s3://bucket/a/", "idx": 5}', '{"url": "s3://bucket/b/"}']
+        "list", ['{"url": "s3://bucket/a/"}', '{"url": "s3://bucket/b/", "idx": 5}']
     )
-    assert reqs == [ListRequest(5, "s3://bucket/a/"), ListRequest(1, "s3://bucket/b/")]
+    assert reqs == [ListRequest(0, "s3://bucket/a/"), ListRequest(5, "s3://bucket/b/")]
+    with pytest.raises(ProtocolError, match="line 2: idx 1 is not above idx 5 on line 1"):
+        read_manifest("list", ['{"url": "s3://bucket/a/", "idx": 5}', '{"url": "s3://b/c/"}'])
 
 
 def test_manifest_parser_names_both_lines_of_a_duplicate_idx() -> None:
