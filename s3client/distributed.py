@@ -18,8 +18,7 @@ checks every line before returning (a bad line: ``ValueError``, in fact
 ``s3op.options.BatchUsageError``, and nothing has run); iterating runs the
 shards, each through ``s3op.run_batch`` on a worker, and yields each
 request's ``Result`` as its shard completes, or in idx order with
-``ordered=True`` (the manifest's idx must then ascend; the default idx,
-line numbers, do). ``batch.exit_code`` is the exit code ``s3op`` gives for
+``ordered=True``. ``batch.exit_code`` is the exit code ``s3op`` gives for
 the same results on one machine; ``batch.shard_outputs()`` yields whole
 shards (their JSON lines and counts) instead, for a caller that only writes
 the lines somewhere.

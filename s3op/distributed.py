@@ -7,8 +7,9 @@ shard runs. ``outputs(client)`` then sends the shards to the cluster, a few at a
 time (twice the cluster's threads, so the manifest is never held whole:
 each shard's bytes are read as it is sent), and yields each shard's
 ``ShardOutput`` as it completes (``distributed.as_completed``), or in
-manifest order with ``ordered`` (shards finished early wait in a buffer,
-and sending stops while that buffer is full).
+manifest order (idx order: a manifest's idx ascend) with ``ordered``
+(shards finished early wait in a buffer, and sending stops while that
+buffer is full).
 
 Each shard is one task: ``s3op.shards.run_shard``, which calls
 ``s3op.run_batch`` on the worker and returns every result line of the
@@ -77,9 +78,6 @@ class DaskRun:
         self.manifest = manifest
         self.options = shard_options(options)
         self.plan = plan_shards(op, manifest, shard_size)
-        if ordered and not self.plan.ascending:
-            message = "--ordered needs the manifest's idx ascending (the default idx are)"
-            raise BatchUsageError(message, param_hint="--inputs")
         self.ordered = ordered
         self.exit_code = ExitCode.OK
         self._tag = uuid.uuid4().hex[:12]

@@ -4,15 +4,13 @@ The engine-agnostic half of running on many machines. Dask drives it
 (``s3op.distributed``); Ray, Spark or a Metaflow foreach can drive it the
 same way, as it is three plain functions and two picklable records:
 
-- ``plan_shards(op, manifest, shard_size)`` reads a binary manifest once,
-  streaming, and checks every line as ``s3op.manifest`` does, so a bad line
-  is a ``BatchUsageError`` before any shard runs. It keeps only where each
-  shard starts (a ``Shard``: byte offset, first line number, length), never
-  the lines: memory grows with the number of shards, not of lines. Duplicate
-  ``idx`` values cost nothing while the idx ascend (the default: line
-  numbers); past the first one out of order, a set of the idx seen is kept.
-  A put manifest keeps the set of its URLs (two puts to one key are refused,
-  as on one machine).
+- ``plan_shards(op, manifest, shard_size)`` checks a binary manifest whole,
+  streaming, with the one machine's check (``s3op.manifest_stream``: idx
+  must ascend, a put's keys are kept as 8-byte digests), so a bad line is a
+  ``BatchUsageError`` before any shard runs; then it reads the lines again,
+  without parsing them, and keeps only where each shard starts (a
+  ``Shard``: byte offset, first line number, length): memory grows with the
+  number of shards, not of lines.
 - ``read_shard(manifest, shard)`` gives a shard's bytes (a seek and a read).
 - ``run_shard(op, shard, text, options)`` parses those bytes into requests
   (idx defaults are the manifest's own line numbers) and runs them through
@@ -32,16 +30,18 @@ processes were asked for, and ``may_repeat`` (a shard can be re-run).
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from dataclasses import dataclass
-from typing import IO, List, Optional, Set, Tuple
+from typing import IO, Iterator, List, Optional, Tuple
 
 import s3op.jobs as jobs
 from s3op.batch import Emitted, run_batch
 from s3op.credentials import CredentialCache
 from s3op.manifest import request_from_dict
+from s3op.manifest_stream import ManifestSource
 from s3op.options import DEFAULT_SHARD_SIZE, BatchOptions, BatchUsageError, PoolOptions
-from s3op.protocol import ErrorKind, ExitCode, ProtocolError, Request, Result, exit_code_for
+from s3op.protocol import ErrorKind, ExitCode, Request, Result, exit_code_for
 
 #: The credentials each worker process resolves once and keeps (for at most
 #: ``s3op.credentials.RESOLVE_TTL_SECONDS``), as a warm ``s3op serve`` does.
@@ -73,114 +73,54 @@ class ShardOutput:
 
 @dataclass(frozen=True)
 class ShardPlan:
-    """A checked manifest: its shards, and what was found on the way."""
+    """A checked manifest: its shards and how many requests they hold."""
 
     shards: Tuple[Shard, ...]
     requests: int
-    ascending: bool  # every idx greater than the one before (--ordered needs it)
 
 
 # ------------------------------------------------------------- planning
 
 
 def plan_shards(op: str, manifest: IO[bytes], shard_size: int) -> ShardPlan:
-    """Check every line of ``manifest`` (read from where it is) and cut it into
-    shards of ``shard_size`` requests; ``BatchUsageError`` for a bad line or none.
-
-    Read once while the idx ascend; the first idx out of order starts the read
-    over, keeping every idx this time (only a set can tell a repeat then)."""
+    """Check every line of ``manifest`` (read from where it is) as ``s3op --inputs``
+    does, then cut it into shards of ``shard_size`` requests; ``BatchUsageError``
+    for a bad line, or none. Leaves ``manifest`` where it was."""
     if shard_size < 1:
         raise BatchUsageError("a shard holds at least one request", param_hint="'--shard-size'")
     start = manifest.tell()
+    text = io.TextIOWrapper(manifest, encoding="utf-8")
     try:
-        plan = _plan(op, manifest, shard_size, _Duplicates(op, keep_all=False))
-    except _OutOfOrder:
-        manifest.seek(start)
-        plan = _plan(op, manifest, shard_size, _Duplicates(op, keep_all=True))
+        requests = len(ManifestSource.checked(op, text))
+    except UnicodeDecodeError as exc:
+        raise BatchUsageError(f"not UTF-8 ({exc.reason})", param_hint="--inputs") from None
+    finally:
+        text.detach()
+    if requests == 0:
+        raise BatchUsageError("empty batch: give a non-empty --inputs manifest")
     manifest.seek(start)
-    return plan
+    shards = tuple(_cut(manifest, shard_size))
+    manifest.seek(start)
+    return ShardPlan(shards, requests)
 
 
-def _plan(op: str, manifest: IO[bytes], shard_size: int, check: _Duplicates) -> ShardPlan:
-    shards: List[Shard] = []
+def _cut(manifest: IO[bytes], shard_size: int) -> Iterator[Shard]:
+    """Shards of ``shard_size`` non-blank lines; a shard's bytes run up to the next
+    shard's first line (blank lines included: they count in the idx defaults)."""
+    index = count = 0
     head: Optional[Tuple[int, int]] = None  # (first line, offset) of the shard being read
-    count = 0
     offset = manifest.tell()
     for line_no, raw in enumerate(iter(manifest.readline, b"")):
         if raw.strip():
+            if head is not None and count == shard_size:
+                yield Shard(index, head[0], head[1], offset - head[1], count)
+                index, head, count = index + 1, None, 0
             if head is None:
                 head = (line_no, offset)
-            check.add(line_no, _parse(op, line_no, raw))
             count += 1
-            if count == shard_size:
-                shards.append(_shard(len(shards), head, offset + len(raw), count))
-                head, count = None, 0
         offset += len(raw)
     if head is not None:
-        shards.append(_shard(len(shards), head, offset, count))
-    if not shards:
-        raise BatchUsageError("empty batch: give a non-empty --inputs manifest")
-    return ShardPlan(tuple(shards), check.requests, check.ascending)
-
-
-def _shard(index: int, head: Tuple[int, int], end: int, count: int) -> Shard:
-    first_line, offset = head
-    return Shard(index, first_line, offset, end - offset, count)
-
-
-def _parse(op: str, line_no: int, raw: bytes) -> Request:
-    """One manifest line as a request; ``BatchUsageError`` naming the line if bad."""
-    try:
-        try:
-            body = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise ProtocolError(line_no, "not valid UTF-8") from None
-        except json.JSONDecodeError as exc:
-            raise ProtocolError(line_no, f"not valid JSON ({exc.msg})") from None
-        return request_from_dict(op, line_no, body)
-    except ProtocolError as exc:
-        raise BatchUsageError(str(exc), param_hint="--inputs") from None
-
-
-class _Duplicates:
-    """Refuses an idx given twice (and, for put, a key given twice), streaming.
-
-    Without ``keep_all`` only the last idx is kept, and an idx not above it
-    raises ``_OutOfOrder``; with it, every idx is kept in a set."""
-
-    def __init__(self, op: str, keep_all: bool) -> None:
-        self.requests = 0
-        self.ascending = True
-        self._last: Optional[int] = None
-        self._seen: Optional[Set[int]] = set() if keep_all else None
-        self._urls: Optional[Set[str]] = set() if op == "put" else None
-
-    def add(self, line_no: int, req: Request) -> None:
-        """Count ``req`` (from line ``line_no``); ``BatchUsageError`` if it repeats one."""
-        self.requests += 1
-        self._check_idx(line_no, req.idx)
-        if self._urls is not None:
-            if req.url in self._urls:
-                message = f"duplicate key in one batch: {req.url}"
-                raise BatchUsageError(message, param_hint="--inputs")
-            self._urls.add(req.url)
-
-    def _check_idx(self, line_no: int, idx: int) -> None:
-        if self._last is not None and idx <= self._last:
-            self.ascending = False
-            if self._seen is None:
-                raise _OutOfOrder()
-        self._last = idx
-        if self._seen is None:
-            return
-        if idx in self._seen:
-            message = f"manifest line {line_no + 1}: duplicate idx {idx}"
-            raise BatchUsageError(message, param_hint="--inputs")
-        self._seen.add(idx)
-
-
-class _OutOfOrder(Exception):
-    """Internal: an idx not above the one before; ``plan_shards`` reads again, keeping all."""
+        yield Shard(index, head[0], head[1], offset - head[1], count)
 
 
 # -------------------------------------------------------------- running

@@ -114,6 +114,8 @@ def same_lines(one: str, many: str, replace: Optional[Dict[str, str]] = None) ->
     assert sorted(one.splitlines()) == sorted(many.splitlines())
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_20000_put_info_get_match_one_machine(
     s3backend: Backend, cluster: Any, tmp_path: Path
 ) -> None:
@@ -161,6 +163,8 @@ def test_20000_put_info_get_match_one_machine(
         assert (tmp_path / "many" / "many" / path.name).read_bytes() == path.read_bytes()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_killed_worker_loses_nothing_and_duplicates_nothing(
     s3backend: Backend, client: Any, tmp_path: Path
 ) -> None:
