@@ -120,7 +120,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             n_workers=args.workers,
             threads_per_worker=args.threads_per_worker,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             env=env,
         ) as cluster:
             figures = measure(args, Path(tmp), env, cluster.scheduler_address)

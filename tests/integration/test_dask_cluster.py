@@ -22,8 +22,6 @@ import json
 import os
 import pickle
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
@@ -35,9 +33,11 @@ distributed = pytest.importorskip("distributed")
 from s3client.distributed import run  # noqa: E402
 from s3op.protocol import ExitCode  # noqa: E402
 from tests.backends import REGION, TEST_ACCESS_KEY, TEST_SECRET_KEY, Backend  # noqa: E402
-from tests.functional.test_cli import REPO  # noqa: E402
+from tests.functional.test_cli import REPO, s3op  # noqa: E402
 
 COUNT = 20_000
+#: Seconds one s3op run of COUNT requests may take (a loaded 2-CPU machine is slow).
+RUN_TIMEOUT = 900
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def cluster(seaweed_server: Any) -> Iterator[Any]:
         n_workers=2,
         threads_per_worker=2,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
         env=env,
     ) as local:
         yield local
@@ -70,25 +70,9 @@ def client(cluster: Any) -> Iterator[Any]:
         yield dask_client
 
 
-def s3op(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run(
-        [sys.executable, "-m", "s3op", *args],
-        cwd=str(cwd),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def write_manifest(path: Path, rows: List[Dict[str, Any]]) -> str:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return str(path)
-
-
-def lines_of(stdout: str) -> List[Dict[str, Any]]:
-    return [json.loads(line) for line in stdout.splitlines()]
 
 
 def by_idx(lines: List[Dict[str, Any]]) -> Dict[int, Dict[str, Any]]:
@@ -129,23 +113,41 @@ def test_20000_put_info_get_match_one_machine(
         tmp_path / "put-many.jsonl",
         [{"url": s3backend.root(f"many/{p.name}"), "local": str(p)} for p in sources],
     )
-    one = s3op("put", "--inputs", put_one, cwd=tmp_path)
-    many = s3op("put", "--inputs", put_many, "--dask", address, cwd=tmp_path)
-    assert (one.returncode, many.returncode) == (0, 0), one.stderr + many.stderr
+    one = s3op("put", "--inputs", put_one, cwd=tmp_path, timeout=RUN_TIMEOUT)
+    many = s3op("put", "--inputs", put_many, "--dask", address, cwd=tmp_path, timeout=RUN_TIMEOUT)
+    assert (one.code, many.code) == (0, 0), one.stderr + many.stderr
     assert len(many.stdout.splitlines()) == COUNT
     same_lines(one.stdout, many.stdout, {"/one/": "/many/"})
 
     keys = [{"url": s3backend.root(f"many/{p.name}")} for p in sources]
     info = write_manifest(tmp_path / "info.jsonl", keys)
-    one = s3op("info", "--inputs", info, cwd=tmp_path)
-    many = s3op("info", "--inputs", info, "--dask", address, "--shard-size", "700", cwd=tmp_path)
-    assert (one.returncode, many.returncode) == (0, 0), one.stderr + many.stderr
+    one = s3op("info", "--inputs", info, cwd=tmp_path, timeout=RUN_TIMEOUT)
+    many = s3op(
+        "info",
+        "--inputs",
+        info,
+        "--dask",
+        address,
+        "--shard-size",
+        "700",
+        cwd=tmp_path,
+        timeout=RUN_TIMEOUT,
+    )
+    assert (one.code, many.code) == (0, 0), one.stderr + many.stderr
     same_lines(one.stdout, many.stdout)
 
     get = write_manifest(tmp_path / "get.jsonl", keys)
     (tmp_path / "one").mkdir()
     (tmp_path / "many").mkdir()
-    one = s3op("get", "--inputs", get, "--destination", str(tmp_path / "one"), cwd=tmp_path)
+    one = s3op(
+        "get",
+        "--inputs",
+        get,
+        "--destination",
+        str(tmp_path / "one"),
+        cwd=tmp_path,
+        timeout=RUN_TIMEOUT,
+    )
     many = s3op(
         "get",
         "--inputs",
@@ -155,9 +157,10 @@ def test_20000_put_info_get_match_one_machine(
         "--dask",
         address,
         cwd=tmp_path,
+        timeout=RUN_TIMEOUT,
     )
-    assert (one.returncode, many.returncode) == (0, 0), one.stderr + many.stderr
-    assert len(by_idx(lines_of(many.stdout))) == COUNT
+    assert (one.code, many.code) == (0, 0), one.stderr + many.stderr
+    assert len(by_idx(many.lines)) == COUNT
     same_lines(one.stdout, many.stdout, {str(tmp_path / "one"): str(tmp_path / "many")})
     for path in sources[:: COUNT // 50]:
         assert (tmp_path / "many" / "many" / path.name).read_bytes() == path.read_bytes()
@@ -211,8 +214,16 @@ def test_malformed_line_is_a_usage_error_before_any_shard(
     path = tmp_path / "bad.jsonl"
     path.write_text(text + '{"url": "s3://b/k", "rnage": "bytes=0-1"}\n' + text)
     before = executed(cluster)
-    out = s3op("info", "--inputs", str(path), "--dask", cluster.scheduler_address, cwd=tmp_path)
-    assert out.returncode == 2, out.stderr
+    out = s3op(
+        "info",
+        "--inputs",
+        str(path),
+        "--dask",
+        cluster.scheduler_address,
+        cwd=tmp_path,
+        timeout=RUN_TIMEOUT,
+    )
+    assert out.code == 2, out.stderr
     assert "line 3001" in out.stderr and "rnage" in out.stderr
     assert out.stdout == ""
     with pytest.raises(ValueError, match="line 3001"):
@@ -232,7 +243,7 @@ def test_ordered_and_exit_code_of_one_machine(
     s3backend.client().put_object(Bucket=s3backend.bucket, Key="there", Body=b"x")
     rows = [{"url": s3backend.root("there" if i % 7 else f"missing{i}")} for i in range(300)]
     manifest = write_manifest(tmp_path / "info.jsonl", rows)
-    one = s3op("info", "--inputs", manifest, cwd=tmp_path)
+    one = s3op("info", "--inputs", manifest, cwd=tmp_path, timeout=RUN_TIMEOUT)
     many = s3op(
         "info",
         "--inputs",
@@ -243,9 +254,10 @@ def test_ordered_and_exit_code_of_one_machine(
         "16",
         "--ordered",
         cwd=tmp_path,
+        timeout=RUN_TIMEOUT,
     )
-    assert one.returncode == many.returncode == int(ExitCode.FAILED)
-    assert [line["idx"] for line in lines_of(many.stdout)] == list(range(300))
+    assert one.code == many.code == int(ExitCode.FAILED)
+    assert [line["idx"] for line in many.lines] == list(range(300))
     same_lines(one.stdout, many.stdout)
 
 

@@ -109,3 +109,26 @@ def test_shard_options_carry_no_credentials_and_may_repeat() -> None:
     assert sent.pool == PoolOptions(num_workers=0)
     forked = shard_options(BatchOptions(pool=PoolOptions(num_workers=3, threads=8)))
     assert forked.pool == PoolOptions(num_workers=3, threads=8)
+
+
+def test_dask_is_for_the_command_line_and_a_manifest(tmp_path: Any) -> None:
+    from s3op.cli_batch import parse_batch_argv
+    from s3op.cli_dask import run_on_dask
+
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"url": "s3://b/k"}\n')
+    with pytest.raises(BatchUsageError, match="not in s3op serve"):
+        parse_batch_argv(["get", "--inputs", str(path), "--dask", "tcp://127.0.0.1:1"])
+    with pytest.raises(BatchUsageError, match="give --inputs, and no URLs"):
+        run_on_dask("get", ["s3://b/k"], None, {}, "tcp://127.0.0.1:1", 10, False)
+
+
+def test_a_bad_manifest_is_refused_before_any_scheduler_is_asked(tmp_path: Any) -> None:
+    """Nothing listens at the address: the manifest's error, not the connection's."""
+    from s3op.cli_dask import run_on_dask
+
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"url": "s3://b/k"}\n{"url": 3}\n')
+    with open(path, encoding="utf-8") as inputs:
+        with pytest.raises(BatchUsageError, match="line 2: url must be a string"):
+            run_on_dask("info", [], inputs, {}, "tcp://127.0.0.1:1", 10, False)
