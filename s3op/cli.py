@@ -133,6 +133,9 @@ def batch_command(op: str) -> click.Command:
     def run(**values: Any) -> None:
         args: Sequence[str] = values.pop(arguments)
         inputs = values.pop("inputs")
+        cluster = (values.pop("dask", None), values.pop("shard_size", 0), values.pop("ordered", False))
+        if cluster[0] is not None:
+            sys.exit(int(run_on_cluster(op, args, inputs, values, *cluster)))
         try:
             command = build_batch(op, args, values, inputs)
         except BatchUsageError as exc:
@@ -153,6 +156,22 @@ def run_on_stdout(command: BatchCommand) -> ExitCode:
     except BatchUsageError as exc:
         raise click_error(exc) from None
     sys.stdout.flush()
+    if code is ExitCode.INTERRUPTED:
+        click.echo(INTERRUPTED_NOTE, err=True)
+    return code
+
+
+def run_on_cluster(
+    op: str, args: Sequence[str], inputs: Any, values: Any, address: str, size: int, ordered: bool
+) -> ExitCode:
+    """``--dask``: the manifest's shards on a cluster (``s3op.cli_dask``)."""
+    from s3op.batch import INTERRUPTED_NOTE
+    from s3op.cli_dask import run_on_dask
+
+    try:
+        code = run_on_dask(op, args, inputs, values, address, size, ordered)
+    except BatchUsageError as exc:
+        raise click_error(exc) from None
     if code is ExitCode.INTERRUPTED:
         click.echo(INTERRUPTED_NOTE, err=True)
     return code

@@ -98,6 +98,8 @@ def parse_batch_argv(
         raise ShowHelp(command_help(op))
     given, args = scan_argv(argv[1:], specs)
     values = {**option_defaults(specs, os.environ if environ is None else environ), **given}
+    if values.get("dask") is not None:
+        raise BatchUsageError("--dask runs from the s3op command line, not in s3op serve")
     path = values.pop("inputs")
     if path is None:
         return build_batch(op, args, values, None)

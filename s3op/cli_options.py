@@ -33,6 +33,7 @@ from s3op.options import (
     DEFAULT_MULTIPART_THRESHOLD,
     DEFAULT_PART_SIZE,
     DEFAULT_RETRIES,
+    DEFAULT_SHARD_SIZE,
     DEFAULT_THREADS,
     FORK_MIN_CPUS,
     IN_PROCESS_MAX,
@@ -316,15 +317,44 @@ DRY_RUN = OptionSpec(
     default=False,
 )
 
+#: Options of every command: run the manifest's shards on a Dask cluster (docs/cluster.md).
+DASK_OPTIONS: Tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "--dask",
+        "dask",
+        "Run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786), "
+        "in shards of the --inputs manifest; result lines come back once each.",
+        Text(),
+        metavar="ADDRESS",
+    ),
+    OptionSpec(
+        "--shard-size",
+        "shard_size",
+        "With --dask: requests per shard.",
+        IntRange(1),
+        DEFAULT_SHARD_SIZE,
+        show_default=True,
+    ),
+    OptionSpec(
+        "--ordered",
+        "ordered",
+        "With --dask: result lines in manifest (idx) order, not as shards finish.",
+        default=False,
+    ),
+)
+
 #: The options of each batch command, in the order ``--help`` lists them.
 OPTIONS_OF: Dict[str, Tuple[OptionSpec, ...]] = {
-    "get": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, ALLOW_MISSING, *GET_OPTIONS, DRY_RUN),
-    "put": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, OVERWRITE, DRY_RUN),
-    "info": (INPUTS, *RUN_OPTIONS, ALLOW_MISSING),
-    "list": (INPUTS, *RUN_OPTIONS, LIST_RECURSIVE),
+    "get": (
+        INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, ALLOW_MISSING, *GET_OPTIONS, DRY_RUN,
+        *DASK_OPTIONS,
+    ),
+    "put": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, OVERWRITE, DRY_RUN, *DASK_OPTIONS),
+    "info": (INPUTS, *RUN_OPTIONS, ALLOW_MISSING, *DASK_OPTIONS),
+    "list": (INPUTS, *RUN_OPTIONS, LIST_RECURSIVE, *DASK_OPTIONS),
     "sync": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, *SYNC_OPTIONS, DRY_RUN),
-    "delete": (INPUTS, *RUN_OPTIONS, DELETE_RECURSIVE, DRY_RUN),
-    "copy": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, DRY_RUN),
+    "delete": (INPUTS, *RUN_OPTIONS, DELETE_RECURSIVE, DRY_RUN, *DASK_OPTIONS),
+    "copy": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, DRY_RUN, *DASK_OPTIONS),
 }
 
 # ------------------------------------------------------------------ help
@@ -449,6 +479,7 @@ def manifest_help(op: str) -> str:
 __all__ = [
     "ALLOW_MISSING",
     "ARGUMENTS",
+    "DASK_OPTIONS",
     "HELP",
     "EXAMPLES",
     "GET_OPTIONS",

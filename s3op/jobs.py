@@ -34,6 +34,7 @@ class Settings:
     info: bool = True  # return content type / metadata with gets
     verify: bool = True  # check sizes and MD5/ETag, checksums where given
     no_overwrite: bool = False  # puts never replace an existing object
+    may_repeat: bool = False  # an earlier run may have written our bytes already
     part_size: int = 16 * 1024 * 1024  # bytes per ranged GET / upload part
     multipart_threshold: int = 32 * 1024 * 1024  # objects this big move in parts
     tmp_tag: str = ""  # marks this run's temp files so leftovers can be swept

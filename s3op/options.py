@@ -48,6 +48,10 @@ DEFAULT_PART_SIZE = 16 * 1024 * 1024
 #: S3's smallest multipart-upload part (but the last).
 MIN_PART_SIZE = 5 * 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 32 * 1024 * 1024
+#: Requests per shard on a cluster (``--shard-size``): enough that a shard's start-up
+#: (a pool of threads, a client configuration) is small beside its work, few enough
+#: that a lost shard costs little to run again and the last shards leave no worker idle.
+DEFAULT_SHARD_SIZE = 1000
 #: Where a download with no ``local`` path lands (``s3op.paths.local_path``).
 LAYOUTS = ("keys", "hashed")
 
@@ -122,6 +126,7 @@ class BatchOptions:
     allow_missing: bool = False  # get/info: not_found does not fail the batch
     overwrite: bool = True  # put: False writes only where no object is (conditional)
     dry_run: bool = False  # every op: answer what would happen ("dry": true), write nothing
+    may_repeat: bool = False  # a re-run of these requests (a Dask shard): see ops/put.py
     credentials: Optional[CredentialCache] = field(default=None, compare=False, repr=False)
 
 
@@ -152,6 +157,7 @@ __all__ = [
     "DEFAULT_MULTIPART_THRESHOLD",
     "DEFAULT_PART_SIZE",
     "DEFAULT_RETRIES",
+    "DEFAULT_SHARD_SIZE",
     "DEFAULT_THREADS",
     "FORK_MIN_CPUS",
     "IN_PROCESS_MAX",

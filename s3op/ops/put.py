@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import IO, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
-from s3op.checksum import crc32, crc32_b64
+from s3op.checksum import crc32, crc32_b64, spans
 from s3op.errors import OpError, classify
 from s3op.jobs import (
     AbortUploadJob,
@@ -23,11 +23,13 @@ from s3op.jobs import (
     PartDone,
     PartFailed,
     PutJob,
+    Settings,
     SplitPut,
     UploadPartJob,
 )
 from s3op.ops import OpContext, failed, invalid
 from s3op.ops.info import head
+from s3op.parts import file_digest
 from s3op.protocol import (
     ErrorKind,
     PutRequest,
@@ -63,10 +65,13 @@ def run_put(ctx: OpContext, job: PutJob) -> Union[Result, SplitPut]:
     if ctx.settings.dry_run:  # the file is there: this is what would be sent
         return Result(idx=req.idx, url=req.url, local=req.local, size=size, dry=True)
     if size >= ctx.settings.multipart_threshold:
-        if ctx.settings.no_overwrite and _exists(ctx, loc.bucket, loc.key):
+        found = head(ctx, loc.bucket, loc.key) if ctx.settings.no_overwrite else None
+        if found is not None and not isinstance(found, Failure):
             # Saves uploading every part just to be refused; the conditional
             # complete below still settles any race.
-            return Result(idx=req.idx, url=req.url, skipped="exists", attempts=1)
+            if not ctx.settings.may_repeat:
+                return Result(idx=req.idx, url=req.url, skipped="exists", attempts=1)
+            return _existing(ctx, req, found, 1)
         return _create_upload(ctx, req, loc.bucket, loc.key, extra, size)
     return _put_single(ctx, req, loc.bucket, loc.key, extra, size)
 
@@ -132,27 +137,44 @@ def _put_single(
 def _resolve_exists(
     ctx: OpContext, req: PutRequest, bucket: str, key: str, failure: Failure
 ) -> Result:
-    """A 412 on a no-overwrite put: was it our own earlier attempt?"""
-    if failure.attempts > 1:
+    """A 412 on a no-overwrite put: was it our own earlier write? (An attempt of
+    ours that landed before a retry; or, in a batch that ``may_repeat``, an
+    earlier run of the same request, such as a Dask shard run again.)"""
+    if failure.attempts > 1 or ctx.settings.may_repeat:
         found = head(ctx, bucket, key)  # retried: a blip must not turn our write into "exists"
-        if not isinstance(found, Failure) and _same_content(req.local, found):
-            return Result(
-                idx=req.idx,
-                url=req.url,
-                size=found.get("ContentLength"),
-                etag=found.get("ETag"),
-                attempts=failure.attempts,
-            )
+        if not isinstance(found, Failure):
+            return _existing(ctx, req, found, failure.attempts)
     return Result(idx=req.idx, url=req.url, skipped="exists", attempts=failure.attempts)
 
 
-def _same_content(local: str, head: S3Answer) -> bool:
+def _existing(ctx: OpContext, req: PutRequest, found: S3Answer, attempts: int) -> Result:
+    """The result of a no-overwrite put that found ``found`` at its key: written
+    (our own bytes are there), or skipped ("exists": someone else's)."""
+    if _same_content(req.local, found, ctx.settings):
+        return Result(
+            idx=req.idx,
+            url=req.url,
+            size=found.get("ContentLength"),
+            etag=found.get("ETag"),
+            attempts=attempts,
+        )
+    return Result(idx=req.idx, url=req.url, skipped="exists", attempts=attempts)
+
+
+def _same_content(local: str, head: S3Answer, settings: Settings) -> bool:
+    """Does the object ``head`` describes hold the bytes of ``local``? A plain ETag
+    is the MD5; a multipart one is compared part by part in a batch that
+    ``may_repeat`` (our part size), else only the size is (it appeared on our retry)."""
     etag = str(head.get("ETag", "")).strip('"')
-    if int(head.get("ContentLength", -1)) != os.path.getsize(local):
+    size = os.path.getsize(local)
+    if int(head.get("ContentLength", -1)) != size:
         return False
-    if "-" in etag:
-        return True  # multipart: same size and it appeared on our retry
-    return etag == file_digests(local, 0, os.path.getsize(local))[0].hexdigest()
+    if "-" not in etag:
+        return etag == file_digests(local, 0, size)[0].hexdigest()
+    if not settings.may_repeat:
+        return True
+    sizes = [length for _, length in spans(size, settings.part_size)]
+    return etag.lower() == file_digest(local, sizes, "md5")
 
 
 def read_small(path: str) -> bytes:
@@ -292,10 +314,6 @@ def run_complete(ctx: OpContext, job: CompleteUploadJob) -> Result:
             return _resolve_exists(ctx, req, loc.bucket, loc.key, out)
         return failed(req.idx, req.url, out)
     return out
-
-
-def _exists(ctx: OpContext, bucket: str, key: str) -> bool:
-    return not isinstance(head(ctx, bucket, key), Failure)
 
 
 def _abort(ctx: OpContext, bucket: str, key: str, upload_id: str) -> None:
