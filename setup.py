@@ -49,7 +49,7 @@ setup(
     package_data={"s3client": ["py.typed"], "s3op": ["py.typed"]},
     include_package_data=False,
     python_requires=">=3.9",
-    install_requires=["boto3>=1.36", "click>=8.0", "zlib-ng>=0.5"],
+    install_requires=["boto3>=1.36", "click>=8.0", "zlib-ng>=0.5", "tqdm>=4.60"],
     extras_require={"test": TEST, "bench": BENCH},
     entry_points={"console_scripts": ["s3op=s3op.cli:main"]},
     zip_safe=False,

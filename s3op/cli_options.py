@@ -28,6 +28,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple, Union
 
+from s3op.bandwidth import parse_rate
 from s3op.options import (
     DEFAULT_DEADLINE,
     DEFAULT_MULTIPART_THRESHOLD,
@@ -117,7 +118,16 @@ class Manifest:
         return text
 
 
-ValueKind = Union[IntRange, FloatRange, Choice, Text, Manifest]
+@dataclass(frozen=True)
+class Rate:
+    """A rate in bytes a second, with units: ``50MB/s`` (``s3op.bandwidth.parse_rate``)."""
+
+    def convert(self, text: str) -> int:
+        """Bytes a second; ``BandwidthError`` (a ValueError) if ``text`` is not a rate."""
+        return parse_rate(text)
+
+
+ValueKind = Union[IntRange, FloatRange, Choice, Text, Manifest, Rate]
 
 
 @dataclass(frozen=True)
@@ -196,6 +206,20 @@ RUN_OPTIONS: Tuple[OptionSpec, ...] = (
         envvar=INJECT_FAILURE_RATE_ENV,
         metavar="N",
         show_default=True,
+    ),
+    OptionSpec(
+        "--max-bandwidth",
+        "max_bandwidth",
+        "Cap the whole engine's traffic at RATE each way (all workers together), "
+        "e.g. 50MB/s or 1.5GiB/s (units B, KB, MB, GB, KiB, MiB, GiB per second).",
+        Rate(),
+        metavar="RATE",
+    ),
+    OptionSpec(
+        "--progress",
+        "progress",
+        "Show a progress bar and a summary on stderr [default: when stderr is a terminal].",
+        off="--no-progress",
     ),
 )
 
@@ -329,6 +353,7 @@ _METAVARS: Dict[type, str] = {
     Choice: "CHOICE",
     Text: "TEXT",
     Manifest: "FILENAME",
+    Rate: "RATE",
 }
 
 # ---------------------------------------------------------- manifest help
@@ -387,6 +412,7 @@ __all__ = [
     "IntRange",
     "Manifest",
     "OptionSpec",
+    "Rate",
     "Text",
     "ValueKind",
     "command_help",

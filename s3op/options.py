@@ -121,6 +121,7 @@ class BatchOptions:
     recursive: bool = False  # get/list: every object under each prefix
     allow_missing: bool = False  # get/info: not_found does not fail the batch
     overwrite: bool = True  # put: False writes only where no object is (conditional)
+    max_bandwidth: Optional[int] = None  # bytes/s each way, whole engine (s3op.bandwidth)
     credentials: Optional[CredentialCache] = field(default=None, compare=False, repr=False)
 
 
