@@ -27,14 +27,12 @@ with no cap there is no bucket, no shared memory and no lock.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import multiprocessing
 import re
 import time
 from typing import Any, Iterator, Optional
 
 #: Bytes a second may run ahead of the rate, as seconds of it (smooths sleeps).
-BURST_SECONDS = 0.05
+BURST_SECONDS = 0.5
 #: Multipliers of the units ``parse_rate`` accepts (lower-cased).
 UNITS = {
     "": 1, "b": 1,
@@ -103,6 +101,9 @@ class Limiter:
     """The two buckets of a capped batch: ``down`` (bytes received), ``up`` (sent)."""
 
     def __init__(self, rate: int) -> None:
+        import ctypes  # here: s3client imports this module (parse_rate), not these
+        import multiprocessing
+
         self.rate = rate
         lock = multiprocessing.Lock()  # one lock: taking is a few instructions
         clocks = multiprocessing.RawArray(ctypes.c_double, 2)

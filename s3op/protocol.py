@@ -28,6 +28,10 @@ found, each carrying the ``idx`` of the request that found it)::
      "error": {"kind": "not_found", "message": "..."}}
 
 Fields that are ``None`` are left out of result lines.
+
+Also re-exported for s3client (which draws a batch's progress from the result
+lines it reads, and checks ``max_bandwidth=`` before anything runs): the
+progress counts and bar of ``s3op.progress`` and ``s3op.bandwidth.parse_rate``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Union
 
+from s3op.bandwidth import BandwidthError, format_rate, parse_rate
+from s3op.progress import (
+    LISTING_OPS,
+    ProgressBar,
+    ProgressSnapshot,
+    ProgressTracker,
+    Throttled,
+)
 from s3op.results import (
     Error,
     ErrorKind,
@@ -275,6 +287,14 @@ def decode_metadata(raw: Optional[Dict[str, str]]) -> Optional[Dict[str, Any]]:
 
 
 __all__ = [
+    "LISTING_OPS",
+    "BandwidthError",
+    "ProgressBar",
+    "ProgressSnapshot",
+    "ProgressTracker",
+    "Throttled",
+    "format_rate",
+    "parse_rate",
     "CLIENT_PARAMS_ENV",
     "FAST_ENV",
     "INJECT_FAILURE_RATE_ENV",
