@@ -28,6 +28,8 @@ TEST = [
     "metaflow>=2.12",
     # The differential suite generates key sets and listings with it.
     "hypothesis>=6.100",
+    # The progress bar's test reads a real pseudo-terminal's screen through it.
+    "pyte>=0.8",
 ]
 BENCH = [
     "metaflow>=2.12",
