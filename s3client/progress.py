@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import os
 import sys
 from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, TypeVar, Union
 
@@ -39,6 +38,7 @@ from s3op.protocol import (
     Request,
     Result,
     Throttled,
+    is_terminal,
 )
 
 #: What ``progress=`` takes.
@@ -107,7 +107,7 @@ def _display(
     """(what shows a snapshot, what ends the display); (None, ...) for no progress."""
     if callable(wanted):
         return wanted, _nothing
-    if wanted and _is_terminal(sys.stderr):
+    if wanted and is_terminal(sys.stderr):
         bar = ProgressBar(op, sys.stderr)
         return bar.show, bar.close
     return None, _nothing
@@ -117,7 +117,10 @@ def _tracker(op: str, requests: Sequence[Request]) -> ProgressTracker:
     tracker = ProgressTracker(op)
     if op not in LISTING_OPS:
         for req in requests:
-            tracker.expect(_size(req.local) if isinstance(req, PutRequest) else None)
+            if isinstance(req, PutRequest):
+                tracker.expect_file(req.local)
+            else:
+                tracker.expect()
     tracker.inputs_done()
     return tracker
 
@@ -126,20 +129,6 @@ def _observe(tracker: ProgressTracker, throttled: Throttled, line: Any) -> None:
     if isinstance(line, Result):
         tracker.result(line)
         throttled.tick()
-
-
-def _size(path: str) -> Optional[int]:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return None
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
 
 
 def _nothing() -> None:

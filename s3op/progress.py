@@ -24,6 +24,7 @@ tqdm is imported only when a bar is drawn.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Dict, Optional
@@ -83,6 +84,14 @@ class ProgressTracker:
         self.total += 1
         if nbytes is not None and self.total_bytes is not None:
             self.total_bytes += nbytes
+
+    def expect_file(self, path: str) -> None:
+        """One more request, of the local file at ``path`` (a put): its size, if it is there."""
+        try:
+            size: Optional[int] = os.stat(path).st_size
+        except OSError:
+            size = None  # the put reports it
+        self.expect(size)
 
     def inputs_done(self) -> None:
         """Every request has been read."""
@@ -224,6 +233,14 @@ def human_bytes(n: float) -> str:
     return f"{n:.0f} B"
 
 
+def is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal (False for anything without ``isatty``, or closed)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def summary_line(op: str, tracker: ProgressTracker, retries: Optional[int] = None) -> str:
     """The end-of-batch line: counts by outcome, bytes, time and retries (``retries``:
     the engine's own count, when it has one, else what the results reported)."""
@@ -243,5 +260,5 @@ def summary_line(op: str, tracker: ProgressTracker, retries: Optional[int] = Non
 
 __all__ = [
     "LISTING_OPS", "REFRESH_SECONDS", "ProgressBar", "ProgressSnapshot", "ProgressTracker",
-    "Throttled", "human_bytes", "summary_line",
+    "Throttled", "human_bytes", "is_terminal", "summary_line",
 ]  # fmt: skip

@@ -18,11 +18,10 @@ stdout is not (the bar would tangle with result lines on one screen).
 
 from __future__ import annotations
 
-import os
 from typing import IO, Any, Callable, Iterable, Iterator, Optional
 
 from s3op import jobs
-from s3op.progress import LISTING_OPS, ProgressSnapshot, ProgressTracker, Throttled
+from s3op.progress import LISTING_OPS, ProgressSnapshot, ProgressTracker, Throttled, is_terminal
 from s3op.protocol import PutRequest, Request
 
 
@@ -81,37 +80,23 @@ def counted(
         elif op == "get" and recursive:
             tracker.listing_started()
         elif isinstance(req, PutRequest):
-            tracker.expect(_size(req.local))
+            tracker.expect_file(req.local)
         else:
             tracker.expect()
         yield req
     tracker.inputs_done()
 
 
-def _size(path: str) -> Optional[int]:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return None  # the put reports it
-
-
 def wants_progress(flag: Optional[bool], stdout: IO[str], stderr: IO[str]) -> bool:
     """Draw a bar? As ``flag`` says, else when stderr is a terminal and stdout is not."""
     if flag is not None:
         return flag
-    return _tty(stderr) and not _tty(stdout)
+    return is_terminal(stderr) and not is_terminal(stdout)
 
 
 def wants_summary(flag: Optional[bool], stderr: IO[str]) -> bool:
     """Print the end-of-batch line? As ``flag`` says, else when stderr is a terminal."""
-    return flag if flag is not None else _tty(stderr)
-
-
-def _tty(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):  # no such method, or closed
-        return False
+    return flag if flag is not None else is_terminal(stderr)
 
 
 __all__ = ["ProgressSink", "counted", "wants_progress", "wants_summary"]

@@ -41,13 +41,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Union
 
-from s3op.bandwidth import BandwidthError, format_rate, parse_rate
+from s3op.bandwidth import BandwidthError, parse_rate
 from s3op.progress import (
     LISTING_OPS,
     ProgressBar,
     ProgressSnapshot,
     ProgressTracker,
     Throttled,
+    is_terminal,
 )
 from s3op.results import (
     Error,
@@ -293,7 +294,7 @@ __all__ = [
     "ProgressSnapshot",
     "ProgressTracker",
     "Throttled",
-    "format_rate",
+    "is_terminal",
     "parse_rate",
     "CLIENT_PARAMS_ENV",
     "FAST_ENV",
