@@ -218,7 +218,8 @@ RUN_OPTIONS: Tuple[OptionSpec, ...] = (
     OptionSpec(
         "--progress",
         "progress",
-        "Show a progress bar and a summary on stderr [default: when stderr is a terminal].",
+        "A progress bar and an end-of-batch summary line on stderr [default: the bar "
+        "when stderr is a terminal and stdout is not, the summary when stderr is one].",
         off="--no-progress",
     ),
 )
