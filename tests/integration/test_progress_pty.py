@@ -172,3 +172,28 @@ def test_the_bar_moves_and_ends_at_the_total_on_a_terminal_and_not_on_a_pipe(
     assert proc.returncode == 0
     assert proc.stderr == b""
     _check_stdout(stdout, data, again)
+
+
+def test_the_library_draws_the_same_bar_on_a_terminal(
+    objects: Tuple[Path, Dict[str, bytes]], s3backend: Backend, tmp_path: Path
+) -> None:
+    """``S3.get_many(keys, progress=True)`` with stderr on a pty: the bar, from the
+    result lines the library reads, ends at the total (no summary: that is s3op's)."""
+    _, data = objects
+    script = (
+        "import sys\n"
+        "from s3client import S3\n"
+        "with S3(s3root=sys.argv[1], tmproot=sys.argv[2]) as s3:\n"
+        "    objs = s3.get_many(sys.argv[3].split(','), progress=True)\n"
+        "    assert [o.size for o in objs] == [int(n) for n in sys.argv[4].split(',')]\n"
+    )
+    keys = list(data)
+    sizes = ",".join(str(len(data[k])) for k in keys)
+    root = s3backend.root("pty").rstrip("/")
+    argv = [sys.executable, "-c", script, root, str(tmp_path), ",".join(keys), sizes]
+    code, frames, last = _run_on_pty(argv, tmp_path / "stdout")
+    final = "\n".join(line.rstrip() for line in last).strip()
+    assert code == 0, final
+    assert BAR.findall(final)[-1] == (str(COUNT), str(COUNT), "100")
+    assert "s3op get:" not in final
+    assert (tmp_path / "stdout").read_bytes() == b""
