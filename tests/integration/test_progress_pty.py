@@ -146,10 +146,11 @@ def test_the_bar_moves_and_ends_at_the_total_on_a_terminal_and_not_on_a_pipe(
     stdout = tmp_path / "stdout.jsonl"
     code, frames, last = _run_on_pty(_command(manifest, destination), stdout)
     final = "\n".join(line.rstrip() for line in last).strip()
-    if os.environ.get(SCREEN_FILE_ENV):
-        Path(os.environ[SCREEN_FILE_ENV]).write_text(final + "\n")
-    assert code == 0, final
     counts = _bar_counts(frames)
+    if os.environ.get(SCREEN_FILE_ENV):
+        seen = sorted({done for done, _ in counts})
+        Path(os.environ[SCREEN_FILE_ENV]).write_text(f"{final}\n\ncounts seen: {seen}\n")
+    assert code == 0, final
     dones = [done for done, _ in counts]
     assert len(set(dones)) >= 3, f"the bar did not move: {counts}"
     assert dones == sorted(dones)  # never goes back
