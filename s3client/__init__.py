@@ -16,6 +16,8 @@ catches all), ``compat.py`` metaflow's names for it.
 Importing this package is cheap: boto3 is only ever imported by the engine.
 """
 
+from s3op.protocol import BandwidthError
+
 from .client import S3
 from .errors import (
     S3AccessDenied,
@@ -37,12 +39,15 @@ from .errors import (
 )
 from .objects import PutValue, RangeInfo, S3GetObject, S3Object, S3PutObject
 from .sync import S3InvalidSync, SyncSummary
+from .progress import ProgressSnapshot
 
 #: The package version; kept equal to setup.py's and ``s3op.__version__`` (a test checks).
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "BandwidthError",
+    "ProgressSnapshot",
     "PutValue",
     "RangeInfo",
     "S3",

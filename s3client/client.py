@@ -25,6 +25,7 @@ from .errors import S3Error, S3URLError, is_not_found, raise_for_result
 from .iterators import IteratorForms
 from .objects import PutValue, S3GetObject, S3Object, S3PutObject
 from .operations import DataOps
+from .progress import ProgressOption, batch_progress, takes_progress
 from .results import described, downloaded, grouped, listed, recursive_download
 from .runner import Engine, remove_file, results_by_request, sigterm_as_interrupt
 from .sync import SyncSide, SyncSummary, side_text, summarize, sync_request
@@ -56,8 +57,11 @@ class S3(DataOps, IteratorForms):
     ``client_params`` (dict for the boto3 S3 client, e.g. ``endpoint_url``;
     ``config`` as a dict of botocore Config options), ``num_workers``
     (engine processes; default ``S3CLIENT_NUM_WORKERS``) and ``threads``
-    (threads per process). Secrets in ``session_vars``/``client_params``
-    reach the engine only through its environment.
+    (threads per process), ``max_bandwidth`` (``"50MB/s"``: a cap on the
+    engine's traffic each way). Secrets in ``session_vars``/``client_params``
+    reach the engine only through its environment. Methods that run batches
+    take ``progress=`` (True: a bar on a terminal; or a callable: see
+    ``s3client.progress``).
 
     Every listing and batch method that can be huge has an iterator form,
     ``iter_list_paths``, ``iter_list_recursive``, ``iter_info_many``,
@@ -108,19 +112,23 @@ class S3(DataOps, IteratorForms):
 
     # ------------------------------------------------------------ downloads
 
+    @takes_progress
     def get(
-        self, key: GetKey = None, return_missing: bool = False, return_info: bool = True
-    ) -> S3Object:
+        self, key: GetKey = None, return_missing: bool = False, return_info: bool = True,
+        *, progress: ProgressOption = None,
+    ) -> S3Object:  # fmt: skip
         """Download one object (``None``: the root itself); see ``get_many``."""
         return self.get_many([key], return_missing=return_missing, return_info=return_info)[0]
 
     @names_all_failures
+    @takes_progress
     def get_many(
         self,
         keys: Iterable[GetKey],
         return_missing: bool = False,
         return_info: bool = True,
-    ) -> List[S3Object]:
+        *, progress: ProgressOption = None,
+    ) -> List[S3Object]:  # fmt: skip
         """Download objects in parallel; one S3Object per key, in order.
 
         A key is a URL, a suffix under the root, or an ``S3GetObject`` for a
@@ -168,9 +176,11 @@ class S3(DataOps, IteratorForms):
         return downloaded(self._s3root, req.url, local, res, return_info, whole)
 
     @names_all_failures
+    @takes_progress
     def get_recursive(
-        self, keys: Iterable[Optional[str]], return_info: bool = False
-    ) -> List[S3Object]:
+        self, keys: Iterable[Optional[str]], return_info: bool = False,
+        *, progress: ProgressOption = None,
+    ) -> List[S3Object]:  # fmt: skip
         """Download every object under the given prefixes, in parallel.
 
         Each key names a prefix (a "directory": a trailing ``/`` is implied,
@@ -193,7 +203,10 @@ class S3(DataOps, IteratorForms):
             for owner, req in zip(owners, requests)
         ]
 
-    def get_all(self, return_info: bool = False) -> List[S3Object]:
+    @takes_progress
+    def get_all(
+        self, return_info: bool = False, *, progress: ProgressOption = None
+    ) -> List[S3Object]:
         """Download every object under the root; needs ``s3root=`` or ``run=``."""
         if self._s3root is None:
             raise S3URLError("get_all() needs a root: create S3 with s3root= or run=")
@@ -201,6 +214,7 @@ class S3(DataOps, IteratorForms):
 
     # -------------------------------------------------------------- uploads
 
+    @takes_progress
     def put(
         self,
         key: Union[str, S3PutObject],
@@ -208,7 +222,8 @@ class S3(DataOps, IteratorForms):
         overwrite: bool = True,
         content_type: Optional[str] = None,
         metadata: Optional[Dict[str, Any]] = None,
-    ) -> str:
+        *, progress: ProgressOption = None,
+    ) -> str:  # fmt: skip
         """Upload one object; return its URL (also when skipped by ``overwrite=False``).
 
         ``obj`` is text (stored as UTF-8), bytes-like, or a readable and
@@ -221,11 +236,13 @@ class S3(DataOps, IteratorForms):
         return items[0].url
 
     @names_all_failures
+    @takes_progress
     def put_many(
         self,
         key_objs: Iterable[Union[Tuple[str, PutValue], S3PutObject]],
         overwrite: bool = True,
-    ) -> List[Tuple[str, str]]:
+        *, progress: ProgressOption = None,
+    ) -> List[Tuple[str, str]]:  # fmt: skip
         """Upload many objects in parallel; return ``(key, url)`` of those written.
 
         Each entry is ``(key, value)`` or an ``S3PutObject`` (with a value or
@@ -240,11 +257,13 @@ class S3(DataOps, IteratorForms):
         return self._upload(items, overwrite, rewind=False)
 
     @names_all_failures
+    @takes_progress
     def put_files(
         self,
         key_paths: Iterable[Union[Tuple[str, str], S3PutObject]],
         overwrite: bool = True,
-    ) -> List[Tuple[str, str]]:
+        *, progress: ProgressOption = None,
+    ) -> List[Tuple[str, str]]:  # fmt: skip
         """Upload local files in parallel; return ``(key, url)`` of those written.
 
         Each entry is ``(key, local_path)`` or an ``S3PutObject``. Every file
@@ -290,14 +309,20 @@ class S3(DataOps, IteratorForms):
 
     # ------------------------------------------------------------ metadata
 
-    def info(self, key: Optional[str] = None, return_missing: bool = False) -> S3Object:
+    @takes_progress
+    def info(
+        self, key: Optional[str] = None, return_missing: bool = False,
+        *, progress: ProgressOption = None,
+    ) -> S3Object:  # fmt: skip
         """Metadata of one object (one HEAD request, nothing downloaded)."""
         return self.info_many([key], return_missing=return_missing)[0]
 
     @names_all_failures
+    @takes_progress
     def info_many(
-        self, keys: Iterable[Optional[str]], return_missing: bool = False
-    ) -> List[S3Object]:
+        self, keys: Iterable[Optional[str]], return_missing: bool = False,
+        *, progress: ProgressOption = None,
+    ) -> List[S3Object]:  # fmt: skip
         """Metadata of many objects in parallel; one S3Object per key, in order.
 
         The objects have ``downloaded == False`` and ``has_info == True``. A
@@ -321,7 +346,10 @@ class S3(DataOps, IteratorForms):
     # ------------------------------------------------------------- listing
 
     @names_all_failures
-    def list_paths(self, keys: Optional[Iterable[Optional[str]]] = None) -> List[S3Object]:
+    @takes_progress
+    def list_paths(
+        self, keys: Optional[Iterable[Optional[str]]] = None, *, progress: ProgressOption = None
+    ) -> List[S3Object]:
         """List the next level under each prefix (default: the root), in parallel.
 
         Objects have ``exists == True`` (0-byte ones too); sub-prefixes come
@@ -331,7 +359,10 @@ class S3(DataOps, IteratorForms):
         return self._list(keys, recursive=False)
 
     @names_all_failures
-    def list_recursive(self, keys: Optional[Iterable[Optional[str]]] = None) -> List[S3Object]:
+    @takes_progress
+    def list_recursive(
+        self, keys: Optional[Iterable[Optional[str]]] = None, *, progress: ProgressOption = None
+    ) -> List[S3Object]:
         """List every object under each prefix (default: the root), in parallel.
 
         Only objects come back (all with ``exists == True``).
@@ -396,7 +427,7 @@ class S3(DataOps, IteratorForms):
     def _run(self, op: str, requests: Sequence[Request], flags: Sequence[str]) -> List[Result]:
         if not self._finalizer.alive:
             raise S3Error("this S3 client is closed; create a new one")
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), batch_progress(op, requests):
             results = self._engine.run(op, requests, [*flags, *self._flags])
         self._failures.urls = [res.url for res in results if res.error is not None]
         return results

@@ -74,7 +74,7 @@ variable set after ``import s3client`` still counts.
 
 ``EngineOptions`` checks the keyword options of ``S3()`` (``role``,
 ``session_vars``, ``client_params``, ``num_workers``, ``threads``,
-``retries``, ``deadline``, ``inject_failure_rate``) and
+``retries``, ``deadline``, ``inject_failure_rate``, ``max_bandwidth``) and
 splits them into engine flags and engine environment: the boto3 settings,
 which may hold secrets, go only into ``S3OP_SESSION_VARS`` /
 ``S3OP_CLIENT_PARAMS`` (JSON), never onto the command line.
@@ -88,7 +88,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from s3op.protocol import CLIENT_PARAMS_ENV, MAX_RETRIES, SESSION_VARS_ENV
+from s3op.protocol import CLIENT_PARAMS_ENV, MAX_RETRIES, SESSION_VARS_ENV, parse_rate
 
 from .mfconfig import MetaflowSettings
 
@@ -198,7 +198,7 @@ def _count(env: Mapping[str, str], name: str) -> Optional[int]:
 
 _OPTION_NAMES = frozenset(
     {"role", "session_vars", "client_params", "num_workers", "threads"}
-    | {"retries", "deadline", "inject_failure_rate"}
+    | {"retries", "deadline", "inject_failure_rate", "max_bandwidth"}
 )
 
 
@@ -219,6 +219,7 @@ class EngineOptions:
     retries: Optional[int] = None  # attempts per request, the first included
     deadline: Optional[float] = None  # seconds per request, all attempts included
     inject_failure_rate: Optional[int] = None  # percent of requests failed on purpose
+    max_bandwidth: Optional[int] = None  # bytes/s each way, the whole engine
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], config: Config) -> EngineOptions:
@@ -246,6 +247,7 @@ class EngineOptions:
                 "inject_failure_rate",
                 _or(given["inject_failure_rate"], config.inject_failure_rate),
             ),
+            max_bandwidth=_rate(given["max_bandwidth"]),
         )
 
     def flags(self) -> List[str]:
@@ -263,11 +265,19 @@ class EngineOptions:
             flags += ["--deadline", repr(self.deadline)]
         if self.inject_failure_rate:
             flags += ["--inject-failure-rate", str(self.inject_failure_rate)]
+        if self.max_bandwidth is not None:
+            flags += ["--max-bandwidth", str(self.max_bandwidth)]
         return flags
 
     def env(self) -> Dict[str, str]:
         """Environment variables for the engine (boto3 settings as JSON)."""
         return engine_env(self.session_vars, self.client_params)
+
+
+def _rate(value: Any) -> Optional[int]:
+    """``max_bandwidth=`` in bytes a second (``"50MB/s"`` or a number); None: no cap.
+    ``BandwidthError`` (a ValueError) for anything else."""
+    return None if value is None else parse_rate(value)
 
 
 def _or(given: Any, configured: Any) -> Any:

@@ -30,6 +30,7 @@ from typing import IO, Callable, Dict, Iterable, List, Mapping, Optional, Sequen
 
 from s3op import ipc, protocol
 
+from . import progress
 from .errors import S3EngineError
 from .linestream import new_lines
 from .outcome import STDERR_TAIL_CHARS, Line, parse_early
@@ -65,13 +66,17 @@ def child_env(env_extra: Mapping[str, str]) -> Dict[str, str]:
 
 def read_answer(stream: Iterable[bytes], lines: List[Line]) -> Optional[ipc.EndOfBatch]:
     """Read one batch's answer: result lines go to ``lines`` (parsed early), then
-    the terminator is returned; None if the stream ended first."""
+    the terminator is returned; None if the stream ended first. Each line also goes
+    to the batch's progress observer, if it has one (``progress.observer``)."""
+    observe = progress.observer()
     for raw in stream:
         line = raw.decode("utf-8", errors="replace")
         end = ipc.parse_end(line)
         if end is not None:
             return end
         lines.append(parse_early(line))
+        if observe is not None:
+            observe(lines[-1])
     return None
 
 

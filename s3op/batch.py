@@ -45,6 +45,7 @@ from typing import (
 )
 
 import s3op.jobs as jobs
+from s3op import bandwidth
 from s3op.client import ClientConfig
 from s3op.credentials import client_config
 from s3op.ipc import current_umask
@@ -163,8 +164,10 @@ def run_batch(
         download.destination,
         download.layout,
         flush=out.flush,
+        observe=getattr(out, "observe", None),  # a progress sink counts listed objects
     )
-    return run_planned(scheduler, pool, lambda: _plan(scheduler, op, batch, options, count))
+    with bandwidth.capped(options.max_bandwidth):  # before the pool forks: shared buckets
+        return run_planned(scheduler, pool, lambda: _plan(scheduler, op, batch, options, count))
 
 
 def _checked(op: str, requests: Iterable[Request]) -> Iterator[Request]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, NoReturn, Optional, Sequence, cast
 
+from s3op import bandwidth
 from s3op.bodies import FastBody
 from s3op.checksum import crc32_from_b64
 from s3op.errors import OpError
@@ -124,7 +125,7 @@ class BotocoreTransport(ServerSideCalls):
         kwargs = _given(
             Bucket=Bucket,
             Key=Key,
-            Body=Body,
+            Body=bandwidth.metered(Body),
             ContentMD5=ContentMD5,
             ContentType=ContentType,
             Metadata=Metadata,
@@ -174,7 +175,7 @@ class BotocoreTransport(ServerSideCalls):
             Key=Key,
             UploadId=UploadId,
             PartNumber=PartNumber,
-            Body=Body,
+            Body=bandwidth.metered(Body),
             ContentMD5=ContentMD5,
             ChecksumCRC32=ChecksumCRC32,
         )
@@ -227,7 +228,16 @@ def early_body(answer: S3Answer) -> Body:
     crc = crc32_from_b64(answer.get("ChecksumCRC32")) if whole else None
     if answer.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
         crc = None
-    return FastBody(raw, crc, read=lambda amt: raw.read1(amt) if amt >= 0 else raw.read())
+    return FastBody(
+        raw, crc, read=lambda amt: _received(raw.read1(amt) if amt >= 0 else raw.read())
+    )
+
+
+def _received(data: bytes) -> bytes:
+    """``data`` just read, counted against the bandwidth cap if there is one."""
+    if bandwidth.LIMITER is not None:
+        bandwidth.received(len(data))
+    return data
 
 
 class Unbuilt:

@@ -27,6 +27,7 @@ from s3op.cli_options import (
     IntRange,
     Manifest,
     OptionSpec,
+    Rate,
     manifest_help,
 )
 from s3op.options import BatchUsageError
@@ -100,7 +101,26 @@ def click_type(spec: OptionSpec) -> Any:
         return click.Choice(kind.choices)
     if isinstance(kind, Manifest):
         return click.File("r", encoding="utf-8")
+    if isinstance(kind, Rate):
+        return ConvertedBy(kind, "RATE")
     return click.Path(file_okay=False) if kind is not None and kind.directory else click.STRING
+
+
+class ConvertedBy(click.ParamType):
+    """A value kind of the table that click has no type for: the kind converts it."""
+
+    def __init__(self, kind: Rate, name: str) -> None:
+        self.kind = kind
+        self.name = name
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Any) -> Any:
+        """``kind.convert(value)``; its ValueError as click's usage error."""
+        if not isinstance(value, str):
+            return value
+        try:
+            return self.kind.convert(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def click_option(spec: OptionSpec) -> click.Option:
@@ -110,7 +130,7 @@ def click_option(spec: OptionSpec) -> click.Option:
         return click.Option(
             [flag, spec.dest],
             is_flag=True,
-            default=bool(spec.default),
+            default=None if spec.default is None else bool(spec.default),  # None: auto
             help=spec.help,
             show_default=spec.show_default,
         )
@@ -140,19 +160,21 @@ def batch_command(op: str) -> click.Command:
             command = build_batch(op, args, values, inputs)
         except BatchUsageError as exc:
             raise click_error(exc) from None
-        sys.exit(int(run_on_stdout(command)))
+        sys.exit(int(run_on_stdout(command, values.get("progress"))))
 
     params: List[click.Parameter] = [click.Argument([arguments], nargs=-1)]
     params += [click_option(spec) for spec in OPTIONS_OF[op]]
     return click.Command(op, callback=run, params=params, help=HELP[op], epilog=manifest_help(op))
 
 
-def run_on_stdout(command: BatchCommand) -> ExitCode:
-    """Run the batch with its result lines on stdout; say so on stderr if interrupted."""
-    from s3op.batch import INTERRUPTED_NOTE, LineSink, run_batch
+def run_on_stdout(command: BatchCommand, progress: Optional[bool] = None) -> ExitCode:
+    """Run the batch with its result lines on stdout, a progress bar and summary on
+    stderr as ``progress`` says (None: when a terminal); say so if interrupted."""
+    from s3op.batch import INTERRUPTED_NOTE, LineSink
+    from s3op.cli_progress import run_reported
 
     try:
-        code = run_batch(command.op, command.requests, command.options, LineSink(sys.stdout))
+        code = run_reported(command, LineSink(sys.stdout), progress)
     except BatchUsageError as exc:
         raise click_error(exc) from None
     sys.stdout.flush()

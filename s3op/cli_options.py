@@ -28,6 +28,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple, Union
 
+from s3op.bandwidth import parse_rate
 from s3op.options import (
     DEFAULT_DEADLINE,
     DEFAULT_MULTIPART_THRESHOLD,
@@ -118,7 +119,16 @@ class Manifest:
         return text
 
 
-ValueKind = Union[IntRange, FloatRange, Choice, Text, Manifest]
+@dataclass(frozen=True)
+class Rate:
+    """A rate in bytes a second, with units: ``50MB/s`` (``s3op.bandwidth.parse_rate``)."""
+
+    def convert(self, text: str) -> int:
+        """Bytes a second; ``BandwidthError`` (a ValueError) if ``text`` is not a rate."""
+        return parse_rate(text)
+
+
+ValueKind = Union[IntRange, FloatRange, Choice, Text, Manifest, Rate]
 
 
 @dataclass(frozen=True)
@@ -197,6 +207,21 @@ RUN_OPTIONS: Tuple[OptionSpec, ...] = (
         envvar=INJECT_FAILURE_RATE_ENV,
         metavar="N",
         show_default=True,
+    ),
+    OptionSpec(
+        "--max-bandwidth",
+        "max_bandwidth",
+        "Cap the whole engine's traffic at RATE each way (all workers together), "
+        "e.g. 50MB/s or 1.5GiB/s (units B, KB, MB, GB, KiB, MiB, GiB per second).",
+        Rate(),
+        metavar="RATE",
+    ),
+    OptionSpec(
+        "--progress",
+        "progress",
+        "A progress bar and an end-of-batch summary line on stderr [default: the bar "
+        "when stderr is a terminal and stdout is not, the summary when stderr is one].",
+        off="--no-progress",
     ),
 )
 
@@ -418,6 +443,7 @@ _METAVARS: Dict[type, str] = {
     Choice: "CHOICE",
     Text: "TEXT",
     Manifest: "FILENAME",
+    Rate: "RATE",
 }
 
 # ---------------------------------------------------------- manifest help
@@ -493,6 +519,7 @@ __all__ = [
     "IntRange",
     "Manifest",
     "OptionSpec",
+    "Rate",
     "Text",
     "ValueKind",
     "command_help",

@@ -33,6 +33,7 @@ import threading
 import time
 from typing import Dict, List, Optional, Protocol, Tuple, Union
 
+from s3op import bandwidth
 from s3op.http1_conn import Connection, Response, TransportError, UnresolvedHost, read_head
 
 __all__ = ["Pending", "Pool", "Readable", "RequestBody", "TransportError", "UnresolvedHost"]
@@ -200,6 +201,8 @@ class Pool:
         body: Optional[RequestBody],
     ) -> Response:
         head = self._head(method, target, headers)
+        if bandwidth.LIMITER is not None:
+            bandwidth.sending(len(head) + (len(body) if isinstance(body, _IN_MEMORY) else 0))
         if isinstance(body, _IN_MEMORY):
             conn.sock.sendall(head + bytes(body))
         else:
@@ -231,6 +234,8 @@ def _send_file(sock: socket.socket, body: Readable) -> None:
         block = body.read(SEND_BLOCK)
         if not block:
             return
+        if bandwidth.LIMITER is not None:
+            bandwidth.sending(len(block))
         sock.sendall(block)
 
 

@@ -18,6 +18,8 @@ import socket
 import ssl
 from typing import Callable, Dict, List, Optional, Tuple, Union, cast
 
+from s3op import bandwidth
+
 READ_BUFFER = 64 * 1024
 
 
@@ -135,6 +137,8 @@ class Response:
         if not n:
             self.close()
             raise TransportError(f"connection closed with {self._left} body bytes unread")
+        if bandwidth.LIMITER is not None:
+            bandwidth.received(n)
         self._left -= n
         if self._left == 0:
             self._finish()
@@ -167,6 +171,8 @@ class Response:
             self.close()
             raise TransportError("connection closed inside a chunk")
         self._chunk_left -= len(data)
+        if bandwidth.LIMITER is not None:
+            bandwidth.received(len(data))
         if self._chunk_left == 0 and reader.readline(8) not in (b"\r\n", b"\n"):
             self.close()
             raise TransportError("chunk not followed by CRLF")

@@ -127,6 +127,7 @@ class BatchOptions:
     overwrite: bool = True  # put: False writes only where no object is (conditional)
     dry_run: bool = False  # every op: answer what would happen ("dry": true), write nothing
     may_repeat: bool = False  # a re-run of these requests (a Dask shard): see ops/put.py
+    max_bandwidth: Optional[int] = None  # bytes/s each way, whole engine (s3op.bandwidth)
     credentials: Optional[CredentialCache] = field(default=None, compare=False, repr=False)
 
 

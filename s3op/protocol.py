@@ -40,6 +40,10 @@ one such line per object found. Copy answers for its destination, ``url``,
 with the size and ETag S3 gave the copy. With ``--dry-run`` every op answers
 the lines it would give, each marked ``"dry": true``, and writes nothing
 (``docs/operations.md``).
+
+Also re-exported for s3client (which draws a batch's progress from the result
+lines it reads, and checks ``max_bandwidth=`` before anything runs): the
+progress counts and bar of ``s3op.progress`` and ``s3op.bandwidth.parse_rate``.
 """
 
 from __future__ import annotations
@@ -49,6 +53,15 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Union
 
+from s3op.bandwidth import BandwidthError, parse_rate
+from s3op.progress import (
+    LISTING_OPS,
+    ProgressBar,
+    ProgressSnapshot,
+    ProgressTracker,
+    Throttled,
+    is_terminal,
+)
 from s3op.results import (
     Error,
     ErrorKind,
@@ -318,6 +331,14 @@ def decode_metadata(raw: Optional[Dict[str, str]]) -> Optional[Dict[str, Any]]:
 
 
 __all__ = [
+    "LISTING_OPS",
+    "BandwidthError",
+    "ProgressBar",
+    "ProgressSnapshot",
+    "ProgressTracker",
+    "Throttled",
+    "is_terminal",
+    "parse_rate",
     "CLIENT_PARAMS_ENV",
     "FAST_ENV",
     "INJECT_FAILURE_RATE_ENV",

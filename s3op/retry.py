@@ -60,12 +60,14 @@ does not draw again for it (``first_sent``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import multiprocessing
 import os
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, TypeVar
+from typing import Any, Callable, Dict, Iterator, Optional, TypeVar
 
 from s3op.errors import THROTTLE_CODES, OpError, classify, error_code
 from s3op.protocol import ErrorKind, Result
@@ -153,6 +155,31 @@ def _count_attempts(value: T, tries: int) -> T:
     return value
 
 
+#: Retries made by every worker of the batch running now, when someone counts them
+#: (``tallying_retries``): a counter in shared memory, made before the pool forks.
+RETRY_TALLY: Optional[Any] = None
+
+
+def _tally_one() -> None:
+    tally = RETRY_TALLY
+    if tally is not None:
+        with tally.get_lock():
+            tally.value += 1
+
+
+@contextlib.contextmanager
+def tallying_retries() -> Iterator[Callable[[], int]]:
+    """Count every retry made meanwhile, in this process and in workers forked
+    meanwhile; yields a function reading the count (the end-of-batch summary's)."""
+    global RETRY_TALLY
+    previous, RETRY_TALLY = RETRY_TALLY, multiprocessing.Value("q", 0)
+    tally = RETRY_TALLY
+    try:
+        yield lambda: int(tally.value)
+    finally:
+        RETRY_TALLY = previous
+
+
 def run_with_retries(
     attempt: Callable[[Deadline], T],
     policy: RetryPolicy,
@@ -185,4 +212,6 @@ def run_with_retries(
         pause = policy.backoff(tries)
         if deadline.left() < pause:
             return Failure(kind, f"{message} (deadline of {policy.deadline:g}s reached)", tries)
+        if RETRY_TALLY is not None:
+            _tally_one()
         sleep(pause)

@@ -98,8 +98,10 @@ class Scheduler:
         max_upload_parts: int = 8,
         max_object_tries: int = 3,
         flush: Callable[[], None] = lambda: None,
+        observe: Optional[Callable[[jobs.Job, jobs.Outcome], None]] = None,
     ) -> None:
         self.pool = pool
+        self._observe = observe  # told of every settled job (progress: listings' finds)
         self._flush = flush  # results are emitted buffered; flushed once per wake-up
         self.settings = settings
         self._emit = emit
@@ -278,6 +280,8 @@ class Scheduler:
 
     def _settle(self, entry: Entry, outcome: jobs.Outcome) -> None:
         """A job answered: hand its outcome to the handler for its type (``_HANDLERS``)."""
+        if self._observe is not None:
+            self._observe(entry.job, outcome)
         if isinstance(entry.job, jobs.UploadPartJob):
             self.upload_parts_inflight -= 1
         if not entry.quiet:  # an abort's outcome (even a failure) is not the request's result
