@@ -16,6 +16,7 @@ delivered), stop the workers, remove this run's temp files and give
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import threading
@@ -29,6 +30,7 @@ from typing import (
     List,
     Optional,
     Protocol,
+    Sequence,
     TextIO,
     Union,
     runtime_checkable,
@@ -124,12 +126,36 @@ def run_batch(
 
     ``sink`` is a ``ResultSink`` or a function taking each ``Result``.
     ``BatchUsageError`` (nothing was sent) for a request of another op or
-    unusable client settings in the environment.
+    unusable client settings in the environment, or a journal
+    (``options.journal``) of another batch (``s3op.journal``).
     """
+    out = sink if isinstance(sink, ResultSink) else CallbackSink(sink)
+    if options.journal is None:
+        return _run_batch(op, requests, options, out)
+    from s3op.resume import journaled
+
+    batch = _checked(op, requests)
+    with journaled(op, batch, options, out, _head_batch(options)) as (todo, recording):
+        return _run_batch(op, todo, options, recording)
+
+
+def _head_batch(options: BatchOptions) -> Callable[[Sequence[Request]], List[Result]]:
+    """Runs an info batch with ``options`` (no journal), giving its results."""
+
+    def heads(requests: Sequence[Request]) -> List[Result]:
+        found: List[Result] = []
+        run_batch("info", requests, dataclasses.replace(options, journal=None), found.append)
+        return found
+
+    return heads
+
+
+def _run_batch(
+    op: str, requests: Iterable[Request], options: BatchOptions, out: ResultSink
+) -> ExitCode:
     # The scheduler is planned from a list today (the pool is sized by the batch's
     # length); streaming the requests through is a later issue.
     batch = _checked(op, requests)
-    out = sink if isinstance(sink, ResultSink) else CallbackSink(sink)
     processes = worker_processes(options.pool.num_workers, _size_hint(op, batch, options))
     default = PUT_THREADS if op == "put" else DEFAULT_THREADS
     threads = options.pool.threads or threads_per_process(default, processes)

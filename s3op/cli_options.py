@@ -277,14 +277,24 @@ OVERWRITE = OptionSpec(
     show_default=True,
 )
 
+JOURNAL = OptionSpec(
+    "--journal",
+    "journal",
+    "Record each finished request in FILE (fsync'd in groups); run again with the "
+    "same manifest and FILE to skip, after checking them, the requests done "
+    "(a directory: one journal per batch in it). See docs/long-jobs.md.",
+    Text(),
+    metavar="FILE",
+)
+
 LIST_RECURSIVE = OptionSpec(
     "--recursive", "recursive", "Every object under each prefix (else one level).", default=False
 )
 
 #: The options of each batch command, in the order ``--help`` lists them.
 OPTIONS_OF: Dict[str, Tuple[OptionSpec, ...]] = {
-    "get": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, ALLOW_MISSING, *GET_OPTIONS),
-    "put": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, OVERWRITE),
+    "get": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, ALLOW_MISSING, *GET_OPTIONS, JOURNAL),
+    "put": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, OVERWRITE, JOURNAL),
     "info": (INPUTS, *RUN_OPTIONS, ALLOW_MISSING),
     "list": (INPUTS, *RUN_OPTIONS, LIST_RECURSIVE),
 }

@@ -121,6 +121,7 @@ class BatchOptions:
     recursive: bool = False  # get/list: every object under each prefix
     allow_missing: bool = False  # get/info: not_found does not fail the batch
     overwrite: bool = True  # put: False writes only where no object is (conditional)
+    journal: Optional[str] = None  # get/put: resume from, and record in, this file (s3op.journal)
     credentials: Optional[CredentialCache] = field(default=None, compare=False, repr=False)
 
 
