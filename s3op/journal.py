@@ -44,6 +44,7 @@ bytes each).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -53,7 +54,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from s3op.checksum import crc32
 from s3op.options import BatchOptions, BatchUsageError
-from s3op.protocol import InfoRequest, PutRequest, Request, Result, request_to_json
+from s3op.paths import local_path
+from s3op.protocol import GetRequest, InfoRequest, PutRequest, Request, Result, request_to_json
 
 #: The header's version field; a journal of another version is ``JournalMismatch``.
 JOURNAL_VERSION = 1
@@ -265,6 +267,52 @@ def checked_done(
     return {i: unchanged[i]["result"] for i in same}
 
 
+def sweep_leftovers(requests: Sequence[Request], options: BatchOptions) -> int:
+    """Remove the temp files a killed run of this batch left beside the targets of
+    ``requests`` (get; ``s3op.paths.temp_path`` names them); how many went.
+
+    Only names of this batch's own targets are touched: ``.NAME.s3op-*.part``
+    where ``NAME`` is one of them, in that target's directory.
+    """
+    names: Dict[str, set] = {}
+    for req in requests:
+        local = _target(req, options)
+        if local is not None:
+            directory, tail = os.path.split(local)
+            names.setdefault(directory, set()).add(tail[:100])
+    removed = 0
+    for directory, wanted in names.items():
+        removed += _sweep_dir(directory, wanted)
+    return removed
+
+
+def _target(req: Request, options: BatchOptions) -> Optional[str]:
+    if not isinstance(req, GetRequest):
+        return None
+    if req.local is not None:
+        return req.local
+    download = options.download
+    try:
+        return local_path(download.destination, download.layout, req.url, req.range)
+    except ValueError:
+        return None
+
+
+def _sweep_dir(directory: str, wanted: set) -> int:
+    removed = 0
+    try:
+        entries = os.listdir(directory or ".")
+    except OSError:
+        return 0
+    for name in entries:
+        cut = name.rfind(".s3op-")
+        if name[:1] == "." and cut > 0 and name.endswith(".part") and name[1:cut] in wanted:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(directory, name))
+                removed += 1
+    return removed
+
+
 # ----------------------------------------------------------------- writing
 
 
@@ -356,4 +404,5 @@ __all__ = [
     "record_check",
     "refuse_unjournaled",
     "source_stamp",
+    "sweep_leftovers",
 ]

@@ -10,8 +10,9 @@ checks what it records, and gives back:
 - a sink that records each ``ok`` result as it is emitted, and syncs the
   journal a group at a time (on every scheduler wake-up when due).
 
-On leaving, what is pending is synced and the file closed, also when the
-batch was interrupted.
+A resumed get first removes the temp files the killed run left beside the
+targets still to fetch (``sweep_leftovers``). On leaving, what is pending
+is synced and the file closed, also when the batch was interrupted.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from s3op.journal import (
     load_journal,
     record_check,
     refuse_unjournaled,
+    sweep_leftovers,
 )
 from s3op.options import BatchOptions
 from s3op.protocol import Request, Result
@@ -80,6 +82,8 @@ def journaled(
     path = journal_path(options.journal, header)
     loaded = load_journal(path, header)
     done = checked_done(op, requests, loaded, heads) if loaded is not None else {}
+    if loaded is not None and op == "get":
+        sweep_leftovers([req for req in requests if req.idx not in done], options)
     writer = JournalWriter(path, header, loaded)
     by_idx = {req.idx: req for req in requests} if op == "put" else {}
     try:
