@@ -198,7 +198,7 @@ def _count(env: Mapping[str, str], name: str) -> Optional[int]:
 
 _OPTION_NAMES = frozenset(
     {"role", "session_vars", "client_params", "num_workers", "threads"}
-    | {"retries", "deadline", "inject_failure_rate"}
+    | {"retries", "deadline", "inject_failure_rate", "journal"}
 )
 
 
@@ -219,6 +219,7 @@ class EngineOptions:
     retries: Optional[int] = None  # attempts per request, the first included
     deadline: Optional[float] = None  # seconds per request, all attempts included
     inject_failure_rate: Optional[int] = None  # percent of requests failed on purpose
+    journal: Optional[str] = None  # a directory: one journal per get/put batch (--journal)
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], config: Config) -> EngineOptions:
@@ -246,6 +247,7 @@ class EngineOptions:
                 "inject_failure_rate",
                 _or(given["inject_failure_rate"], config.inject_failure_rate),
             ),
+            journal=_journal_dir(given["journal"]),
         )
 
     def flags(self) -> List[str]:
@@ -268,6 +270,19 @@ class EngineOptions:
     def env(self) -> Dict[str, str]:
         """Environment variables for the engine (boto3 settings as JSON)."""
         return engine_env(self.session_vars, self.client_params)
+
+
+def _journal_dir(value: Any) -> Optional[str]:
+    """``S3(journal=DIR)``: the directory's absolute path, made (0700) if missing."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"journal must be a directory path, not {type(value).__name__}")
+    path = os.path.abspath(os.fspath(value))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"journal must name a directory (one journal per batch): {path!r}")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
 
 
 def _or(given: Any, configured: Any) -> Any:

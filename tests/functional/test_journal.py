@@ -157,3 +157,26 @@ def test_a_journal_on_a_recursive_get_is_a_usage_error(bk: Backend, tmp_path: Pa
         "get", f"s3://{bk.bucket}/", "--recursive", "--journal", str(tmp_path / "j"), cwd=tmp_path
     )
     assert run.code == 2 and "--journal" in run.stderr and run.stdout == ""
+
+
+def test_s3_journal_resumes_put_files_batches(bk: Backend, tmp_path: Path) -> None:
+    from s3client import S3
+
+    paths = []
+    for i in range(5):
+        path = tmp_path / f"up{i}"
+        path.write_bytes(b"y" * (i + 10))
+        paths.append((f"j/up{i}", str(path)))
+    journals = tmp_path / "journals"
+    with S3(s3root=bk.root(), journal=str(journals)) as s3:
+        first = s3.put_files(paths)
+    (journal,) = journals.iterdir()
+    assert journal.name.startswith("put-") and len(_records(journal)) == 6
+    bk.client().delete_object(Bucket=bk.bucket, Key="j/up3")
+    with S3(s3root=bk.root(), journal=str(journals)) as s3:
+        again = s3.put_files(paths)
+        assert s3.get("j/up3").blob == b"y" * 13
+    assert [r["idx"] for r in _records(journal)[6:]] == [3]  # only the missing one ran
+    assert again == first
+    with pytest.raises(ValueError, match="directory"):
+        S3(journal=str(paths[0][1]))
