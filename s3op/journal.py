@@ -21,7 +21,7 @@ a torn last line (no newline): it is dropped and the file cut back to the
 last whole line before new records are appended.
 
 Resuming (same manifest, same journal): before anything runs, each
-recorded request is checked, and only those that pass are skipped, their
+recorded request is checked (``s3op.resume`` does it), and only those that pass are skipped, their
 recorded result lines emitted again, so the output is one line per request
 as if it were one run:
 
@@ -32,7 +32,8 @@ as if it were one run:
 A journal whose header names another batch is ``JournalMismatch``; one
 with a bad line (other than a torn last one) is ``JournalCorrupt``: both
 are usage errors (exit 2), raised before any request is sent, and nothing
-is skipped. ``FILE`` may also be a directory: the journal is then the file
+is skipped; so is a journal another run holds (an exclusive ``flock``
+while a run writes it). ``FILE`` may also be a directory: the journal is then the file
 ``<op>-<first 16 hex digits of the header's digest>.journal`` in it, so one
 directory can serve every batch of a program (``S3(journal=DIR)``).
 
@@ -44,18 +45,17 @@ bytes each).
 
 from __future__ import annotations
 
-import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from s3op.checksum import crc32
 from s3op.options import BatchOptions, BatchUsageError
-from s3op.paths import local_path
-from s3op.protocol import GetRequest, InfoRequest, PutRequest, Request, Result, request_to_json
+from s3op.protocol import PutRequest, Request, Result, request_to_json
 
 #: The header's version field; a journal of another version is ``JournalMismatch``.
 JOURNAL_VERSION = 1
@@ -67,9 +67,6 @@ GROUP_SECONDS = 0.25
 JOURNALED_OPS = ("get", "put")
 #: Bytes read at a time when checksumming a downloaded file.
 READ_CHUNK = 1 << 20
-
-#: Runs an info batch of these requests, handing back each result (the HEADs of a resume).
-HeadBatch = Callable[[Sequence[Request]], List[Result]]
 
 
 class JournalError(BatchUsageError):
@@ -225,19 +222,6 @@ def file_crc32(path: str) -> int:
             value = crc32(chunk, value)
 
 
-def _download_intact(record: Dict[str, Any]) -> bool:
-    """The recorded download is still on disk, same size, same CRC32."""
-    result: Result = record["result"]
-    if result.local is None or result.size is None:
-        return False
-    try:
-        if os.stat(result.local).st_size != result.size:
-            return False
-        return file_crc32(result.local) == record.get("crc32")
-    except OSError:
-        return False
-
-
 def source_stamp(path: str) -> Optional[List[int]]:
     """[size, mtime_ns] of an upload's local file (None if it cannot be read)."""
     try:
@@ -247,90 +231,37 @@ def source_stamp(path: str) -> Optional[List[int]]:
     return [st.st_size, st.st_mtime_ns]
 
 
-def _stamp_of(req: Request) -> Optional[List[int]]:
-    return source_stamp(req.local) if isinstance(req, PutRequest) else None
-
-
-def checked_done(
-    op: str, requests: Sequence[Request], loaded: Loaded, heads: HeadBatch
-) -> Dict[int, Result]:
-    """The recorded results that still hold, by idx (``heads`` runs a put's HEADs)."""
-    by_idx = {req.idx: req for req in requests}
-    candidates = {i: r for i, r in loaded.records.items() if i in by_idx}
-    if op == "get":
-        return {i: r["result"] for i, r in candidates.items() if _download_intact(r)}
-    unchanged = {i: r for i, r in candidates.items() if r.get("source") == _stamp_of(by_idx[i])}
-    if not unchanged:
-        return {}
-    found = heads([InfoRequest(i, by_idx[i].url) for i in sorted(unchanged)])
-    same = {res.idx for res in found if res.ok and res.etag == unchanged[res.idx]["result"].etag}
-    return {i: unchanged[i]["result"] for i in same}
-
-
-def sweep_leftovers(requests: Sequence[Request], options: BatchOptions) -> int:
-    """Remove the temp files a killed run of this batch left beside the targets of
-    ``requests`` (get; ``s3op.paths.temp_path`` names them); how many went.
-
-    Only names of this batch's own targets are touched: ``.NAME.s3op-*.part``
-    where ``NAME`` is one of them, in that target's directory.
-    """
-    names: Dict[str, set] = {}
-    for req in requests:
-        local = _target(req, options)
-        if local is not None:
-            directory, tail = os.path.split(local)
-            names.setdefault(directory, set()).add(tail[:100])
-    removed = 0
-    for directory, wanted in names.items():
-        removed += _sweep_dir(directory, wanted)
-    return removed
-
-
-def _target(req: Request, options: BatchOptions) -> Optional[str]:
-    if not isinstance(req, GetRequest):
-        return None
-    if req.local is not None:
-        return req.local
-    download = options.download
-    try:
-        return local_path(download.destination, download.layout, req.url, req.range)
-    except ValueError:
-        return None
-
-
-def _sweep_dir(directory: str, wanted: set) -> int:
-    removed = 0
-    try:
-        entries = os.listdir(directory or ".")
-    except OSError:
-        return 0
-    for name in entries:
-        cut = name.rfind(".s3op-")
-        if name[:1] == "." and cut > 0 and name.endswith(".part") and name[1:cut] in wanted:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(os.path.join(directory, name))
-                removed += 1
-    return removed
-
-
 # ----------------------------------------------------------------- writing
 
 
 class JournalWriter:
-    """Appends records, writing, flushing and fsync-ing them a group at a time."""
+    """Appends records, writing, flushing and fsync-ing them a group at a time.
 
-    def __init__(self, path: str, header: Dict[str, Any], loaded: Optional[Loaded]) -> None:
+    Made before the journal is read: it opens the file (made 0600 if
+    missing) and holds an exclusive ``flock`` on it until ``close``, so two
+    runs never write one journal. ``start`` then cuts a torn last line
+    off (or writes the header of a new journal).
+    """
+
+    def __init__(self, path: str) -> None:
         self.path = path
         self._pending: List[str] = []
         self._synced_at = time.monotonic()
         try:
-            self._file = open(path, "r+b" if loaded is not None else "wb")
+            self._file = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+b")
         except OSError as exc:
             raise JournalError(path, f"cannot write the journal: {exc.strerror}") from None
-        if loaded is not None:
-            self._file.truncate(loaded.good_size)  # a torn last line goes
-            self._file.seek(loaded.good_size)
-        else:
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._file.close()
+            raise JournalError(path, "the journal is in use by another run") from None
+
+    def start(self, header: Dict[str, Any], loaded: Optional[Loaded]) -> None:
+        """Append after ``loaded``'s last whole line, or begin a new journal."""
+        self._file.truncate(loaded.good_size if loaded is not None else 0)
+        self._file.seek(0, os.SEEK_END)
+        if loaded is None:
             self._pending.append(json.dumps(header, separators=(",", ":")))
             self.sync()
 
@@ -390,13 +321,11 @@ __all__ = [
     "GROUP_SECONDS",
     "JOURNALED_OPS",
     "JOURNAL_VERSION",
-    "HeadBatch",
     "JournalCorrupt",
     "JournalError",
     "JournalMismatch",
     "JournalWriter",
     "Loaded",
-    "checked_done",
     "file_crc32",
     "journal_header",
     "journal_path",
@@ -404,5 +333,4 @@ __all__ = [
     "record_check",
     "refuse_unjournaled",
     "source_stamp",
-    "sweep_leftovers",
 ]

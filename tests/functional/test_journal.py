@@ -180,3 +180,16 @@ def test_s3_journal_resumes_put_files_batches(bk: Backend, tmp_path: Path) -> No
     assert again == first
     with pytest.raises(ValueError, match="directory"):
         S3(journal=str(paths[0][1]))
+
+
+def test_a_journal_in_use_by_another_run_is_refused(bk: Backend, tmp_path: Path) -> None:
+    import fcntl
+
+    keys = sorted(_put_objects(bk, 2))
+    inputs = _get_manifest(bk, tmp_path, keys)
+    journal = tmp_path / "j"
+    with open(journal, "wb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        run = s3op("get", "--inputs", inputs, "--journal", str(journal), cwd=tmp_path)
+    assert run.code == 2 and "in use by another run" in run.stderr and run.stdout == ""
+    assert not (tmp_path / "out" / keys[0]).exists()
