@@ -38,8 +38,8 @@ from .errors import (
     S3URLError,
 )
 from .objects import PutValue, RangeInfo, S3GetObject, S3Object, S3PutObject
-from .sync import S3InvalidSync, SyncSummary
 from .progress import ProgressSnapshot
+from .sync import S3InvalidSync, SyncSummary
 
 #: The package version; kept equal to setup.py's and ``s3op.__version__`` (a test checks).
 __version__ = "0.1.0"

@@ -56,8 +56,10 @@ class S3(DataOps, IteratorForms):
     IAM role ARN to assume), ``session_vars`` (dict for ``boto3.Session``),
     ``client_params`` (dict for the boto3 S3 client, e.g. ``endpoint_url``;
     ``config`` as a dict of botocore Config options), ``num_workers``
-    (engine processes; default ``S3CLIENT_NUM_WORKERS``) and ``threads``
-    (threads per process), ``max_bandwidth`` (``"50MB/s"``: a cap on the
+    (engine processes; default ``S3CLIENT_NUM_WORKERS``) ``threads``
+    (threads per process), ``journal`` (a directory: each get and put
+    batch keeps a journal there and resumes from it when run again, see
+    docs/long-jobs.md), ``max_bandwidth`` (``"50MB/s"``: a cap on the
     engine's traffic each way). Secrets in ``session_vars``/``client_params``
     reach the engine only through its environment. Methods that run batches
     take ``progress=`` (True: a bar on a terminal; or a callable: see
@@ -86,6 +88,7 @@ class S3(DataOps, IteratorForms):
         self._tmpdir = os.path.abspath(tmpdir)
         self._finalizer = weakref.finalize(self, remove_tmpdir, self._tmpdir, config.debug)
         self._flags = options.flags()
+        self._journal = options.journal
         self._batches = itertools.count()
         self._failures = threading.local()  # failed URLs of this thread's last batch
         self._engine: Engine = make_engine(config.engine, self._tmpdir, options.env(), config.debug)
@@ -427,6 +430,8 @@ class S3(DataOps, IteratorForms):
     def _run(self, op: str, requests: Sequence[Request], flags: Sequence[str]) -> List[Result]:
         if not self._finalizer.alive:
             raise S3Error("this S3 client is closed; create a new one")
+        if self._journal and op in ("get", "put") and "--recursive" not in flags:
+            flags = [*flags, "--journal", self._journal]  # resumable (docs/long-jobs.md)
         with sigterm_as_interrupt(), batch_progress(op, requests):
             results = self._engine.run(op, requests, [*flags, *self._flags])
         self._failures.urls = [res.url for res in results if res.error is not None]

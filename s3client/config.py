@@ -198,7 +198,7 @@ def _count(env: Mapping[str, str], name: str) -> Optional[int]:
 
 _OPTION_NAMES = frozenset(
     {"role", "session_vars", "client_params", "num_workers", "threads"}
-    | {"retries", "deadline", "inject_failure_rate", "max_bandwidth"}
+    | {"retries", "deadline", "inject_failure_rate", "max_bandwidth", "journal"}
 )
 
 
@@ -220,6 +220,7 @@ class EngineOptions:
     deadline: Optional[float] = None  # seconds per request, all attempts included
     inject_failure_rate: Optional[int] = None  # percent of requests failed on purpose
     max_bandwidth: Optional[int] = None  # bytes/s each way, the whole engine
+    journal: Optional[str] = None  # a directory: one journal per get/put batch (--journal)
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], config: Config) -> EngineOptions:
@@ -248,6 +249,7 @@ class EngineOptions:
                 _or(given["inject_failure_rate"], config.inject_failure_rate),
             ),
             max_bandwidth=_rate(given["max_bandwidth"]),
+            journal=_journal_dir(given["journal"]),
         )
 
     def flags(self) -> List[str]:
@@ -278,6 +280,19 @@ def _rate(value: Any) -> Optional[int]:
     """``max_bandwidth=`` in bytes a second (``"50MB/s"`` or a number); None: no cap.
     ``BandwidthError`` (a ValueError) for anything else."""
     return None if value is None else parse_rate(value)
+
+
+def _journal_dir(value: Any) -> Optional[str]:
+    """``S3(journal=DIR)``: the directory's absolute path, made (0700) if missing."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"journal must be a directory path, not {type(value).__name__}")
+    path = os.path.abspath(os.fspath(value))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"journal must name a directory (one journal per batch): {path!r}")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
 
 
 def _or(given: Any, configured: Any) -> Any:

@@ -25,6 +25,7 @@ delivered), stop the workers, remove this run's temp files and give
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import os
 import signal
@@ -36,8 +37,10 @@ from typing import (
     Dict,
     Iterable,
     Iterator,
+    List,
     Optional,
     Protocol,
+    Sequence,
     Sized,
     TextIO,
     Union,
@@ -138,13 +141,37 @@ def run_batch(
 
     ``sink`` is a ``ResultSink`` or a function taking each ``Result``.
     ``BatchUsageError`` (nothing was sent) for a request of another op or
-    unusable client settings in the environment.
+    unusable client settings in the environment, or a journal
+    (``options.journal``) of another batch (``s3op.journal``).
     """
+    out = sink if isinstance(sink, ResultSink) else CallbackSink(sink)
+    if options.journal is None:
+        return _run_batch(op, requests, options, out)
+    from s3op.resume import journaled
+
+    batch = list(_checked(op, requests))  # a journal digests and checks the whole batch
+    with journaled(op, batch, options, out, _head_batch(options)) as (todo, recording):
+        return _run_batch(op, todo, options, recording)
+
+
+def _head_batch(options: BatchOptions) -> Callable[[Sequence[Request]], List[Result]]:
+    """Runs an info batch with ``options`` (no journal), giving its results."""
+
+    def heads(requests: Sequence[Request]) -> List[Result]:
+        found: List[Result] = []
+        run_batch("info", requests, dataclasses.replace(options, journal=None), found.append)
+        return found
+
+    return heads
+
+
+def _run_batch(
+    op: str, requests: Iterable[Request], options: BatchOptions, out: ResultSink
+) -> ExitCode:
     stream = _checked(op, requests)
     first = list(itertools.islice(stream, IN_PROCESS_MAX + 1))  # refused here: nothing sent
     count = len(requests) if isinstance(requests, Sized) else len(first)
     batch = itertools.chain(first, stream)
-    out = sink if isinstance(sink, ResultSink) else CallbackSink(sink)
     if op == "sync":  # a few requests, each planned from listings as it runs (s3op.sync)
         from s3op.sync.run import run_sync
 

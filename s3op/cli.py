@@ -153,8 +153,9 @@ def batch_command(op: str) -> click.Command:
     def run(**values: Any) -> None:
         args: Sequence[str] = values.pop(arguments)
         inputs = values.pop("inputs")
-        cluster = (values.pop("dask", None), values.pop("shard_size", 0), values.pop("ordered", False))
-        if cluster[0] is not None:
+        dask = values.pop("dask", None)
+        cluster = (dask, values.pop("shard_size", 0), values.pop("ordered", False))
+        if dask is not None:
             sys.exit(int(run_on_cluster(op, args, inputs, values, *cluster)))
         try:
             command = build_batch(op, args, values, inputs)

@@ -303,6 +303,16 @@ OVERWRITE = OptionSpec(
     show_default=True,
 )
 
+JOURNAL = OptionSpec(
+    "--journal",
+    "journal",
+    "Record each finished request in FILE (fsync'd in groups); run again with the "
+    "same manifest and FILE to skip, after checking them, the requests done "
+    "(a directory: one journal per batch in it). See docs/long-jobs.md.",
+    Text(),
+    metavar="FILE",
+)
+
 LIST_RECURSIVE = OptionSpec(
     "--recursive", "recursive", "Every object under each prefix (else one level).", default=False
 )
@@ -372,9 +382,12 @@ DASK_OPTIONS: Tuple[OptionSpec, ...] = (
 OPTIONS_OF: Dict[str, Tuple[OptionSpec, ...]] = {
     "get": (
         INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, ALLOW_MISSING, *GET_OPTIONS, DRY_RUN,
+        JOURNAL, *DASK_OPTIONS,
+    ),
+    "put": (
+        INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, OVERWRITE, DRY_RUN, JOURNAL,
         *DASK_OPTIONS,
     ),
-    "put": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, OVERWRITE, DRY_RUN, *DASK_OPTIONS),
     "info": (INPUTS, *RUN_OPTIONS, ALLOW_MISSING, *DASK_OPTIONS),
     "list": (INPUTS, *RUN_OPTIONS, LIST_RECURSIVE, *DASK_OPTIONS),
     "sync": (INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, *SYNC_OPTIONS, DRY_RUN),

@@ -22,6 +22,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
+from s3op.live_credentials import (
+    Frozen,
+    LiveCredentials,
+    Refresher,
+    expiry_of,
+    frozen_of,
+    is_refreshable,
+)
 from s3op.protocol import CLIENT_PARAMS_ENV, FAST_ENV, SESSION_VARS_ENV
 from s3op.transport import Transport
 
@@ -50,6 +58,8 @@ class ClientConfig:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     fast: Optional[Tuple[str, str, bool]] = None  # (endpoint, region, path style) or None
+    # Temporary credentials, kept fresh by the parent (``credentials`` is their first set).
+    live: Optional[LiveCredentials] = field(default=None, compare=False, repr=False)
 
 
 def _json_env(name: str) -> Dict[str, Any]:
@@ -202,24 +212,45 @@ def botocore_session(session_vars: Dict[str, Any]) -> Session:
 def resolve_credentials(config: ClientConfig) -> ClientConfig:
     """Resolve credentials once (assuming ``role`` if set); return a new config.
 
-    When no credentials can be found the config is returned unchanged and
-    each request fails with ``access_denied`` naming the cause.
+    Temporary credentials (``role``, or any botocore gives as refreshable)
+    come with ``live``: the parent keeps them fresh there for the workers
+    (``s3op.live_credentials``). When no credentials can be found the config
+    is returned unchanged and each request fails with ``access_denied``
+    naming the cause.
     """
     session = botocore_session(config.session_vars)
-    if config.role:
-        sts: Any = session.create_client("sts", **_sts_params(config.client_params))
-        resp = sts.assume_role(RoleArn=config.role, RoleSessionName="s3op")
-        c = resp["Credentials"]
-        creds = Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
-        return dataclasses.replace(config, credentials=creds)
-    found = session.get_credentials()
+    found = assumed_role(session, config) if config.role else session.get_credentials()
     if found is None:
         return config
-    frozen = found.get_frozen_credentials()
+    frozen = frozen_of(found)
     if not frozen.access_key or not frozen.secret_key:
         return config
     creds = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
-    return dataclasses.replace(config, credentials=creds)
+    live = None
+    if is_refreshable(found):
+        live = LiveCredentials(frozen, expiry_of(found))
+        Refresher(found, live)  # a daemon thread, ending once ``live`` is gone
+    return dataclasses.replace(config, credentials=creds, live=live)
+
+
+def assumed_role(session: Session, config: ClientConfig) -> Any:
+    """botocore's refreshable credentials of ``config.role``, assumed with the
+    session's credentials (and assumed again before they expire)."""
+    from botocore.credentials import RefreshableCredentials
+
+    sts: Any = session.create_client("sts", **_sts_params(config.client_params))
+
+    def assume() -> Dict[str, Any]:
+        resp = sts.assume_role(RoleArn=config.role, RoleSessionName="s3op")
+        c = resp["Credentials"]
+        return {
+            "access_key": c["AccessKeyId"],
+            "secret_key": c["SecretAccessKey"],
+            "token": c["SessionToken"],
+            "expiry_time": c["Expiration"].isoformat(),
+        }
+
+    return RefreshableCredentials.create_from_metadata(assume(), assume, "s3op-assume-role")
 
 
 def _sts_params(client_params: Dict[str, Any]) -> Dict[str, Any]:
@@ -259,20 +290,26 @@ def make_client(config: ClientConfig) -> Transport:
 
     if config.fast is None or config.credentials is None:
         return BotocoreTransport(make_botocore_client(config))
-    from botocore.credentials import Credentials as BotoCredentials
-
     from s3op.fastpath import FastClient
     from s3op.fastsend import Endpoint
 
-    creds = config.credentials
     endpoint = Endpoint(*config.fast)
     return FastClient(
         endpoint,
-        BotoCredentials(creds.access_key, creds.secret_key, creds.token),
+        _credential_source(config),
         lambda: make_botocore_client(config),
         config.max_pool_connections,
         (config.connect_timeout, config.read_timeout),
     )
+
+
+def _credential_source(config: ClientConfig) -> Any:
+    """The fast path's credentials: the live ones' reader, or the fixed set."""
+    if config.live is not None:
+        return config.live.current
+    assert config.credentials is not None
+    creds = config.credentials
+    return Frozen(creds.access_key, creds.secret_key, creds.token)
 
 
 def worker_transport(config: ClientConfig, shared: bool) -> Transport:
@@ -296,14 +333,18 @@ def make_botocore_client(config: ClientConfig) -> Any:
     from botocore.config import Config
 
     session_vars = dict(config.session_vars)
-    if config.credentials is not None:
+    if config.credentials is not None and config.live is None:
         session_vars.update(
             aws_access_key_id=config.credentials.access_key,
             aws_secret_access_key=config.credentials.secret_key,
             aws_session_token=config.credentials.token,
         )
+    if config.credentials is not None:
         session_vars.pop("profile_name", None)
     session = boto3.Session(**session_vars)
+    if config.live is not None:  # botocore's signer asks it for a frozen set per request
+        core: Any = session._session  # botocore uses ``_credentials`` before any provider
+        core._credentials = _LiveForBotocore(config.live)
     params = dict(config.client_params)
     user_config = params.pop("config", None)
     ours = Config(
@@ -318,3 +359,32 @@ def make_botocore_client(config: ClientConfig) -> Any:
     elif user_config is not None:
         ours = ours.merge(user_config)
     return session.client("s3", config=ours, **params)
+
+
+class _LiveForBotocore:
+    """``LiveCredentials`` as botocore's client reads credentials: a frozen set
+    per request (``get_frozen_credentials``), and the three names."""
+
+    method = "s3op-live"
+
+    def __init__(self, live: LiveCredentials) -> None:
+        self._live = live
+
+    def get_frozen_credentials(self) -> Frozen:
+        """The current set."""
+        return self._live.current()
+
+    @property
+    def access_key(self) -> str:
+        """The current access key id."""
+        return self._live.current().access_key
+
+    @property
+    def secret_key(self) -> str:
+        """The current secret key."""
+        return self._live.current().secret_key
+
+    @property
+    def token(self) -> Optional[str]:
+        """The current session token."""
+        return self._live.current().token

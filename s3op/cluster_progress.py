@@ -11,7 +11,7 @@ import sys
 from types import TracebackType
 from typing import Optional, TextIO, Type
 
-from tqdm import tqdm  # type: ignore[import-untyped]
+from tqdm import tqdm
 
 from s3op.shards import ShardOutput, ShardPlan
 

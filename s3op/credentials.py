@@ -5,10 +5,13 @@ role; a role assumed; the endpoint) is done in the parent, never per
 worker. A one-shot run resolves afresh (``client_config`` with no cache).
 A long-lived engine (``s3op serve``, a Dask worker) owns a
 ``CredentialCache`` and passes it in ``BatchOptions.credentials``: each
-resolution is reused for ``RESOLVE_TTL_SECONDS``, then done again, because
-a server can outlive temporary credentials (assumed roles, SSO, instance
-roles), and botocore refreshes those well before they expire (10-15 min
-ahead).
+resolution is reused for ``RESOLVE_TTL_SECONDS``, then done again (a
+change in the configuration files is seen within that time).
+
+Temporary credentials do not wait for either: a resolution that found
+them carries ``ClientConfig.live``, which a thread of the parent keeps
+fresh for as long as the resolution is used, in every worker process
+(``s3op.live_credentials``). So a batch, or a warm server, outlives them.
 """
 
 from __future__ import annotations

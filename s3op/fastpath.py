@@ -21,7 +21,7 @@ only the transport is ours.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from s3op.bodies import FastBody
@@ -33,10 +33,8 @@ from s3op.http1_conn import Response
 from s3op.readahead import ReadAhead, next_token
 from s3op.responses import describe_headers, parse_attributes, parse_listing
 from s3op.serverside import ServerSideCalls
+from s3op.signing import CredentialSource
 from s3op.transport import FileSlice, GetReplies, GetTarget, S3Answer, UploadBody
-
-if TYPE_CHECKING:
-    from botocore.credentials import Credentials
 
 #: The largest GetObjectAttributes answer read (1,000 parts take ~100 KB).
 ATTRIBUTES_MAX = 4 * 1024 * 1024
@@ -59,12 +57,13 @@ class FastClient(ServerSideCalls):
     def __init__(
         self,
         endpoint: Endpoint,
-        credentials: Credentials,
+        credentials: CredentialSource,
         slow_client: Callable[[], Any],
         max_connections: int,
         timeouts: Tuple[float, float] = (10.0, 60.0),
     ) -> None:
-        """``credentials``: botocore's; ``slow_client``: builds the botocore client
+        """``credentials``: botocore's, or a function giving the current ones
+        (``s3op.signing.CredentialSource``); ``slow_client``: builds the botocore client
         (on first use) for what the fast path does not serve."""
         self.endpoint = endpoint
         self._sender = Sender(endpoint, credentials, max_connections, timeouts)

@@ -13,17 +13,13 @@ remembered: botocore, which follows regions, serves it from then on
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Dict, Optional, Set, Tuple
+from typing import Dict, Optional, Set, Tuple
 from urllib.parse import quote, urlsplit
 
 from s3op.http1 import Pool, RequestBody
 from s3op.http1_conn import Response
 from s3op.responses import raise_error
-from s3op.signing import Signer, sign
-
-if TYPE_CHECKING:
-    from botocore.credentials import Credentials
-
+from s3op.signing import CredentialSource, Signer, sign
 
 #: Asks S3 for the object's checksums (a GET's answer then carries its CRC32).
 CHECKSUM_MODE = "x-amz-checksum-mode"
@@ -77,7 +73,7 @@ class Sender:
     def __init__(
         self,
         endpoint: Endpoint,
-        credentials: Credentials,
+        credentials: CredentialSource,
         max_connections: int,
         timeouts: Tuple[float, float],
     ) -> None:

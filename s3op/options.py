@@ -128,6 +128,7 @@ class BatchOptions:
     dry_run: bool = False  # every op: answer what would happen ("dry": true), write nothing
     may_repeat: bool = False  # a re-run of these requests (a Dask shard): see ops/put.py
     max_bandwidth: Optional[int] = None  # bytes/s each way, whole engine (s3op.bandwidth)
+    journal: Optional[str] = None  # get/put: resume from, and record in, this file (s3op.journal)
     credentials: Optional[CredentialCache] = field(default=None, compare=False, repr=False)
 
 

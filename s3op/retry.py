@@ -48,6 +48,10 @@ Every layer that may do work again, who owns it, and why it is there
 7. The listing read-ahead (``s3op.readahead``): the next page is asked for
    early; a read-ahead that failed is dropped, and the op's own request
    for that page goes through the loop as usual.
+8. A resumed journaled batch (``s3op.journal``): requests that finished
+   in the killed run but whose records were not yet synced (at most one
+   group) are done again; everything else the journal records is checked
+   and skipped.
 
 Failure injection (``--inject-failure-rate N``), for testing the layers
 above: every attempt of every op passes through ``run_with_retries``,

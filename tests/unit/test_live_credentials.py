@@ -1,0 +1,99 @@
+"""LiveCredentials (shared with forked workers), the Refresher, and per-request signing."""
+
+from __future__ import annotations
+
+import datetime
+import multiprocessing
+import time
+from typing import Any, Dict, List
+
+from botocore.credentials import RefreshableCredentials
+
+from s3op.fastsend import SigningConfig
+from s3op.live_credentials import Frozen, LiveCredentials, Refresher, expiry_of, frozen_of
+from s3op.signing import Signer, sign
+
+
+def test_what_is_published_is_read_back_and_repr_hides_it() -> None:
+    live = LiveCredentials(Frozen("AK1", "SK1", None), expiry=None)
+    assert live.current() == Frozen("AK1", "SK1", None) and live.expiry() is None
+    live.publish(Frozen("AK2", "SK2", "T2"), expiry=123.5)
+    assert live.current() == Frozen("AK2", "SK2", "T2") and live.expiry() == 123.5
+    assert "SK2" not in repr(live)
+
+
+def _wait_for_change(live: LiveCredentials, conn: Any) -> None:
+    first = live.current().access_key
+    conn.send(first)
+    deadline = time.monotonic() + 20
+    while live.current().access_key == first and time.monotonic() < deadline:
+        time.sleep(0.01)
+    conn.send(live.current().access_key)
+
+
+def test_a_forked_worker_sees_what_the_parent_publishes_later() -> None:
+    live = LiveCredentials(Frozen("OLD", "s", None))
+    parent, child = multiprocessing.Pipe()
+    proc = multiprocessing.get_context("fork").Process(target=_wait_for_change, args=(live, child))
+    proc.start()
+    assert parent.recv() == "OLD"
+    live.publish(Frozen("NEW", "s2", "t"), None)
+    assert parent.poll(20) and parent.recv() == "NEW"
+    proc.join(10)
+
+
+def _metadata(n: int, life: float) -> Dict[str, Any]:
+    expiry = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=life)
+    return {
+        "access_key": f"AK{n}",
+        "secret_key": f"SK{n}",
+        "token": f"T{n}",
+        "expiry_time": expiry.isoformat(),
+    }
+
+
+def test_the_refresher_renews_short_lived_credentials_before_they_expire() -> None:
+    issued: List[int] = []
+
+    def fetch() -> Dict[str, Any]:
+        issued.append(len(issued))
+        return _metadata(len(issued), 2.0)
+
+    source = RefreshableCredentials.create_from_metadata(fetch(), fetch, "test")
+    live = LiveCredentials(frozen_of(source), expiry_of(source))
+    refresher = Refresher(source, live)
+    try:
+        seen = set()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            seen.add(live.current().access_key)
+            expiry = live.expiry()
+            assert expiry is not None and expiry > time.time(), "read an expired set"
+            time.sleep(0.05)
+    finally:
+        refresher.stop()
+    assert len(seen) >= 3 and refresher.refreshes >= 2
+
+
+def test_the_signer_signs_each_request_with_the_current_set() -> None:
+    live = LiveCredentials(Frozen("AKFIRST", "s1", None))
+    signer = Signer(live.current, "s3", "us-east-1")
+
+    def auth() -> str:
+        headers = dict(
+            sign(
+                signer,
+                "GET",
+                "http://127.0.0.1:9/b/k",
+                {"host": "127.0.0.1:9"},
+                None,
+                SigningConfig,
+            )
+        )
+        return headers["Authorization"]
+
+    assert "Credential=AKFIRST/" in auth()
+    live.publish(Frozen("AKSECOND", "s2", "tok2"), None)
+    headers_now = auth()
+    assert "Credential=AKSECOND/" in headers_now
+    assert "x-amz-security-token" in headers_now
