@@ -60,6 +60,7 @@ from s3op.protocol import (
 )
 from s3op.retry import RetryPolicy
 from s3op.scheduler import Scheduler
+from s3op.throttle import window_max
 
 #: What the scheduler hands a sink: a result, or a listing page's objects in compact form.
 Emitted = Union[Result, jobs.Found]
@@ -135,7 +136,7 @@ def run_batch(
     threads = options.pool.threads or threads_per_process(default, processes)
     settings = batch_settings(options)
     runner = OpWorker(_client_config(options, threads), retry_policy(options), settings)
-    pool = Pool(WorkerSpec(runner, threads), processes)
+    pool = Pool(WorkerSpec(runner, threads, window_max(op, threads)), processes)
     download = options.download
     scheduler = Scheduler(
         pool,
