@@ -16,6 +16,7 @@ delivered), stop the workers, remove this run's temp files and give
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import threading
@@ -135,8 +136,10 @@ def run_batch(
     default = PUT_THREADS if op == "put" else DEFAULT_THREADS
     threads = options.pool.threads or threads_per_process(default, processes)
     settings = batch_settings(options)
-    runner = OpWorker(_client_config(options, threads), retry_policy(options), settings)
-    pool = Pool(WorkerSpec(runner, threads, window_max(op, threads)), processes)
+    window = window_max(op, threads)  # requests in flight a worker may grow to
+    config = _client_config(options, threads, window + threads)
+    runner = OpWorker(config, retry_policy(options), settings)
+    pool = Pool(WorkerSpec(runner, threads, window), processes)
     download = options.download
     scheduler = Scheduler(
         pool,
@@ -210,12 +213,15 @@ def retry_policy(options: BatchOptions) -> RetryPolicy:
     )
 
 
-def _client_config(options: BatchOptions, threads: int) -> ClientConfig:
-    """The resolved client configuration; unusable settings are a usage error."""
+def _client_config(options: BatchOptions, threads: int, connections: int) -> ClientConfig:
+    """The resolved client configuration, keeping at least ``connections`` idle
+    connections (a request in flight each); unusable settings are a usage error."""
     try:
-        return client_config(options.role, threads, options.retry.deadline, options.credentials)
+        config = client_config(options.role, threads, options.retry.deadline, options.credentials)
     except ValueError as exc:
         raise BatchUsageError(str(exc)) from None
+    kept = max(config.max_pool_connections, connections)
+    return dataclasses.replace(config, max_pool_connections=kept)
 
 
 # ----------------------------------------------------------------- planning
