@@ -77,6 +77,7 @@ from s3op.protocol import (
 )
 from s3op.retry import RetryPolicy
 from s3op.scheduler import Scheduler
+from s3op.throttle import window_max
 
 #: What the scheduler hands a sink: a result, or a listing page's objects in compact form.
 Emitted = Union[Result, jobs.Found]
@@ -180,8 +181,10 @@ def _run_batch(
     default = PUT_THREADS if op in ("put", "copy") else DEFAULT_THREADS
     threads = options.pool.threads or threads_per_process(default, processes)
     settings = batch_settings(options)
-    runner = OpWorker(client_config_for(options, threads), retry_policy(options), settings)
-    pool = Pool(WorkerSpec(runner, threads), processes)
+    window = window_max(op, threads)  # requests in flight a worker may grow to
+    config = client_config_for(options, threads, window + threads)
+    runner = OpWorker(config, retry_policy(options), settings)
+    pool = Pool(WorkerSpec(runner, threads, window), processes)
     download = options.download
     scheduler = Scheduler(
         pool,
@@ -267,12 +270,15 @@ def retry_policy(options: BatchOptions) -> RetryPolicy:
     )
 
 
-def client_config_for(options: BatchOptions, threads: int) -> ClientConfig:
-    """The resolved client configuration; unusable settings are a usage error."""
+def client_config_for(options: BatchOptions, threads: int, connections: int = 0) -> ClientConfig:
+    """The resolved client configuration, keeping at least ``connections`` idle
+    connections (a request in flight each); unusable settings are a usage error."""
     try:
-        return client_config(options.role, threads, options.retry.deadline, options.credentials)
+        config = client_config(options.role, threads, options.retry.deadline, options.credentials)
     except ValueError as exc:
         raise BatchUsageError(str(exc)) from None
+    kept = max(config.max_pool_connections, connections)
+    return dataclasses.replace(config, max_pool_connections=kept)
 
 
 # ----------------------------------------------------------------- planning

@@ -25,6 +25,7 @@ from s3op.transport import (
     GetFailed,
     GetReplies,
     GetTarget,
+    HeadReplies,
     ReplyHead,
     S3Answer,
     UploadBody,
@@ -67,6 +68,14 @@ class BotocoreTransport(ServerSideCalls):
                 continue
             length = int(answer["ContentLength"])
             yield index, ReplyHead(200, length, _given_answer(answer), answer["Body"].close)
+
+    def head_many(self, targets: Sequence[GetTarget]) -> HeadReplies:
+        """One HEAD after another."""
+        for index, target in enumerate(targets):
+            try:
+                yield index, self.head_object(Bucket=target.bucket, Key=target.key)
+            except Exception as exc:  # noqa: BLE001 - the attempt's failure, classified later
+                yield index, GetFailed(exc)
 
     def head_object(self, *, Bucket: str, Key: str) -> S3Answer:
         """HEAD an object."""

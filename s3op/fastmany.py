@@ -1,47 +1,89 @@
-"""Batched GETs of the fast path: many whole-object GETs in flight on one thread.
+"""Batched GETs and HEADs of the fast path: many requests in flight on one thread.
 
 ``get_many`` signs and sends every GET at once, each on its own
 keep-alive connection (``s3op.inflight``), and yields each reply's status
 and headers as they arrive (``ReplyHead``), its body left to the caller;
-``opened`` turns a reply into ``get_object``'s answer (or its error). A
-request with no reply within the read timeout yields a ``TimeoutError``;
-a connection the server closed while idle is sent again inside
-``s3op.http1``. Once a request cannot be sent (no connection), the rest
-are left unsent (``NotSent``) rather than each failing the same way on
-this thread; so is any the fast path does not serve (``Sender.serves``).
+``opened`` turns a reply into ``get_object``'s answer (or its error).
+``head_many`` does the same for HEADs, whose replies have no body: it
+yields ``head_object``'s answer itself (an error status: ``GetFailed``
+with ``head_object``'s error). A request with no reply within the read
+timeout yields a ``TimeoutError``; a connection the server closed while
+idle is sent again inside ``s3op.http1``. Once a request cannot be sent
+(no connection), the rest are left unsent (``NotSent``) rather than each
+failing the same way on this thread; so is any the fast path does not
+serve (``Sender.serves``, or a bucket found to be in another region).
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence, Tuple, Union
 
-from s3op.fastsend import CHECKSUM_MODE, Sender
+from s3op.fastsend import CHECKSUM_MODE, NotOurs, Sender
 from s3op.http1_conn import Response
 from s3op.inflight import InFlight
-from s3op.transport import GetFailed, GetReplies, GetTarget, NotSent, ReplyHead, S3Answer
+from s3op.responses import describe_headers
+from s3op.transport import (
+    GetFailed,
+    GetReplies,
+    GetTarget,
+    HeadReplies,
+    NotSent,
+    ReplyHead,
+    S3Answer,
+)
 
 #: Builds get_object's answer from a reply (raising its error for an error status).
 Opener = Callable[[Response, GetTarget], S3Answer]
+#: (index, reply or what went wrong) as each ends; or (index, NotSent | GetFailed) unsent.
+_Sent = Iterator[Tuple[int, Union[Response, Exception, NotSent, GetFailed]]]
 
 
 def get_many(sender: Sender, targets: Sequence[GetTarget], opened: Opener) -> GetReplies:
     """(index, reply) for every target, as each ends (``Transport.get_many``)."""
+    for index, got in _exchange(sender, "GET", targets):
+        if isinstance(got, (NotSent, GetFailed)):
+            yield index, got
+        elif isinstance(got, Exception):
+            yield index, GetFailed(got)
+        else:
+            answer = functools.partial(opened, got, targets[index])
+            yield index, ReplyHead(got.status, got.length, answer, got.close)
+
+
+def head_many(sender: Sender, targets: Sequence[GetTarget]) -> HeadReplies:
+    """(index, head_object's answer, or why not) for every target, as each ends
+    (``Transport.head_many``)."""
+    for index, got in _exchange(sender, "HEAD", targets):
+        if isinstance(got, (NotSent, GetFailed)):
+            yield index, got
+        elif isinstance(got, Exception):
+            yield index, GetFailed(got)
+        else:
+            try:
+                checked = sender.check(got, targets[index].bucket, "HEAD")
+            except NotOurs:
+                yield index, NotSent()  # another region: head_object sends it (botocore)
+            except Exception as exc:  # noqa: BLE001 - the error status, classified later
+                yield index, GetFailed(exc)
+            else:
+                yield index, describe_headers(checked.headers)
+
+
+def _exchange(sender: Sender, method: str, targets: Sequence[GetTarget]) -> _Sent:
+    """Send every target's request at once; yield each reply (or failure) as it ends."""
     flight: InFlight[int] = InFlight()
     try:
-        yield from _send_all(sender, flight, targets)
-        for index, got in flight.replies():
-            if isinstance(got, Exception):
-                yield index, GetFailed(got)
-            else:
-                answer = functools.partial(opened, got, targets[index])
-                yield index, ReplyHead(got.status, got.length, answer, got.close)
+        yield from _send_all(sender, method, flight, targets)
+        yield from flight.replies()
     finally:
         flight.close()
 
 
-def _send_all(sender: Sender, flight: InFlight[int], targets: Sequence[GetTarget]) -> GetReplies:
-    """Send each target's GET; yield the ones that went no further."""
+def _send_all(
+    sender: Sender, method: str, flight: InFlight[int], targets: Sequence[GetTarget]
+) -> Iterator[Tuple[int, Union[NotSent, GetFailed]]]:
+    """Send each target's request; yield the ones that went no further."""
     broken = False
     for index, target in enumerate(targets):
         if broken or not sender.serves(target.bucket, target.key):
@@ -49,8 +91,8 @@ def _send_all(sender: Sender, flight: InFlight[int], targets: Sequence[GetTarget
             continue
         headers = {CHECKSUM_MODE: "ENABLED"}
         try:
-            pool, path, signed = sender.prepare("GET", target.bucket, target.key, headers)
-            flight.send(pool, "GET", path, signed, index)
+            pool, path, signed = sender.prepare(method, target.bucket, target.key, headers)
+            flight.send(pool, method, path, signed, index)
         except Exception as exc:  # noqa: BLE001 - the attempt's failure, classified later
             broken = True
             yield index, GetFailed(exc)

@@ -5,8 +5,8 @@ with botocore's own SigV4 signer (~30 us, ``s3op.signing``) and sending
 with our minimal HTTP/1.1 client (``s3op.http1``, through
 ``s3op.fastsend``) costs a fraction of that. ``FastClient`` serves GET,
 HEAD, PUT, part uploads, listings and GetObjectAttributes itself, and
-batched GETs (``get_many``: many requests in flight on one thread,
-``s3op.inflight``). Answers have botocore's shape and an error status
+batched GETs and HEADs (``get_many``, ``head_many``: many requests in
+flight on one thread, ``s3op.inflight``). Answers have botocore's shape and an error status
 raises botocore's ``ClientError`` (same ``response`` dict), so the ops and
 the one error table in ``s3op.errors`` never know which path served them.
 
@@ -27,14 +27,21 @@ from urllib.parse import quote
 from s3op.bodies import FastBody
 from s3op.botocore_transport import BotocoreTransport
 from s3op.checksum import crc32_from_b64
-from s3op.fastmany import get_many
+from s3op.fastmany import get_many, head_many
 from s3op.fastsend import CHECKSUM_MODE, Endpoint, NotOurs, Sender
 from s3op.http1_conn import Response
 from s3op.readahead import ReadAhead, next_token
 from s3op.responses import describe_headers, parse_attributes, parse_listing
 from s3op.serverside import ServerSideCalls
 from s3op.signing import CredentialSource
-from s3op.transport import FileSlice, GetReplies, GetTarget, S3Answer, UploadBody
+from s3op.transport import (
+    FileSlice,
+    GetReplies,
+    GetTarget,
+    HeadReplies,
+    S3Answer,
+    UploadBody,
+)
 
 #: The largest GetObjectAttributes answer read (1,000 parts take ~100 KB).
 ATTRIBUTES_MAX = 4 * 1024 * 1024
@@ -116,6 +123,11 @@ class FastClient(ServerSideCalls):
             return self.botocore().get_object(Bucket=target.bucket, Key=target.key)
 
     # ------------------------------------------------------- HEAD, attributes
+
+    def head_many(self, targets: Sequence[GetTarget]) -> HeadReplies:
+        """Send every HEAD at once, each on its own keep-alive connection; yield
+        each answer as it arrives (``s3op.fastmany``)."""
+        return head_many(self._sender, targets)
 
     def head_object(self, *, Bucket: str, Key: str) -> S3Answer:
         """HEAD an object."""

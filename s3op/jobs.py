@@ -83,6 +83,10 @@ class VerifyJob:
     md5: str = ""
     parts: Optional[PartsCheck] = None
     part_sizes: Tuple[int, ...] = ()  # the object's parts, for a parts check
+    # A slice of a multipart-ETag check (``part_sizes`` are then the slice's parts):
+    # each part's MD5 is answered (``PartDone.pieces``) and the parent combines them.
+    first: Optional[int] = None  # the object part the slice starts with; None: whole file
+    offset: int = 0  # where the slice starts in the file
 
 
 @dataclass(frozen=True)

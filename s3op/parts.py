@@ -317,3 +317,35 @@ def file_digest(path: str, sizes: Sequence[int], algorithm: str, chunk: int = 1 
         for block in iter(lambda: f.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def slice_digests(
+    path: str, offset: int, sizes: Sequence[int], algorithm: str, chunk: int = 1 << 20
+) -> List[bytes]:
+    """The digest of each of the parts ``sizes`` that start at ``offset`` in ``path``
+    (a slice of a file: slices run on several threads, hashlib and reads release
+    the GIL, so the parts of one file are hashed on several cores)."""
+    digest = PartsDigest(algorithm, sizes)
+    left = sum(sizes)
+    with open(path, "rb", buffering=0) as f:
+        f.seek(offset)
+        while left > 0:
+            block = f.read(min(chunk, left))
+            if not block:
+                break
+            digest.update(block)
+            left -= len(block)
+    return digest.digests()
+
+
+def verify_slices(sizes: Sequence[int], at_least: int) -> List[Tuple[int, int, Tuple[int, ...]]]:
+    """(first part, offset, part sizes) of consecutive slices of the parts ``sizes``,
+    each at least ``at_least`` bytes (but the last) and whole parts only."""
+    out: List[Tuple[int, int, Tuple[int, ...]]] = []
+    first = offset = total = 0
+    for index, size in enumerate(sizes):
+        total += size
+        if total >= at_least or index == len(sizes) - 1:
+            out.append((first, offset, tuple(sizes[first : index + 1])))
+            first, offset, total = index + 1, offset + total, 0
+    return out

@@ -63,7 +63,8 @@ class Pool:
         self.spec = spec
         self.processes = processes  # 0 = one in-process worker (threads only)
         self.workers: List[Worker] = []
-        self.capacity = max(1, spec.threads) * 2
+        # jobs handed to a worker at once: its threads' and its window's (``Throttle``)
+        self.capacity = max(max(1, spec.threads) * 2, spec.window_max + spec.threads)
 
     def start(self) -> None:
         """Start the workers."""

@@ -1,8 +1,26 @@
-"""Per-worker concurrency that backs off while S3 says "slow down".
+"""Per-worker concurrency: threads and requests in flight, fitted to the conditions.
 
-Additive increase, multiplicative decrease: every throttling answer halves
-the number of threads allowed to run requests at once (never below one);
-every success while below the maximum adds one back.
+Two numbers, one mechanism (additive increase, multiplicative decrease):
+
+- ``Throttle.limit``: threads allowed to run jobs at once. Every throttling
+  answer (503 SlowDown and the like: ``s3op.errors``) halves it (never
+  below one); every job finished while below the maximum adds one back.
+- ``Window.size``: requests the worker keeps in flight at once, counting
+  each request of a batch (many GETs or HEADs sent together from one
+  thread: ``s3op.worker``). It grows by a step while throughput grows,
+  holds when throughput flattens (the server, the network or our CPU is
+  the bottleneck: more requests out would only wait), and halves with the
+  thread limit when S3 says slow down.
+
+Throughput is measured by the worker itself, in periods of at least
+``PERIOD_MIN_SECONDS`` and a window's worth of requests, and only a period
+in which work was waiting for room in the window says anything about a
+bigger one (``Window.observe``'s ``full``). On loopback, where the engine is
+CPU-bound, the window starts where the fixed limit used to be and a bigger
+one brings no more throughput, so it stays (nothing is paid for it). Over a
+network (20 ms a request in the benchmark's model), each round trip holds
+requests for a while and the window grows until our CPU or the server caps
+throughput.
 """
 
 from __future__ import annotations
@@ -12,35 +30,116 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+#: Throughput must beat the best seen by this factor for the window to grow again.
+GAIN = 1.1
+#: The shortest measurement period (completions come in bursts, one per round trip).
+PERIOD_MIN_SECONDS = 0.05
+#: Requests in flight a worker may grow to, per thread (its window's ceiling). W1 and
+#: W6 over the benchmark's network model (20 ms a request) flatten near 64-128 in
+#: flight on this 2-CPU machine; a window bigger than the work waiting costs nothing.
+REQUESTS_PER_THREAD = 8
+
+
+def window_max(op: str, threads: int) -> int:
+    """The window's ceiling for a batch of ``op`` on ``threads`` threads a worker
+    (``WorkerSpec.window_max``). Uploads run one request a thread: 0, the default."""
+    return 0 if op == "put" else threads * REQUESTS_PER_THREAD
+
+
+class Window:
+    """Requests in flight allowed: a hill-climb on measured throughput (pure logic).
+
+    ``observe`` is fed one measurement period at a time; it grows the window
+    by ``step`` while each period's throughput beats the best seen by
+    ``GAIN`` with the window full, and holds it otherwise. ``slow_down``
+    halves it and forgets the best, so that it climbs back from there.
+    """
+
+    def __init__(self, start: int, ceiling: int, step: int) -> None:
+        self.ceiling = max(1, ceiling)
+        self.size = min(max(1, start), self.ceiling)
+        self.step = max(1, step)
+        self.best = 0.0  # the best throughput seen (requests/s) since the last cut
+
+    def observe(self, done: int, seconds: float, full: bool) -> int:
+        """One period: ``done`` requests finished in ``seconds``; ``full``: work
+        waited for room in the window during it. Returns the new size."""
+        if done <= 0 or seconds <= 0:
+            return self.size
+        rate = done / seconds
+        if full and rate > self.best * GAIN:
+            self.best = rate
+            self.size = min(self.ceiling, self.size + self.step)
+        return self.size
+
+    def slow_down(self) -> int:
+        """S3 said slow down: halve the window (never below one)."""
+        self.size = max(1, self.size // 2)
+        self.best = 0.0
+        return self.size
+
 
 class Throttle:
-    """A resizable semaphore driven by throttling signals."""
+    """A resizable semaphore of threads and a window of requests, driven by
+    throttling signals and measured throughput."""
 
-    def __init__(self, maximum: int) -> None:
+    def __init__(self, maximum: int, window: int = 0, window_max: int = 0) -> None:
+        """``maximum``: threads; ``window``: requests in flight to start from
+        (default twice the threads); ``window_max``: the most it may grow to."""
         self.maximum = max(1, maximum)
         self.limit = self.maximum
         self.running = 0
+        start = window or 2 * self.maximum
+        self.window = Window(start, max(window_max, start), step=self.maximum)
+        self.in_flight = 0  # requests reserved by running jobs and batches
         self._cond = threading.Condition()
         self._last_cut = 0.0
+        self._period_start = time.monotonic()
+        self._period_done = 0
+        self._period_full = False
 
     def slow_down(self) -> None:
-        """A throttling response was seen: halve the limit (at most every 0.5 s)."""
+        """A throttling response was seen: halve the limit and the window (at
+        most every 0.5 s: one burst of throttling answers is one signal)."""
         with self._cond:
             now = time.monotonic()
             if now - self._last_cut >= 0.5:
                 self.limit = max(1, self.limit // 2)
+                self.window.slow_down()
                 self._last_cut = now
+                self._new_period(now)
 
     def calm(self, seconds: float = 5.0) -> bool:
         """True when the limit is at its maximum and no throttling answer came
-        in the last ``seconds``.
-
-        A thread that sends many GETs at once holds one slot for all of them
-        (a slot per request would park every other thread on this lock, all
-        woken at each release). So the pool sends GETs together only while
-        S3 is calm, and one per slot from the first "slow down" on.
-        """
+        in the last ``seconds``."""
         return self.limit >= self.maximum and time.monotonic() - self._last_cut >= seconds
+
+    def reserve(self, wanted: int) -> int:
+        """Room for up to ``wanted`` requests in the window: at least one (a
+        thread always runs the job it holds). Give back what goes unused
+        with ``finished``."""
+        with self._cond:
+            room = self.window.size - self.in_flight
+            if wanted > room:
+                self._period_full = True
+            granted = max(1, min(wanted, room))
+            self.in_flight += granted
+            return granted
+
+    def finished(self, reserved: int, done: int) -> None:
+        """``done`` requests of a ``reserve(...)`` of ``reserved`` ended (the rest
+        were never sent); measures throughput, and may resize the window."""
+        with self._cond:
+            self.in_flight -= reserved
+            self._period_done += done
+            now = time.monotonic()
+            elapsed = now - self._period_start
+            if elapsed >= PERIOD_MIN_SECONDS and self._period_done >= self.window.size:
+                self.window.observe(self._period_done, elapsed, self._period_full)
+                self._new_period(now)
+
+    def _new_period(self, now: float) -> None:
+        self._period_start, self._period_done, self._period_full = now, 0, False
 
     @contextmanager
     def slot(self) -> Iterator[None]:

@@ -22,7 +22,8 @@ Batched GETs: ``get_many`` sends many whole-object GETs at once and yields
 each reply as it arrives (``ReplyHead``: status and headers in, the body
 not read), so one thread can keep many requests in flight
 (``s3op.ops.multiget``). ``batches_gets`` says whether that gains anything
-(the botocore transport implements ``get_many`` as a loop).
+(the botocore transport implements ``get_many`` as a loop). ``head_many``
+does the same for HEADs (``s3op.ops.multihead``).
 
 Nothing here resends anything: a transport makes one attempt per call
 (except the stale-connection resend inside ``s3op.http1``; see
@@ -138,6 +139,10 @@ class ReplyHead:
 GetReply = Union[NotSent, GetFailed, ReplyHead]
 #: ``get_many``'s (index, reply) pairs; ``close()`` drops the requests still out.
 GetReplies = Generator[Tuple[int, GetReply], None, None]
+#: What ``head_many`` yields of one HEAD: head_object's answer, or why there is none.
+HeadReply = Union[NotSent, GetFailed, S3Answer]
+#: ``head_many``'s (index into its targets, reply) pairs, in the order replies end.
+HeadReplies = Generator[Tuple[int, HeadReply], None, None]
 
 
 class Transport(Protocol):
@@ -157,6 +162,10 @@ class Transport(Protocol):
         Every index is yielded once. Closing the iterator early closes the
         connections of requests still out.
         """
+
+    def head_many(self, targets: Sequence[GetTarget]) -> HeadReplies:
+        """HEAD each target; yield (index, answer or why not) as each ends, every
+        index once (``get_many``'s rules; an error status is a ``GetFailed``)."""
 
     def head_object(self, *, Bucket: str, Key: str) -> S3Answer:
         """HEAD an object."""

@@ -7,13 +7,15 @@ transport of the worker's own (clients never cross a fork). The worker
 gives it one thing: ``slow_down``, its ``Throttle``'s, to call when S3
 says slow down.
 
-Each thread runs one job at a time under a ``Throttle`` slot. While S3 is
-calm (``Throttle.calm``), a thread that takes a job the runner calls
-batchable also takes the batchable jobs waiting behind it (``_gather``,
-never waiting for more) and has the runner run them together
-(``Runner.run_batch``: many GETs in flight on one thread). A runner may
-hand a job back to the inbox to be finished by any free thread
-(``hand_off``), so a slow one never holds up the rest of its batch.
+Each thread runs one job at a time under a ``Throttle`` slot. A thread
+that takes a job the runner calls batchable also takes the batchable jobs
+of its kind waiting behind it (``_gather``, never waiting for more), as
+many as the throttle's window of requests in flight has room for, and has
+the runner run them together (``Runner.run_batch``: many GETs or HEADs in
+flight on one thread). The window grows while throughput grows and halves
+when S3 says slow down (``s3op.throttle``). A runner may hand a job back
+to the inbox to be finished by any free thread (``hand_off``), so a slow
+one never holds up the rest of its batch.
 
 Forked workers close their siblings' pipe ends, ignore SIGINT (the parent
 decides), and die with the parent (``PR_SET_PDEATHSIG``).
@@ -72,6 +74,7 @@ class WorkerSpec:
 
     runner: RunnerFactory  # builds what runs the jobs, inside the worker
     threads: int  # threads per worker: jobs run at once (fewer while S3 throttles)
+    window_max: int = 0  # requests in flight it may grow to (``Throttle``); 0: 2 x threads
 
 
 #: The worker's end of its link to the parent: a pipe, or an in-process channel.
@@ -80,7 +83,7 @@ Link = Union[Connection, WorkerEnd]
 
 def worker_main(conn: Link, spec: WorkerSpec) -> None:
     """Body of a worker: build its runner, run jobs on M threads until shutdown."""
-    throttle = Throttle(spec.threads)
+    throttle = Throttle(spec.threads, window_max=spec.window_max)
     in_process = isinstance(conn, WorkerEnd)  # threads take jobs straight off the channel
     runner = spec.runner(throttle.slow_down, in_process)
     inbox: queue.SimpleQueue[Optional[Message]]
@@ -141,6 +144,7 @@ def _serve(
                 listening = runner.run_batch(batch, answer, hand_off)
             else:
                 listening = answer(msg[0], runner.run(msg[1]))
+        throttle.finished(len(batch), len(batch))
         if not listening:
             return
 
@@ -151,17 +155,21 @@ def _gather(
     msg: Message,
     throttle: Throttle,
 ) -> Tuple[List[Message], Optional[Message]]:
-    """``msg`` and the batchable tasks waiting behind it, at most the runner's
-    ``batch_size`` (never waits), plus the first other task met on the way
-    (None if none): the caller runs it next, so nothing taken is put back
-    behind later work. A shutdown met on the way goes back into the inbox:
-    it is None, so it cannot be carried, and the threads pass it on to each
-    other. Batches only while S3 is calm (``Throttle.calm``); the pool's
-    capacity, twice its threads, bounds what can be waiting."""
+    """``msg`` and the batchable tasks of its kind waiting behind it, as many as
+    the throttle's window has room for (``Throttle.reserve``: the caller gives
+    them back with ``finished``), at most the runner's ``batch_size`` (never
+    waits), plus the first other task met on the way (None if none): the
+    caller runs it next, so nothing taken is put back behind later work. A
+    shutdown met on the way goes back into the inbox: it is None, so it
+    cannot be carried, and the threads pass it on to each other. The pool's
+    capacity (``s3op.pool``) bounds what can be waiting."""
     batch = [msg]
-    if not runner.batchable(msg[1]) or not throttle.calm():
+    if not runner.batchable(msg[1]):
+        throttle.reserve(1)
         return batch, None
-    while len(batch) < runner.batch_size:
+    room = throttle.reserve(min(runner.batch_size, 1 + inbox.qsize()))
+    carried: Optional[Message] = None
+    while len(batch) < room:
         try:
             nxt = inbox.get_nowait()
         except queue.Empty:
@@ -169,10 +177,12 @@ def _gather(
         if nxt is SHUTDOWN_SIGNAL:  # None: it cannot be carried; leave it for the loop
             inbox.put(SHUTDOWN_SIGNAL)
             break
-        if not runner.batchable(nxt[1]):
-            return batch, nxt
+        if not runner.batchable(nxt[1]) or type(nxt[1]) is not type(msg[1]):
+            carried = nxt
+            break
         batch.append(nxt)
-    return batch, None
+    throttle.finished(room - len(batch), 0)  # room not used
+    return batch, carried
 
 
 def process_entry(conn: Connection, spec: WorkerSpec, close: List[Connection]) -> None:

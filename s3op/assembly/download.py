@@ -11,8 +11,9 @@ whatever checksum the server keeps). A ``DownloadAssembly`` then
    never cross one of the object's part boundaries then: ``plan_ranges``);
 3. when every range is in, checks the size, then the checksum from those
    digests, or, when none can be had from them (a plain-MD5 ETag, a
-   multipart ETag with parts too big for one range), asks for a
-   ``VerifyJob`` that reads the file again;
+   multipart ETag with parts too big for one range), asks for
+   ``VerifyJob``s that read the file again (a multipart ETag's parts in
+   slices, hashed in parallel);
 4. renames the file into place and answers the request's result.
 
 A size or checksum mismatch starts the whole object over (a new ``GetJob``,
@@ -31,7 +32,14 @@ from s3op.assembly import NOTHING, Step
 from s3op.checksum import crc32_of_parts, spans
 from s3op.errors import classify_local
 from s3op.jobs import GetJob, GetPartJob, PartDone, Settings, SplitGet, VerifyJob
-from s3op.parts import aligned_spans, combine, composite_crc32, group_spans, label
+from s3op.parts import (
+    aligned_spans,
+    combine,
+    composite_crc32,
+    group_spans,
+    label,
+    verify_slices,
+)
 from s3op.paths import create_private, make_room, remove_file, temp_path
 from s3op.protocol import ErrorKind, RangeServed, Result
 
@@ -40,6 +48,11 @@ from s3op.protocol import ErrorKind, RangeServed, Result
 #: streams in; bigger parts would cost the download its parallelism, so such an
 #: object is read again once assembled.
 MD5_PART_MAX = 64 * 1024 * 1024
+
+#: A multipart-ETag object read again (parts bigger than ``MD5_PART_MAX``) is hashed
+#: in slices of whole parts of at least this many bytes, one job each, on several
+#: threads (and cores: hashlib and reads release the GIL).
+VERIFY_SLICE = 64 * 1024 * 1024
 
 #: One ranged GET: (index of its first piece, offset, length, lengths of the
 #: pieces it spans when more than one: see ``parts.group_spans``).
@@ -129,7 +142,7 @@ class DownloadAssembly:
         self._record(done)
         if self.left > 0:
             return NOTHING
-        return self._commit() if self.verifying else self._check()
+        return self._verified() if self.verifying else self._check()
 
     def part_failed(self, result: Result) -> Step:
         """A range failed for good: so does the object (a failed second read is a
@@ -195,12 +208,32 @@ class DownloadAssembly:
         split = self.split
         if self.settings.verify and not _checked_from_ranges(split) and (split.md5 or split.parts):
             self.verifying = True  # the file read again: its MD5, or its parts' MD5s
-            self.left = 1
-            head = self.head
-            check = VerifyJob(
-                head.idx, head.url, self.tmp, split.md5 or "", split.parts, split.part_sizes
-            )
-            return Step(parts=(check,))
+            checks = self._verify_jobs()
+            self.left = len(checks)
+            return Step(parts=checks)
+        return self._commit()
+
+    def _verify_jobs(self) -> Tuple[VerifyJob, ...]:
+        """What reads the file again: one job for a plain MD5; slices of the parts
+        (``VERIFY_SLICE`` each) for a multipart ETag, hashed on several threads."""
+        split, head = self.split, self.head
+        if split.parts is None or split.parts.algorithm != "md5" or not split.part_sizes:
+            md5 = split.md5 or ""
+            return (VerifyJob(head.idx, head.url, self.tmp, md5, split.parts, split.part_sizes),)
+        return tuple(
+            VerifyJob(head.idx, head.url, self.tmp, "", split.parts, sizes, first, offset)
+            for first, offset, sizes in verify_slices(split.part_sizes, VERIFY_SLICE)
+        )
+
+    def _verified(self) -> Step:
+        """The file was read again: commit it, unless its slices' part MD5s (when
+        it was read in slices) do not make the object's multipart ETag."""
+        parts = self.split.parts
+        if parts is not None and self.md5s:
+            digest = combine("md5", [self.md5s.get(n, b"") for n in range(parts.count)])
+            if digest != parts.expected:
+                why = f"{label('md5')} mismatch: assembled {digest}, object {parts.expected}"
+                return self._restart(why)
         return self._commit()
 
     def _size_mismatch(self) -> Optional[str]:

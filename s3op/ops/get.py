@@ -34,6 +34,7 @@ from s3op.parts import (
     label,
     part_sizes,
     parts_check,
+    slice_digests,
 )
 from s3op.protocol import (
     ByteRange,
@@ -307,6 +308,11 @@ def run_verify(ctx: OpContext, job: VerifyJob) -> Union[PartDone, PartFailed]:
     """Digest an assembled file (in a worker, not the parent): its MD5 against a
     plain-MD5 ETag, or its parts against a multipart object's ETag (a composite
     CRC32 needs no second read: the parent combines the parts' CRC32s)."""
+    if job.first is not None and job.parts is not None:  # a slice: its parts' digests
+        sizes, algorithm = job.part_sizes, job.parts.algorithm
+        digests = slice_digests(job.path, job.offset, sizes, algorithm, CHUNK)
+        pieces = tuple((None, size, md5) for size, md5 in zip(sizes, digests))
+        return PartDone(job.first, length=sum(sizes), pieces=pieces)
     if job.parts is None:
         digest = hashlib.md5()
         with open(job.path, "rb") as f:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from typing import Dict, Optional, Union
+from typing import Callable, Dict, Optional, Union
 
 from s3op.jobs import InfoJob
 from s3op.ops import OpContext, failed, invalid
@@ -27,26 +27,49 @@ from s3op.transport import S3Answer, Transport
 
 def run_info(ctx: OpContext, job: InfoJob) -> Result:
     """HEAD ``job.req.url`` and describe the object."""
+    return continue_info(ctx, job, None, None)
+
+
+def continue_info(
+    ctx: OpContext,
+    job: InfoJob,
+    first: Optional[Callable[[], S3Answer]],
+    deadline: Optional[Deadline],
+) -> Result:
+    """``run_info`` for a HEAD whose first attempt was made elsewhere, by a batch
+    (``s3op.ops.multiget``): ``first`` is that attempt (None: it was never
+    made), ``deadline`` the operation's, started when its request went out."""
     req = job.req
     try:
         loc = parse_object_url(req.url)
     except ValueError as exc:
         return invalid(req.idx, req.url, ErrorKind.INVALID_URL, str(exc))
 
-    out = head(ctx, loc.bucket, loc.key)
+    out = head(ctx, loc.bucket, loc.key, first, deadline)
     if isinstance(out, Failure):
         return failed(req.idx, req.url, out)
     return describe(req.idx, req.url, out)
 
 
-def head(ctx: OpContext, bucket: str, key: str) -> Union[S3Answer, Failure]:
+def head(
+    ctx: OpContext,
+    bucket: str,
+    key: str,
+    first: Optional[Callable[[], S3Answer]] = None,
+    deadline: Optional[Deadline] = None,
+) -> Union[S3Answer, Failure]:
     """HEAD an object under the retry policy: its response, or why it failed
-    (``bucket_not_found`` rather than ``not_found`` when the bucket is missing)."""
+    (``bucket_not_found`` rather than ``not_found`` when the bucket is missing).
+    ``first`` and ``deadline``: as ``continue_info``'s."""
+    given = [first] if first is not None else []
 
     def attempt(deadline: Deadline) -> S3Answer:
+        if given:
+            return given.pop()()
         return ctx.transport.head_object(Bucket=bucket, Key=key)
 
-    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    sent = first is not None
+    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle, deadline=deadline, first_sent=sent)
     if isinstance(out, Failure) and out.kind is ErrorKind.NOT_FOUND:
         missing = _missing_bucket(ctx, bucket)
         if missing is not None:

@@ -1,8 +1,9 @@
-"""Many small downloads on one thread: the requests go out together.
+"""Many small downloads, or HEADs, on one thread: the requests go out together.
 
 A worker thread that finds several whole-object ``GetJob``s waiting takes
-up to ``GET_BATCH`` of them (only while S3 is calm: see ``s3op.worker``)
-and hands them to the transport's ``get_many``, which sends every request
+up to ``GET_BATCH`` of them (as many as its worker's window of requests in
+flight has room for: see ``s3op.worker``, ``s3op.throttle``) and hands
+them to the transport's ``get_many``, which sends every request
 at once and yields each reply as it arrives (``s3op.transport``). A small
 whole object (200, up to ``INLINE_MAX`` bytes, in at most
 ``INLINE_BUDGET``) is saved right there: ``run_get``'s first attempt
@@ -15,6 +16,10 @@ request went out. So retries, errors, splits of large objects, checks,
 deadlines and results are those of one-at-a-time gets, and no retry
 sleeps while other answers wait.
 
+``InfoJob``s are batched the same way (``head_many``): a HEAD's answer has
+no body, so a 200 is described right there, and anything else is resumed
+by ``s3op.ops.info.continue_info`` on any free thread.
+
 Known cost: a new TLS 1.3 connection may turn readable with a session
 ticket before its answer; its read then waits for the answer while other
 answers of the batch queue up behind it (once per new connection).
@@ -25,9 +30,10 @@ from __future__ import annotations
 from typing import Callable, List, NoReturn, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from s3op.errors import OpError
-from s3op.jobs import GetJob, Job, Outcome
+from s3op.jobs import GetJob, InfoJob, Job, Outcome
 from s3op.ops import OpContext, internal_failure
 from s3op.ops.get import FirstAttempt, continue_get, needs_parts, run_get, save_whole
+from s3op.ops.info import continue_info, describe, run_info
 from s3op.protocol import ErrorKind, Result, parse_object_url
 from s3op.retry import Deadline, InjectedFailure, inject_failure
 from s3op.transport import (
@@ -35,6 +41,8 @@ from s3op.transport import (
     GetReplies,
     GetReply,
     GetTarget,
+    HeadReplies,
+    HeadReply,
     NotSent,
     ReplyHead,
     S3Answer,
@@ -54,14 +62,20 @@ INLINE_MAX = 256 * 1024
 INLINE_BUDGET = 1.0
 
 
+#: The jobs a batch takes (all of one type).
+Batched = Union[GetJob, InfoJob]
+
+
 def batchable(ctx: OpContext, job: object) -> bool:
-    """True for a job ``run_gets`` can take: a whole-object GET, on a transport
-    that keeps many in flight."""
-    return type(job) is GetJob and job.req.range is None and ctx.transport.batches_gets
+    """True for a job ``run_gets`` can take: a whole-object GET, or a HEAD, on a
+    transport that keeps many in flight."""
+    if type(job) is GetJob:
+        return job.req.range is None and ctx.transport.batches_gets
+    return type(job) is InfoJob and ctx.transport.batches_gets
 
 
 class Resume:
-    """A batched GET whose answer needs more than the batch's thread gives it.
+    """A batched GET (or HEAD) whose answer needs more than the batch's thread gives it.
 
     Retries sleep, and large bodies stream for a while: either would hold up
     every other answer of the batch, so the batch hands the job, with what
@@ -73,7 +87,7 @@ class Resume:
 
     def __init__(
         self,
-        job: GetJob,
+        job: Batched,
         first: Optional[FirstAttempt],
         deadline: Optional[Deadline] = None,
         injected: bool = False,
@@ -83,8 +97,10 @@ class Resume:
 
 
 def finish_resumed(ctx: OpContext, resumed: Resume) -> Outcome:
-    """Finish a handed-off GET: ``continue_get``, the first attempt being what the
-    batch got (none: the transport did not send it)."""
+    """Finish a handed-off GET or HEAD: ``continue_get`` or ``continue_info``, the
+    first attempt being what the batch got (none: the transport did not send it)."""
+    if isinstance(resumed.job, InfoJob):
+        return continue_info(ctx, resumed.job, resumed.first, resumed.deadline)
     return continue_get(ctx, resumed.job, resumed.first, resumed.deadline)
 
 
@@ -96,7 +112,7 @@ HandOff = Callable[[int, Resume], None]
 
 def run_gets(
     ctx: OpContext,
-    batch: Sequence[Tuple[int, GetJob]],
+    batch: Sequence[Tuple[int, Batched]],
     answer: Answer,
     hand_off: Optional[HandOff] = None,
 ) -> bool:
@@ -115,7 +131,7 @@ class _Sending:
 
     __slots__ = ("job_id", "job", "target", "deadline")
 
-    def __init__(self, job_id: int, job: GetJob, target: GetTarget, deadline: Deadline) -> None:
+    def __init__(self, job_id: int, job: Batched, target: GetTarget, deadline: Deadline) -> None:
         self.job_id, self.job, self.target = job_id, job, target
         self.deadline = deadline  # the operation's, from just before the request went out
 
@@ -131,9 +147,9 @@ class _Batch:
         self.ctx, self.answer, self.hand_off = ctx, answer, hand_off
         self.settled: Set[int] = set()
 
-    def run(self, batch: Sequence[Tuple[int, GetJob]]) -> bool:
+    def run(self, batch: Sequence[Tuple[int, Batched]]) -> bool:
         """Send the batch, settle each job as its reply comes; False: nobody listens."""
-        replies: Optional[GetReplies] = None
+        replies: Optional[Union[GetReplies, HeadReplies]] = None
         try:
             sending: List[_Sending] = []
             for job_id, job in batch:
@@ -142,10 +158,14 @@ class _Batch:
                     sending.append(early)
                 elif not self.settle(job_id, job, early):
                     return False
-            replies = self.ctx.transport.get_many([out.target for out in sending])
+            targets = [out.target for out in sending]
+            heads = bool(batch) and isinstance(batch[0][1], InfoJob)
+            transport = self.ctx.transport
+            replies = transport.head_many(targets) if heads else transport.get_many(targets)
+            on_reply = _on_head_reply if heads else _on_reply
             for index, reply in replies:
                 out = sending[index]
-                settled = _guarded(out.job, _on_reply, self.ctx, out, reply)
+                settled = _guarded(out.job, on_reply, self.ctx, out, reply)
                 if not self.settle(out.job_id, out.job, settled):
                     return False
             return True
@@ -155,7 +175,7 @@ class _Batch:
             if replies is not None:
                 replies.close()
 
-    def settle(self, job_id: int, job: GetJob, outcome: Settled) -> bool:
+    def settle(self, job_id: int, job: Batched, outcome: Settled) -> bool:
         """Answer a job, or hand it off; False when nobody listens any more."""
         self.settled.add(job_id)
         if not isinstance(outcome, Resume):
@@ -165,7 +185,7 @@ class _Batch:
             return True
         return self.answer(job_id, _guarded(job, finish_resumed, self.ctx, outcome))
 
-    def fail_rest(self, batch: Sequence[Tuple[int, GetJob]], exc: Exception) -> bool:
+    def fail_rest(self, batch: Sequence[Tuple[int, Batched]], exc: Exception) -> bool:
         """Answer every job not settled yet as an internal error."""
         for job_id, job in batch:
             if job_id not in self.settled and not self.answer(job_id, internal_failure(job, exc)):
@@ -184,13 +204,13 @@ def _guarded(job: Job, run: Callable[..., T], *args: object) -> Union[T, Result]
         return internal_failure(job, exc)
 
 
-def _before_sending(ctx: OpContext, job_id: int, job: GetJob) -> Union[_Sending, Settled]:
+def _before_sending(ctx: OpContext, job_id: int, job: Batched) -> Union[_Sending, Settled]:
     """What to send for ``job``; or its outcome (a bad URL), or a ``Resume`` (a
     failure injected as attempt 1, which sends nothing)."""
     try:
         loc = parse_object_url(job.req.url)
-    except ValueError:
-        return run_get(ctx, job)  # rejects it at once, as it always does
+    except ValueError:  # rejected at once, as it always is
+        return run_info(ctx, job) if isinstance(job, InfoJob) else run_get(ctx, job)
     deadline = Deadline(ctx.policy.deadline)
     try:
         inject_failure(ctx.policy)  # attempt 1 is made here, outside the retry loop
@@ -199,12 +219,25 @@ def _before_sending(ctx: OpContext, job_id: int, job: GetJob) -> Union[_Sending,
     return _Sending(job_id, job, GetTarget(loc.bucket, loc.key), deadline)
 
 
-def _on_reply(ctx: OpContext, out: _Sending, reply: GetReply) -> Settled:
-    """A small whole object is saved here (the outcome); anything else is resumed."""
+def _unanswered(out: _Sending, reply: Union[NotSent, GetFailed]) -> Resume:
+    """A request the batch did not send, or whose attempt failed: resumed."""
     if isinstance(reply, NotSent):
         return Resume(out.job, None)
-    if isinstance(reply, GetFailed):
-        return Resume(out.job, _raising(reply.error), out.deadline)
+    return Resume(out.job, _raising(reply.error), out.deadline)
+
+
+def _on_head_reply(ctx: OpContext, out: _Sending, reply: HeadReply) -> Settled:
+    """A HEAD's answer described here (as ``run_info`` does); anything else resumed."""
+    if isinstance(reply, (NotSent, GetFailed)):
+        return _unanswered(out, reply)
+    return describe(out.job.req.idx, out.job.req.url, reply)
+
+
+def _on_reply(ctx: OpContext, out: _Sending, reply: GetReply) -> Settled:
+    """A small whole object is saved here (the outcome); anything else is resumed."""
+    if isinstance(reply, (NotSent, GetFailed)):
+        return _unanswered(out, reply)
+    assert isinstance(out.job, GetJob)
     size = reply.length
     small = size is not None and size <= INLINE_MAX and size < ctx.settings.multipart_threshold
     if reply.status != 200 or not small:
@@ -215,11 +248,13 @@ def _on_reply(ctx: OpContext, out: _Sending, reply: GetReply) -> Settled:
 def _save_inline(ctx: OpContext, out: _Sending, reply: ReplyHead) -> Settled:
     """``run_get``'s first attempt, without the loop around it, within the budget."""
     budget = Deadline(min(INLINE_BUDGET, out.deadline.left()))
+    job = out.job
+    assert isinstance(job, GetJob)
     try:
         answer = reply.open()
         if needs_parts(ctx, answer):  # one more request: not on the batch's thread
-            return Resume(out.job, _given(answer), out.deadline)
-        return save_whole(ctx, out.job, answer, budget, attempts=1)
+            return Resume(job, _given(answer), out.deadline)
+        return save_whole(ctx, job, answer, budget, attempts=1)
     except Exception as exc:  # noqa: BLE001 - counted and classified as attempt 1
         reply.close()
         if budget.passed() and not out.deadline.passed():

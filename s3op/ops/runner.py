@@ -5,8 +5,8 @@
 it builds inside each worker, after it starts, the worker's transport
 (``s3op.client.worker_transport``: clients never cross a fork) and an
 ``OpRunner`` over it. ``OpRunner`` runs one job with the op registered for
-its type (``run_job``), or several whole-object GETs together
-(``s3op.ops.multiget``), and finishes GETs a batch handed back.
+its type (``run_job``), or several whole-object GETs (or HEADs) together
+(``s3op.ops.multiget``), and finishes those a batch handed back.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from s3op.ops import OpContext, copy, delete, dry, get, info, internal_failure, 
 from s3op.ops.multiget import (
     GET_BATCH,
     Answer,
+    Batched,
     HandOff,
     Resume,
     batchable,
@@ -88,10 +89,10 @@ class OpRunner:
             return internal_failure(job, exc)
 
     def batchable(self, task: object) -> bool:
-        """A whole-object GET, on a transport that keeps many in flight."""
+        """A whole-object GET or a HEAD, on a transport that keeps many in flight."""
         return batchable(self.ctx, task)
 
     def run_batch(self, batch: List[Tuple[int, object]], answer: Answer, hand_off: HandOff) -> bool:
-        """Run whole-object GETs together (``multiget.run_gets``)."""
-        gets = cast(Sequence[Tuple[int, jobs.GetJob]], batch)  # all batchable: GetJobs
-        return run_gets(self.ctx, gets, answer, hand_off)
+        """Run whole-object GETs, or HEADs, together (``multiget.run_gets``)."""
+        same = cast(Sequence[Tuple[int, Batched]], batch)  # all batchable, of one type
+        return run_gets(self.ctx, same, answer, hand_off)
