@@ -176,7 +176,8 @@ def _run_batch(
     if op == "sync":  # a few requests, each planned from listings as it runs (s3op.sync)
         from s3op.sync.run import run_sync
 
-        return run_sync(list(batch), options, out)  # type: ignore[arg-type]
+        with bandwidth.capped(options.max_bandwidth):
+            return run_sync(list(batch), options, out)  # type: ignore[arg-type]
     processes = worker_processes(options.pool.num_workers, _size_hint(op, count, options))
     default = PUT_THREADS if op in ("put", "copy") else DEFAULT_THREADS
     threads = options.pool.threads or threads_per_process(default, processes)
