@@ -40,7 +40,7 @@ def readable_answer() -> Iterator[None]:
     the way) is a damaged answer: ``corrupt``, retried, never taken for a bug."""
     try:
         yield
-    except ValueError as exc:
+    except (ValueError, LookupError) as exc:  # LookupError: an encoding name damaged
         raise OpError(ErrorKind.CORRUPT, f"unreadable answer: {exc}") from None
 
 
