@@ -22,6 +22,7 @@ is not a plain MD5 and whose size matches.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Callable, Optional
 
@@ -72,10 +73,13 @@ class Comparer:
 
 
 def newer(src: Entry, dst: Entry) -> bool:
-    """True when the source is newer than the destination (an unknown time counts as newer)."""
+    """True when the source is newer than the destination (an unknown time counts as
+    newer), in whole seconds: listings give ``LastModified`` to the second (SeaweedFS
+    truncates), so a file uploaded within the second it was written must not look
+    newer than its object ever after."""
     if src.mtime is None or dst.mtime is None:
         return True
-    return src.mtime > dst.mtime
+    return math.floor(src.mtime) > math.floor(dst.mtime)
 
 
 def _local_vs_remote(local: Entry, remote: Entry, crc_of: RemoteCrc) -> Optional[bool]:

@@ -97,8 +97,14 @@ def listing_order(environ: Mapping[str, str]) -> KeyOrder:
 class SyncRun:
     """The actions of a batch's syncs, turned into jobs and result lines."""
 
-    def __init__(self, scheduler: Optional[Scheduler], dry_run: bool = False) -> None:
+    def __init__(
+        self,
+        scheduler: Optional[Scheduler],
+        emit_ok: Callable[[Result], None],
+        dry_run: bool = False,
+    ) -> None:
         self._scheduler = scheduler
+        self.emit_ok = emit_ok  # an ok line, straight out (it cannot change the exit code)
         self.dry_run = dry_run
         self.owners: Dict[int, Tuple[int, str]] = {}  # job idx -> (request idx, action)
         self.ids = itertools.count()
@@ -158,23 +164,23 @@ class SyncRun:
 
     def _do(self, planner: Planner, action: Action) -> None:
         url, local = self._names(planner, action)
-        if action.kind == SKIP:
+        idx = planner.req.idx
+        if action.kind == SKIP:  # most lines of a sync run again: made once, no relabel
             size = action.src.size if action.src is not None else None
-            self._answer(
-                planner, SKIP, Result(0, url, local=local, size=size, skipped=action.reason)
-            )
+            self.emit_ok(Result(idx, url, local=local, size=size, skipped=action.reason,
+                                action=SKIP))  # fmt: skip
         elif action.kind == FAIL:
             kind = ErrorKind(action.error_kind)
             self._answer(planner, planner.move, Result.failure(0, url, kind, action.reason, 0))
         elif self.dry_run:
-            self._answer(planner, action.kind, self._dry(action, url, local))
+            self.emit_ok(self._dry(idx, action, url, local))
         else:
             self._start(planner, action, url, local)
 
-    def _dry(self, action: Action, url: str, local: Optional[str]) -> Result:
+    def _dry(self, idx: int, action: Action, url: str, local: Optional[str]) -> Result:
         entry = action.src if action.src is not None else action.dst
         size = entry.size if entry is not None else None
-        return Result(0, url, local=local, size=size, dry=True)
+        return Result(idx, url, local=local, size=size, action=action.kind, dry=True)
 
     def _start(self, planner: Planner, action: Action, url: str, local: Optional[str]) -> None:
         idx = self._own(planner, action.kind)
@@ -245,7 +251,7 @@ def run_sync(requests: List[SyncRequest], options: BatchOptions, out: ResultSink
     policy = batch.retry_policy(options)
     config = batch.client_config_for(options, threads)
     pool = Pool(WorkerSpec(OpWorker(config, policy, settings), threads), processes)
-    syncing = SyncRun(None, options.dry_run)
+    syncing = SyncRun(None, out.emit, options.dry_run)
     scheduler = Scheduler(pool, settings, lambda r: out.emit(syncing.relabel(r)), flush=out.flush)
     syncing.scheduler = scheduler
 

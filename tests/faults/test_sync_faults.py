@@ -155,14 +155,14 @@ def check_all_directions(
 @pytest.mark.parametrize("mode", ["reset", "slowdown"])
 def test_sync_2000_objects_under_faults(seaweed_target: Target, tmp_path: Path, mode: str) -> None:
     """5% of object bodies reset; or 30% of all requests (listings too) answered 503
-    SlowDown for the first 10 s of each direction (as row 5: long enough to throttle
+    SlowDown for the first 20 s of each direction (as row 5: long enough to throttle
     and back off, short enough to finish)."""
     proxy = seaweed_target.proxy
     if mode == "reset":
         arm = functools.partial(proxy.set_mode, "reset", rate=0.05, direction="both")
     else:
         arm = functools.partial(
-            proxy.set_mode, "error", rate=0.3, status=503, code="SlowDown", window=10
+            proxy.set_mode, "error", rate=0.3, status=503, code="SlowDown", window=20
         )
     check_all_directions(seaweed_target, tmp_path, mode, arm)
 
@@ -188,7 +188,7 @@ def test_sync_survives_a_sigkilled_worker(seaweed_target: Target, tmp_path: Path
     target = seaweed_target
     src = tmp_path / "src"
     digests = make_source(src)
-    target.proxy.set_mode("latency", delay=0.02)
+    target.proxy.set_mode("latency", delay=0.2)  # ~25 s in all: the kill lands mid-run
     mark = new_mark()
     out = tmp_path / "out.jsonl"
     proc = start_sync(target, src, target.url("k/"), mark, out, "--num-workers", "2",
@@ -197,13 +197,15 @@ def test_sync_survives_a_sigkilled_worker(seaweed_target: Target, tmp_path: Path
     assert wait_for(lambda: len(lines(out)) >= 200, 120), "the sync did not start"
     victim = children(proc.pid)[0].pid
     os.kill(victim, signal.SIGKILL)
+    before = len(lines(out))
     code = proc.wait(timeout=600)
     got = lines(out)
     figure(
         "sync SIGKILLed worker",
-        f"worker {victim} killed after {len(got)} lines of {COUNT}: exit {code}; "
+        f"worker {victim} killed after {before} lines of {COUNT}: exit {code}; "
         f"{sum(1 for x in got if x['ok'])} ok; orphans {len(marked(mark))}",
     )
+    assert before < COUNT, "the kill came after the sync had finished"
     assert code == 0
     assert Counter(x["action"] for x in got) == {"put": COUNT}
     assert len({x["url"] for x in got}) == COUNT

@@ -142,6 +142,13 @@ def test_checksum_falls_back_to_time_without_a_digest(tmp_path: Path) -> None:
     assert not Comparer("checksum", None, lambda e: crc + 1).equal(newer, multipart)
 
 
+def test_time_is_compared_in_whole_seconds() -> None:
+    by_time = Comparer("size_and_time", None, None)
+    written = entry("f", 4, 100.7, path="/x")  # written at 100.7, uploaded at 100.9
+    assert by_time.equal(written, entry("f", 4, 100.0, "e"))  # LastModified: 100
+    assert not by_time.equal(entry("f", 4, 101.2, path="/x"), entry("f", 4, 100.0, "e"))
+
+
 def test_remote_pairs_compare_etags_then_crcs() -> None:
     a, b = entry("k", 4, 1.0, "A" * 32), entry("k", 4, 9.0, "a" * 32)
     never = Comparer("checksum", lambda e: None, lambda e: None)
