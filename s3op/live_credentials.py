@@ -25,10 +25,10 @@ credentials have left (at least every ``POLL_MIN`` s, at most every
 It stops when the ``LiveCredentials`` it feeds is no longer used, or when
 ``stop`` is called.
 
-A failed refresh is retried at the next wake-up and logged without any
-part of a credential; requests keep the last credentials meanwhile, and a
-request they no longer sign fails as S3 says (``access_denied``, retried
-by nobody), never silently.
+A failed refresh is logged without any part of a credential and retried
+after 1 s, then 2, 4, ... (at most ``POLL_MAX``); requests keep the last
+credentials meanwhile, and a request they no longer sign fails as S3 says
+(``access_denied``, retried by nobody), never silently.
 """
 
 from __future__ import annotations
@@ -142,6 +142,7 @@ class Refresher:
         self._live = weakref.ref(live)
         self._stop = threading.Event()
         self.refreshes = 0  # changes published (tests, diagnostics)
+        self._failures = 0  # refreshes failed in a row: the pause doubles with each
         self._thread = threading.Thread(target=self._loop, name="s3op-credentials", daemon=True)
         self._thread.start()
 
@@ -158,6 +159,8 @@ class Refresher:
             del live
 
     def _pause(self) -> float:
+        if self._failures:
+            return min(POLL_MAX, 2.0 ** (self._failures - 1))
         live = self._live()
         expiry = live.expiry() if live is not None else None
         if expiry is None:
@@ -168,8 +171,10 @@ class Refresher:
         try:
             creds = frozen_of(self._source)
         except Exception as exc:  # noqa: BLE001 - any provider error: keep the old set, retry
+            self._failures += 1
             log.warning("s3op: refreshing credentials failed (%s); retrying", type(exc).__name__)
             return
+        self._failures = 0
         if creds != live.current():
             live.publish(creds, expiry_of(self._source))
             self.refreshes += 1

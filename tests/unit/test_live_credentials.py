@@ -97,3 +97,23 @@ def test_the_signer_signs_each_request_with_the_current_set() -> None:
     headers_now = auth()
     assert "Credential=AKSECOND/" in headers_now
     assert "x-amz-security-token" in headers_now
+
+
+def test_a_failing_refresh_keeps_the_last_set_and_backs_off() -> None:
+    calls: List[float] = []
+
+    def fetch() -> Dict[str, Any]:
+        calls.append(time.monotonic())
+        if len(calls) > 1:
+            raise OSError("the provider is down")
+        return _metadata(1, 0.5)
+
+    source = RefreshableCredentials.create_from_metadata(fetch(), fetch, "test")
+    live = LiveCredentials(Frozen("AK1", "SK1", "T1"), expiry_of(source))
+    refresher = Refresher(source, live)
+    try:
+        time.sleep(3.5)
+    finally:
+        refresher.stop()
+    assert live.current() == Frozen("AK1", "SK1", "T1") and refresher.refreshes == 0
+    assert 2 <= len(calls) - 1 <= 4  # after 0.2 s, then 1 s, 2 s: not every 0.2 s
