@@ -99,7 +99,7 @@ def same_lines(one: str, many: str, replace: Optional[Dict[str, str]] = None) ->
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(2400)
 def test_20000_put_info_get_match_one_machine(
     s3backend: Backend, cluster: Any, tmp_path: Path
 ) -> None:
