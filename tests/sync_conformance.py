@@ -210,3 +210,26 @@ def test_s3op_sync_usage_errors_exit_2(s3backend: Backend, tmp_path: Path) -> No
     ):
         run = s3op("sync", *args, cwd=tmp_path)
         assert run.code == 2 and run.stdout == "", (args, run.stderr)
+
+
+def test_s3op_sync_manifest_runs_each_line_with_its_own_options(
+    s3backend: Backend, tmp_path: Path
+) -> None:
+    make_tree(tmp_path / "one", {"k": b"1"})
+    make_tree(tmp_path / "two", {"k": b"22"})
+    upload(s3backend, "m2/", {"extra": b"x"})
+    manifest = tmp_path / "syncs.jsonl"
+    manifest.write_text(
+        f'{{"idx": 5, "src": "{tmp_path / "one"}", "dst": "{s3backend.root("m1")}"}}\n'
+        f'{{"idx": 7, "src": "{tmp_path / "two"}", "dst": "{s3backend.root("m2")}", '
+        f'"delete": true, "compare": "size"}}\n'
+    )
+    run = s3op("sync", "--inputs", str(manifest), cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    got = sorted((line["idx"], line["action"], line["url"]) for line in run.lines)
+    assert got == [
+        (5, "put", s3backend.root("m1/k")),
+        (7, "delete", s3backend.root("m2/extra")),
+        (7, "put", s3backend.root("m2/k")),
+    ]
+    assert stored(s3backend, "m2/") == {"k": b"22"}
