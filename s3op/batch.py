@@ -151,19 +151,19 @@ def run_batch(
     from s3op.resume import journaled
 
     batch = list(_checked(op, requests))  # a journal digests and checks the whole batch
-    with journaled(op, batch, options, out, _head_batch(options)) as (todo, recording):
+    with journaled(op, batch, options, out, _sub_batch(options)) as (todo, recording):
         return _run_batch(op, todo, options, recording)
 
 
-def _head_batch(options: BatchOptions) -> Callable[[Sequence[Request]], List[Result]]:
-    """Runs an info batch with ``options`` (no journal), giving its results."""
+def _sub_batch(options: BatchOptions) -> Callable[[str, Sequence[Request], Callable], None]:
+    """Runs another batch with ``options`` (no journal; a list: recursive), each
+    result to a function: a journal's checks (``s3op.resume.SubBatch``)."""
 
-    def heads(requests: Sequence[Request]) -> List[Result]:
-        found: List[Result] = []
-        run_batch("info", requests, dataclasses.replace(options, journal=None), found.append)
-        return found
+    def run(op: str, requests: Sequence[Request], receive: Callable[[Result], None]) -> None:
+        plain = dataclasses.replace(options, journal=None, recursive=op == "list")
+        run_batch(op, requests, plain, receive)
 
-    return heads
+    return run
 
 
 def _run_batch(

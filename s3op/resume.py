@@ -2,8 +2,9 @@
 
 ``journaled(op, requests, options, sink, heads)`` opens the journal named
 by ``options.journal`` (``s3op.journal`` holds the format and the rules),
-checks what it records (``checked_done``: files by size and CRC32, objects
-by a batch of HEADs run by ``heads``), and gives back:
+checks what it records (``checked_done``: files by size and CRC32,
+objects by their ETags, from a listing or HEADs: ``object_etags``), and
+gives back:
 
 - the requests still to run: a generator over ``requests`` that, in their
   order, emits the recorded result of each request done and checked
@@ -30,6 +31,7 @@ from typing import (
     Mapping,
     Optional,
     Sequence,
+    Set,
     Tuple,
 )
 
@@ -46,14 +48,19 @@ from s3op.journal import (
 )
 from s3op.options import BatchOptions
 from s3op.paths import local_path
-from s3op.protocol import GetRequest, InfoRequest, PutRequest, Request, Result
+from s3op.protocol import GetRequest, InfoRequest, ListRequest, PutRequest, Request, Result
 
 if TYPE_CHECKING:
     from s3op.batch import Emitted, ResultSink
 
 
-#: Runs an info batch of these requests, handing back each result (the HEADs of a resume).
-HeadBatch = Callable[[Sequence[Request]], List[Result]]
+#: Runs a batch (op, requests) with the journaled batch's options, each result to a
+#: function (the listings and HEADs that check a put's objects).
+SubBatch = Callable[[str, Sequence[Request], Callable[[Result], None]], None]
+#: A checking listing gives up after this many objects per object it looks for
+#: (plus LIST_SLACK): a prefix full of other objects is checked with HEADs instead.
+LIST_BUDGET = 2
+LIST_SLACK = 1000
 
 
 class JournalSink:
@@ -87,7 +94,7 @@ def journaled(
     requests: Sequence[Request],
     options: BatchOptions,
     sink: ResultSink,
-    heads: HeadBatch,
+    heads: SubBatch,
 ) -> Iterator[Tuple[Iterator[Request], JournalSink]]:
     """(the requests still to run, the recording sink) of a journaled batch.
 
@@ -131,7 +138,7 @@ def _stamp_of(req: Request) -> Optional[List[int]]:
 
 
 def checked_done(
-    op: str, requests: Sequence[Request], loaded: Loaded, heads: HeadBatch
+    op: str, requests: Sequence[Request], loaded: Loaded, heads: SubBatch
 ) -> Dict[int, Result]:
     """The recorded results that still hold, by idx (``heads`` runs a put's HEADs)."""
     by_idx = {req.idx: req for req in requests}
@@ -139,11 +146,74 @@ def checked_done(
     if op == "get":
         return {i: r["result"] for i, r in candidates.items() if _download_intact(r)}
     unchanged = {i: r for i, r in candidates.items() if r.get("source") == _stamp_of(by_idx[i])}
-    if not unchanged:
-        return {}
-    found = heads([InfoRequest(i, by_idx[i].url) for i in sorted(unchanged)])
-    same = {res.idx for res in found if res.ok and res.etag == unchanged[res.idx]["result"].etag}
-    return {i: unchanged[i]["result"] for i in same}
+    etags = object_etags([by_idx[i].url for i in unchanged], heads)
+    return {
+        i: r["result"]
+        for i, r in unchanged.items()
+        if _unquoted(etags.get(by_idx[i].url)) == _unquoted(r["result"].etag)
+    }
+
+
+def _unquoted(etag: Optional[str]) -> Optional[str]:
+    return None if etag is None else etag.strip('"')
+
+
+class _Enough(Exception):
+    """A checking listing failed, or found more than its budget: HEADs do the rest."""
+
+
+class _Listed:
+    """Receives a checking listing's objects: the ETags of the ones looked for."""
+
+    def __init__(self, wanted: Set[str], budget: int) -> None:
+        self.wanted = wanted
+        self.budget = budget
+        self.etags: Dict[str, Optional[str]] = {}
+
+    def __call__(self, result: Result) -> None:
+        if not result.ok:
+            raise _Enough  # no ListBucket right, say: HEADs may still be allowed
+        if result.url in self.wanted:
+            self.etags[result.url] = result.etag
+        self.budget -= 1
+        if self.budget < 0 and len(self.etags) < len(self.wanted):
+            raise _Enough
+
+
+def object_etags(urls: Sequence[str], run: SubBatch) -> Dict[str, Optional[str]]:
+    """The ETag of each object (None: not there), from a listing of each
+    bucket's common prefix, or HEADs where a listing would be long.
+
+    A listing page gives 1,000 ETags for the price of one HEAD; but the
+    common prefix may hold many other objects, so a listing stops once it
+    has seen ``LIST_BUDGET`` objects per object looked for (+ ``LIST_SLACK``)
+    and HEADs check what it had not found. A listing that fails (no
+    ListBucket permission) leaves all to HEADs.
+    """
+    etags: Dict[str, Optional[str]] = {}
+    for bucket_url, keys in _by_bucket(urls).items():
+        prefix = os.path.commonprefix(keys)
+        listing = ListRequest(0, bucket_url + prefix[: prefix.rfind("/") + 1])
+        listed = _Listed({bucket_url + k for k in keys}, LIST_BUDGET * len(keys) + LIST_SLACK)
+        try:
+            run("list", [listing], listed)
+        except _Enough:
+            etags.update(listed.etags)  # found so far; HEADs check the rest
+        else:
+            etags.update({url: listed.etags.get(url) for url in listed.wanted})
+    left = [InfoRequest(i, url) for i, url in enumerate(u for u in urls if u not in etags)]
+    if left:
+        run("info", left, lambda res: etags.__setitem__(res.url, res.etag if res.ok else None))
+    return etags
+
+
+def _by_bucket(urls: Sequence[str]) -> Dict[str, List[str]]:
+    """Keys by ``s3://bucket/``."""
+    keys: Dict[str, List[str]] = {}
+    for url in urls:
+        bucket, _, key = url[5:].partition("/")
+        keys.setdefault(f"s3://{bucket}/", []).append(key)
+    return keys
 
 
 def sweep_leftovers(requests: Sequence[Request], options: BatchOptions) -> int:
@@ -205,4 +275,11 @@ def _skipping(
     sink.flush()
 
 
-__all__ = ["HeadBatch", "JournalSink", "checked_done", "journaled", "sweep_leftovers"]
+__all__ = [
+    "SubBatch",
+    "JournalSink",
+    "checked_done",
+    "journaled",
+    "object_etags",
+    "sweep_leftovers",
+]

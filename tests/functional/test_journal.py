@@ -193,3 +193,32 @@ def test_a_journal_in_use_by_another_run_is_refused(bk: Backend, tmp_path: Path)
         run = s3op("get", "--inputs", inputs, "--journal", str(journal), cwd=tmp_path)
     assert run.code == 2 and "in use by another run" in run.stderr and run.stdout == ""
     assert not (tmp_path / "out" / keys[0]).exists()
+
+
+def test_object_etags_lists_a_tight_prefix_and_heads_a_crowded_one(bk: Backend) -> None:
+    from s3op import run_batch
+    from s3op.resume import LIST_SLACK, object_etags
+
+    client = bk.client()
+    etag = {}
+    for key in ("tight/a", "tight/b", "crowd/x"):
+        etag[key] = client.put_object(Bucket=bk.bucket, Key=key, Body=key.encode())["ETag"]
+    for i in range(LIST_SLACK + 10):  # others under crowd/: more than a listing's budget
+        client.put_object(Bucket=bk.bucket, Key=f"crowd/o{i:05d}", Body=b"o")
+    ops: List[str] = []
+
+    def run(op: str, requests: Any, receive: Any) -> None:
+        ops.append(op)
+        run_batch(op, requests, BatchOptions(recursive=op == "list"), receive)
+
+    url = f"s3://{bk.bucket}/"
+    tight = object_etags([url + "tight/a", url + "tight/b", url + "tight/gone"], run)
+    assert tight == {
+        url + "tight/a": etag["tight/a"],
+        url + "tight/b": etag["tight/b"],
+        url + "tight/gone": None,
+    }
+    assert ops == ["list"]  # one listing answered for all three
+    ops.clear()
+    assert object_etags([url + "crowd/x"], run) == {url + "crowd/x": etag["crowd/x"]}
+    assert ops == ["list", "info"]  # the listing gave up; a HEAD answered
