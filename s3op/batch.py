@@ -37,7 +37,6 @@ from typing import (
     Dict,
     Iterable,
     Iterator,
-    List,
     Optional,
     Protocol,
     Sequence,
