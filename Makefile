@@ -7,7 +7,7 @@ PIP := $(VPY) -m pip
 # Reinstall when the packaging changes or a package appears (editable installs map packages).
 INSTALL_DEPS := setup.py pyproject.toml $(wildcard s3client/__init__.py s3op/__init__.py)
 
-.PHONY: install check test test-fast demo bench bench-quick clean
+.PHONY: install check test test-fast demo bench bench-quick bench-streaming clean
 
 install: $(VENV)/.installed-test
 
@@ -41,6 +41,11 @@ demo: install
 # make bench-quick BENCH_ARGS='--conditions network --tools s3client,s5cmd,obstore'
 bench: $(VENV)/.installed-bench
 	$(VPY) -m scripts.bench $(BENCH_ARGS)
+	$(VPY) -m scripts.bench.streaming
+
+# Peak RSS and time per request as manifests and listings grow (issue 18)
+bench-streaming: $(VENV)/.installed-bench
+	$(VPY) -m scripts.bench.streaming $(STREAMING_ARGS)
 
 bench-quick: $(VENV)/.installed-bench
 	$(VPY) -m scripts.bench --quick $(BENCH_ARGS)

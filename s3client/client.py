@@ -22,18 +22,19 @@ from s3op.protocol import GetRequest, InfoRequest, ListRequest, Request, Result
 from .batching import download_names, key_list, make_engine, names_all_failures, remove_tmpdir
 from .config import Config, EngineOptions
 from .errors import S3Error, S3URLError, is_not_found, raise_for_result
+from .iterators import IteratorForms
 from .objects import PutValue, S3GetObject, S3Object, S3PutObject
 from .operations import DataOps
 from .results import described, downloaded, grouped, listed, recursive_download
 from .runner import Engine, remove_file, results_by_request, sigterm_as_interrupt
-from .sync import SyncSide, SyncSummary, side_text, summarize, sync_request
-from .sync import flags as sync_flags
+from .sync import SyncForm
 from .uploads import PutItem, items_from_files, items_from_values, put_spec, stage_value
 from .urls import as_prefix, choose_root, range_header, resolve_object_url, resolve_url
 
 GetKey = Union[str, S3GetObject, None]
 
-class S3(DataOps):
+
+class S3(DataOps, IteratorForms, SyncForm):
     """A client for batches of S3 operations, each run by the s3op engine.
 
     Use it as a context manager (or call ``close()``): it owns a temp dir
@@ -57,6 +58,10 @@ class S3(DataOps):
     (engine processes; default ``S3CLIENT_NUM_WORKERS``) and ``threads``
     (threads per process). Secrets in ``session_vars``/``client_params``
     reach the engine only through its environment.
+
+    Every listing and batch method that can be huge has an iterator form,
+    ``iter_list_paths``, ``iter_list_recursive``, ``iter_info_many``,
+    ``iter_get_many`` and ``iter_get_recursive`` (``s3client.iterators``).
     """
 
     def __init__(
@@ -348,31 +353,6 @@ class S3(DataOps):
         results = self._run("list", requests, ["--recursive"] if recursive else [])
         groups = grouped(results, len(requests))
         return [[r for r in g if not r.is_prefix] for g in groups] if recursive else groups
-
-    # ----------------------------------------------------------------- sync
-
-    def sync(
-        self,
-        src: SyncSide,
-        dst: SyncSide,
-        delete: bool = False,
-        compare: str = "checksum",
-        dry_run: bool = False,
-    ) -> SyncSummary:
-        """Make ``dst`` hold what ``src`` holds: a local directory and a prefix (either
-        way), or two prefixes (server-side copies). Only what is missing or different
-        moves; ``delete=True`` also removes at ``dst`` what ``src`` lacks. ``compare``:
-        ``checksum``, ``size`` or ``size_and_time`` (docs/sync.md). Which side is local
-        is told by ``s3client.sync`` (a ``Path``, or a path-like string). Returns a
-        ``SyncSummary``; per-key failures are in it, not raised. ``S3InvalidSync``
-        before anything is done for a destination that is a file, equal sides and
-        an unknown mode."""
-        rooted = self._s3root is not None
-        req = sync_request(
-            side_text(src, self._url, rooted), side_text(dst, self._url, rooted), delete, compare
-        )
-        self._new_batch()
-        return summarize(req, self._run("sync", [req], sync_flags(dry_run)), dry_run)
 
     # -------------------------------------------------------------- helpers
 

@@ -31,6 +31,7 @@ from typing import IO, Callable, Dict, Iterable, List, Mapping, Optional, Sequen
 from s3op import ipc, protocol
 
 from .errors import S3EngineError
+from .linestream import new_lines
 from .outcome import STDERR_TAIL_CHARS, Line, parse_early
 
 #: Seconds between SIGTERM and SIGKILL when stopping an engine's process group.
@@ -117,7 +118,7 @@ class EngineProcess:
             assert self.proc.stdin is not None
             self.proc.stdin.write(ipc.command_line(command))
             self.proc.stdin.flush()
-        lines: List[Line] = []
+        lines: List[Line] = new_lines()  # a list, or an iterator's stream (linestream)
         end = read_answer(self.proc.stdout, lines)
         if end is not None:
             return Answer(end.exit_code, lines, end.stderr)

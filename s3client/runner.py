@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 from types import FrameType
-from typing import Dict, Iterator, List, Mapping, Optional, Protocol, Sequence
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Protocol, Sequence
 
 from s3op import protocol
 from s3op.protocol import Request, Result
@@ -138,8 +138,9 @@ def build_argv(command: Sequence[str], op: str, manifest: str, flags: Sequence[s
     return [*command, op, "--inputs", manifest, *flags]
 
 
-def write_manifest(requests: Sequence[Request], workdir: str) -> str:
-    """Write ``requests`` as a JSONL manifest to a new 0600 file; return its path."""
+def write_manifest(requests: Iterable[Request], workdir: str) -> str:
+    """Write ``requests`` (read one at a time) as a JSONL manifest to a new 0600
+    file; return its path."""
     fd, path = tempfile.mkstemp(prefix="manifest-", suffix=".jsonl", dir=workdir)
     with os.fdopen(fd, "w", encoding="ascii") as f:
         for req in requests:

@@ -38,6 +38,7 @@ from s3op import ipc
 
 from .engine_process import Answer, EngineProcess, read_answer, read_tail, s3op_command, stop_peer
 from .errors import S3EngineError
+from .linestream import new_lines
 from .outcome import Line
 from .server import Private
 from .shared_paths import server_prefix, sweep
@@ -85,7 +86,7 @@ class Lease:
         """Send one command and read its answer. A server that goes away before its
         first line raises NoAnswer; after it, the exit code is -1."""
         assert self.sock is not None
-        lines: List[Line] = []
+        lines: List[Line] = new_lines()  # a list, or an iterator's stream (linestream)
         try:
             self.sock.sendall(ipc.command_line(argv))
             with self.sock.makefile("rb") as stream:
