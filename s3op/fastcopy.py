@@ -57,7 +57,8 @@ def parse_copy_answer(body: bytes, headers: Mapping[str, str]) -> S3Answer:
     """A CopyObject answer's XML -> ``{"CopyObjectResult": {...}}``."""
     try:
         root = ElementTree.fromstring(body)
-    except ElementTree.ParseError as exc:
+    except (ElementTree.ParseError, LookupError, ValueError) as exc:  # LookupError: a
+        # flipped byte in the declaration's encoding name ("UTFC8")
         raise OpError(ErrorKind.CORRUPT, f"unreadable CopyObject answer: {exc}") from None
     fields = {child.tag.rpartition("}")[2]: child.text or "" for child in root}
     if root.tag.rpartition("}")[2] == "Error":

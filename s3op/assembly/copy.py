@@ -12,36 +12,25 @@ request and aborts the upload, as ``s3op.assembly.upload`` does for puts.
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Optional
 
-from s3op.assembly import NOTHING, Step
-from s3op.assembly.upload import MAX_UPLOAD_PARTS
+from s3op.assembly import Step
+from s3op.assembly.upload import MAX_UPLOAD_PARTS, PartsAssembly
 from s3op.checksum import crc32_of_parts, spans
-from s3op.jobs import (
-    AbortUploadJob,
-    CompleteCopyJob,
-    CopyJob,
-    CopyPartJob,
-    PartDone,
-    Settings,
-    SplitCopy,
-)
-from s3op.protocol import Result
+from s3op.jobs import CompleteCopyJob, CopyJob, CopyPartJob, Settings, SplitCopy
 
 #: S3's largest part, for UploadPartCopy as for UploadPart.
 MAX_PART = 5 * 1024**3
 
 
-class CopyAssembly:
+class CopyAssembly(PartsAssembly):
     """One multipart copy in progress."""
 
     def __init__(self, job: CopyJob, split: SplitCopy, settings: Settings) -> None:
+        super().__init__((job.req.idx, job.req.url), split.upload_id)
         self.job = job
         self.split = split
         self.part_size = min(MAX_PART, max(settings.part_size, -(-split.size // MAX_UPLOAD_PARTS)))
-        self.left = 0  # parts still to answer
-        self.parts: Dict[int, PartDone] = {}
-        self.failed = False
 
     def start(self) -> Step:
         """Ask for every part (numbered from 1)."""
@@ -63,31 +52,6 @@ class CopyAssembly:
                 for number, (offset, length) in enumerate(ranges, start=1)
             )
         )
-
-    def part_done(self, done: PartDone) -> Step:
-        """A part is copied: after the last one, complete the copy."""
-        if self.failed:
-            return NOTHING
-        self.left -= 1
-        self.parts[done.number] = done
-        return NOTHING if self.left > 0 else Step(jobs=(self._complete(),))
-
-    def part_failed(self, result: Result) -> Step:
-        """A part failed for good: the request fails with it; abort the upload."""
-        if self.failed:
-            return NOTHING
-        self.failed = True
-        req = self.job.req
-        return Step(
-            cleanup=(AbortUploadJob(req.idx, req.url, self.split.upload_id),), result=result
-        )
-
-    def sparse_bytes(self, device: int) -> int:
-        """A copy writes no local file: 0."""
-        return 0
-
-    def discard(self) -> None:
-        """Nothing local to remove."""
 
     def _complete(self) -> CompleteCopyJob:
         done = [self.parts[n] for n in sorted(self.parts)]

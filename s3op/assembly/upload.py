@@ -13,13 +13,14 @@ own failure is nobody's result: the scheduler queues it as clean-up).
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from s3op.assembly import NOTHING, Step
 from s3op.checksum import crc32_of_parts, spans
 from s3op.jobs import (
     AbortUploadJob,
     CompleteUploadJob,
+    Job,
     PartDone,
     PutJob,
     Settings,
@@ -32,31 +33,20 @@ from s3op.protocol import Result
 MAX_UPLOAD_PARTS = 10_000
 
 
-class UploadAssembly:
-    """One multipart upload in progress."""
+class PartsAssembly:
+    """A multipart upload being filled (by uploads or copies): its parts land in any
+    order; after the last one, one job completes it; a part failed for good fails
+    the request and aborts the upload."""
 
-    def __init__(self, job: PutJob, split: SplitPut, settings: Settings) -> None:
-        self.job = job
-        self.split = split
-        self.part_size = max(settings.part_size, -(-split.size // MAX_UPLOAD_PARTS))
+    def __init__(self, ident: Tuple[int, str], upload_id: str) -> None:
+        self.ident = ident  # the request's (idx, url)
+        self.upload_id = upload_id
         self.left = 0  # parts still to answer
-        self.parts: Dict[int, PartDone] = {}  # part number -> what its upload answered
+        self.parts: Dict[int, PartDone] = {}  # part number -> what its part answered
         self.failed = False
 
-    def start(self) -> Step:
-        """Ask for every part (numbered from 1, as S3 numbers them)."""
-        req, upload_id = self.job.req, self.split.upload_id
-        ranges = spans(self.split.size, self.part_size)
-        self.left = len(ranges)
-        return Step(
-            parts=tuple(
-                UploadPartJob(req.idx, req.url, upload_id, number, req.local, offset, length)
-                for number, (offset, length) in enumerate(ranges, start=1)
-            )
-        )
-
     def part_done(self, done: PartDone) -> Step:
-        """A part is uploaded: after the last one, complete the upload."""
+        """A part is in: after the last one, complete the upload."""
         if self.failed:
             return NOTHING
         self.left -= 1
@@ -70,10 +60,8 @@ class UploadAssembly:
         if self.failed:
             return NOTHING
         self.failed = True
-        req = self.job.req
-        return Step(
-            cleanup=(AbortUploadJob(req.idx, req.url, self.split.upload_id),), result=result
-        )
+        idx, url = self.ident
+        return Step(cleanup=(AbortUploadJob(idx, url, self.upload_id),), result=result)
 
     def sparse_bytes(self, device: int) -> int:
         """An upload writes no local file: 0."""
@@ -81,6 +69,31 @@ class UploadAssembly:
 
     def discard(self) -> None:
         """Nothing local to remove (an upload left unfinished is S3's to expire)."""
+
+    def _complete(self) -> Job:
+        raise NotImplementedError
+
+
+class UploadAssembly(PartsAssembly):
+    """One multipart upload in progress."""
+
+    def __init__(self, job: PutJob, split: SplitPut, settings: Settings) -> None:
+        super().__init__((job.req.idx, job.req.url), split.upload_id)
+        self.job = job
+        self.split = split
+        self.part_size = max(settings.part_size, -(-split.size // MAX_UPLOAD_PARTS))
+
+    def start(self) -> Step:
+        """Ask for every part (numbered from 1, as S3 numbers them)."""
+        req, upload_id = self.job.req, self.split.upload_id
+        ranges = spans(self.split.size, self.part_size)
+        self.left = len(ranges)
+        return Step(
+            parts=tuple(
+                UploadPartJob(req.idx, req.url, upload_id, number, req.local, offset, length)
+                for number, (offset, length) in enumerate(ranges, start=1)
+            )
+        )
 
     def _complete(self) -> CompleteUploadJob:
         done = [self.parts[n] for n in sorted(self.parts)]
@@ -91,4 +104,4 @@ class UploadAssembly:
         return CompleteUploadJob(self.job.req, self.split.upload_id, parts, self.split.size, crc)
 
 
-__all__ = ["MAX_UPLOAD_PARTS", "UploadAssembly"]
+__all__ = ["MAX_UPLOAD_PARTS", "PartsAssembly", "UploadAssembly"]

@@ -11,22 +11,16 @@ Every such line carries ``"dry": true``.
 
 from __future__ import annotations
 
-from s3op.jobs import DryGetJob
-from s3op.ops import OpContext, failed, invalid
-from s3op.ops.info import describe, head
-from s3op.protocol import ErrorKind, Result, parse_object_url
-from s3op.retry import Failure
+from s3op.jobs import DryGetJob, InfoJob
+from s3op.ops import OpContext
+from s3op.ops.info import run_info
+from s3op.protocol import InfoRequest, Result
 
 
 def run_dry_get(ctx: OpContext, job: DryGetJob) -> Result:
-    """HEAD the object; answer where it would land."""
+    """HEAD the object (as ``info`` does); answer where it would land."""
     req = job.req
-    try:
-        loc = parse_object_url(req.url)
-    except ValueError as exc:
-        return invalid(req.idx, req.url, ErrorKind.INVALID_URL, str(exc))
-    out = head(ctx, loc.bucket, loc.key)
-    if isinstance(out, Failure):
-        return failed(req.idx, req.url, out)
-    result = describe(req.idx, req.url, out, local=job.local)
-    return Result(idx=req.idx, url=req.url, local=job.local, size=result.size, dry=True)
+    found = run_info(ctx, InfoJob(InfoRequest(req.idx, req.url)))
+    if not found.ok:
+        return found
+    return Result(idx=req.idx, url=req.url, local=job.local, size=found.size, dry=True)

@@ -205,3 +205,31 @@ def test_parts_whose_crc_differs_from_the_source_are_never_completed() -> None:
     out = run_complete_copy(ctx(transport), job)
     assert out.error is not None and out.error.kind is ErrorKind.CORRUPT
     assert [name for name, _ in transport.calls] == ["abort_multipart_upload"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0" encoding="UTFC8"?>'
+        b'<CopyObjectResult><ETag>"e"</ETag></CopyObjectResult>',
+        b"<CopyObjectResult><ETag>&quot;e&quot;</ETag></CopyObjectResu",
+    ],
+)
+def test_an_unreadable_fast_copy_answer_is_corrupt(body: bytes) -> None:
+    from s3op.fastcopy import parse_copy_answer
+
+    with pytest.raises(OpError) as caught:
+        parse_copy_answer(body, {})
+    assert caught.value.kind is ErrorKind.CORRUPT
+
+
+def test_an_error_inside_a_200_copy_answer_is_that_error() -> None:
+    from botocore.exceptions import ClientError
+
+    from s3op.errors import classify
+    from s3op.fastcopy import parse_copy_answer
+
+    body = b"<Error><Code>InternalError</Code><Message>later</Message></Error>"
+    with pytest.raises(ClientError) as caught:
+        parse_copy_answer(body, {})
+    assert classify(caught.value)[0] is ErrorKind.TRANSIENT
