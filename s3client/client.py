@@ -28,14 +28,14 @@ from .operations import DataOps
 from .progress import ProgressOption, batch_progress, takes_progress
 from .results import described, downloaded, grouped, listed, recursive_download
 from .runner import Engine, remove_file, results_by_request, sigterm_as_interrupt
-from .sync import SyncSide, SyncSummary, side_text, summarize, sync_request
-from .sync import flags as sync_flags
+from .sync import SyncForm
 from .uploads import PutItem, items_from_files, items_from_values, put_spec, stage_value
 from .urls import as_prefix, choose_root, range_header, resolve_object_url, resolve_url
 
 GetKey = Union[str, S3GetObject, None]
 
-class S3(DataOps, IteratorForms):
+
+class S3(DataOps, IteratorForms, SyncForm):
     """A client for batches of S3 operations, each run by the s3op engine.
 
     Use it as a context manager (or call ``close()``): it owns a temp dir
@@ -387,31 +387,6 @@ class S3(DataOps, IteratorForms):
         results = self._run("list", requests, ["--recursive"] if recursive else [])
         groups = grouped(results, len(requests))
         return [[r for r in g if not r.is_prefix] for g in groups] if recursive else groups
-
-    # ----------------------------------------------------------------- sync
-
-    def sync(
-        self,
-        src: SyncSide,
-        dst: SyncSide,
-        delete: bool = False,
-        compare: str = "checksum",
-        dry_run: bool = False,
-    ) -> SyncSummary:
-        """Make ``dst`` hold what ``src`` holds: a local directory and a prefix (either
-        way), or two prefixes (server-side copies). Only what is missing or different
-        moves; ``delete=True`` also removes at ``dst`` what ``src`` lacks. ``compare``:
-        ``checksum``, ``size`` or ``size_and_time`` (docs/sync.md). Which side is local
-        is told by ``s3client.sync`` (a ``Path``, or a path-like string). Returns a
-        ``SyncSummary``; per-key failures are in it, not raised. ``S3InvalidSync``
-        before anything is done for a destination that is a file, equal sides and
-        an unknown mode."""
-        rooted = self._s3root is not None
-        req = sync_request(
-            side_text(src, self._url, rooted), side_text(dst, self._url, rooted), delete, compare
-        )
-        self._new_batch()
-        return summarize(req, self._run("sync", [req], sync_flags(dry_run)), dry_run)
 
     # -------------------------------------------------------------- helpers
 

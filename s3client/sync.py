@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Union
 
-from s3op.protocol import Result, SyncRequest, sync_problem
+from s3op.protocol import Request, Result, SyncRequest, sync_problem
 
 from .errors import S3Error, error_for_kind
 
@@ -97,4 +97,49 @@ def flags(dry_run: bool) -> List[str]:
     return ["--dry-run"] if dry_run else []
 
 
-__all__ = ["S3InvalidSync", "SyncSide", "SyncSummary", "side_text", "summarize", "sync_request"]
+class SyncForm:
+    """``sync``, as a method of ``S3``."""
+
+    if TYPE_CHECKING:  # what S3 provides
+        _s3root: Optional[str]
+
+        def _url(self, key: Any) -> str: ...
+
+        def _new_batch(self) -> int: ...
+
+        def _run(
+            self, op: str, requests: Sequence[Request], flags: Sequence[str]
+        ) -> List[Result]: ...
+
+    def sync(
+        self,
+        src: SyncSide,
+        dst: SyncSide,
+        delete: bool = False,
+        compare: str = "checksum",
+        dry_run: bool = False,
+    ) -> SyncSummary:
+        """Make ``dst`` hold what ``src`` holds: a local directory and a prefix (either
+        way), or two prefixes (server-side copies). Only what is missing or different
+        moves; ``delete=True`` also removes at ``dst`` what ``src`` lacks. ``compare``:
+        ``checksum``, ``size`` or ``size_and_time`` (docs/sync.md). Which side is local
+        is told as this module's docstring says. Returns a ``SyncSummary``; per-key
+        failures are in it, not raised. ``S3InvalidSync`` before anything is done for
+        a destination that is a file, equal or nested prefixes and an unknown mode."""
+        rooted = self._s3root is not None
+        req = sync_request(
+            side_text(src, self._url, rooted), side_text(dst, self._url, rooted), delete, compare
+        )
+        self._new_batch()
+        return summarize(req, self._run("sync", [req], flags(dry_run)), dry_run)
+
+
+__all__ = [
+    "S3InvalidSync",
+    "SyncForm",
+    "SyncSide",
+    "SyncSummary",
+    "side_text",
+    "summarize",
+    "sync_request",
+]

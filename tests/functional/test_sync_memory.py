@@ -2,7 +2,7 @@
 
 Each size runs in a fresh process (``sync_memory_probe.py``): a real
 directory tree walked in byte order, merged with a listing read page by
-page, every action planned and dropped. Peak RSS (``ru_maxrss``) with
+page, every action planned and dropped. Peak RSS (``VmHWM``) with
 200,000 keys must stay within a few MiB of the peak with 10,000: holding
 the keys would cost tens of MiB (a key's Entry alone is ~200 bytes).
 A memory check, not a timing one.
