@@ -15,7 +15,7 @@ import os
 import tempfile
 import threading
 import weakref
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 from s3op.protocol import GetRequest, InfoRequest, ListRequest, Request, Result
 
@@ -23,19 +23,19 @@ from .batching import download_names, key_list, make_engine, names_all_failures,
 from .config import Config, EngineOptions
 from .errors import S3Error, S3URLError, is_not_found, raise_for_result
 from .iterators import IteratorForms
-from .objects import PutValue, S3GetObject, S3Object, S3PutObject
+from .objects import S3GetObject, S3Object
 from .operations import DataOps
 from .progress import ProgressOption, batch_progress, takes_progress
+from .puts import PutForms
 from .results import described, downloaded, grouped, listed, recursive_download
-from .runner import Engine, remove_file, results_by_request, sigterm_as_interrupt
+from .runner import Engine, results_by_request, sigterm_as_interrupt
 from .sync import SyncForm
-from .uploads import PutItem, items_from_files, items_from_values, put_spec, stage_value
 from .urls import as_prefix, choose_root, range_header, resolve_object_url, resolve_url
 
 GetKey = Union[str, S3GetObject, None]
 
 
-class S3(DataOps, IteratorForms, SyncForm):
+class S3(PutForms, DataOps, IteratorForms, SyncForm):
     """A client for batches of S3 operations, each run by the s3op engine.
 
     Use it as a context manager (or call ``close()``): it owns a temp dir
@@ -214,101 +214,6 @@ class S3(DataOps, IteratorForms, SyncForm):
         if self._s3root is None:
             raise S3URLError("get_all() needs a root: create S3 with s3root= or run=")
         return self.get_recursive([None], return_info=return_info)
-
-    # -------------------------------------------------------------- uploads
-
-    @takes_progress
-    def put(
-        self,
-        key: Union[str, S3PutObject],
-        obj: Optional[PutValue],
-        overwrite: bool = True,
-        content_type: Optional[str] = None,
-        metadata: Optional[Dict[str, Any]] = None,
-        *, progress: ProgressOption = None,
-    ) -> str:  # fmt: skip
-        """Upload one object; return its URL (also when skipped by ``overwrite=False``).
-
-        ``obj`` is text (stored as UTF-8), bytes-like, or a readable and
-        seekable file object. ``key`` may be an ``S3PutObject``: its
-        options apply unless given here, and ``obj`` replaces its value.
-        """
-        spec = put_spec(key, obj, content_type, metadata)
-        items = items_from_values([spec], self._object_url, self._encryption)
-        self._upload(items, overwrite)
-        return items[0].url
-
-    @names_all_failures
-    @takes_progress
-    def put_many(
-        self,
-        key_objs: Iterable[Union[Tuple[str, PutValue], S3PutObject]],
-        overwrite: bool = True,
-        *, progress: ProgressOption = None,
-    ) -> List[Tuple[str, str]]:  # fmt: skip
-        """Upload many objects in parallel; return ``(key, url)`` of those written.
-
-        Each entry is ``(key, value)`` or an ``S3PutObject`` (with a value or
-        a local path). With ``overwrite=False`` keys that already exist are
-        left alone and left out of the result. The batch is checked first:
-        a bad value, bad metadata or a key given twice raises before
-        anything is uploaded.
-        """
-        entries = key_list(key_objs, "put_many")
-        items = items_from_values(entries, self._object_url, self._encryption)
-        # As metaflow: put_many sends a file object from where it stands, put from its start.
-        return self._upload(items, overwrite, rewind=False)
-
-    @names_all_failures
-    @takes_progress
-    def put_files(
-        self,
-        key_paths: Iterable[Union[Tuple[str, str], S3PutObject]],
-        overwrite: bool = True,
-        *, progress: ProgressOption = None,
-    ) -> List[Tuple[str, str]]:  # fmt: skip
-        """Upload local files in parallel; return ``(key, url)`` of those written.
-
-        Each entry is ``(key, local_path)`` or an ``S3PutObject``. Every file
-        must exist and be readable (else S3LocalFileError, nothing uploaded).
-        """
-        entries = key_list(key_paths, "put_files")
-        items = items_from_files(entries, self._object_url, self._encryption)
-        return self._upload(items, overwrite)
-
-    def _upload(
-        self, items: List[PutItem], overwrite: bool, rewind: bool = True
-    ) -> List[Tuple[str, str]]:
-        if not items:
-            return []
-        batch = self._new_batch()
-        staged: List[str] = []
-        try:
-            requests = [
-                self._put_request(i, item, batch, staged, rewind) for i, item in enumerate(items)
-            ]
-            results = self._run("put", requests, [] if overwrite else ["--no-overwrite"])
-        finally:
-            for path in staged:
-                remove_file(path)
-        by_idx = results_by_request(requests, results)
-        written = []
-        for item, req in zip(items, requests):
-            res = by_idx[req.idx]
-            raise_for_result(res, item.url)
-            if res.skipped is None:
-                written.append((item.key, item.url))
-        return written
-
-    def _put_request(
-        self, idx: int, item: PutItem, batch: int, staged: List[str], rewind: bool
-    ) -> Request:
-        if item.path is not None:
-            return item.request(idx, item.path)
-        local = os.path.join(self._tmpdir, f"put-{batch}-{idx}")
-        staged.append(local)
-        stage_value(item.url, item.value, local, rewind)
-        return item.request(idx, local)
 
     # ------------------------------------------------------------ metadata
 

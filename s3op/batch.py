@@ -34,7 +34,6 @@ import uuid
 from types import FrameType
 from typing import (
     Callable,
-    Dict,
     Iterable,
     Iterator,
     Optional,
@@ -51,7 +50,6 @@ from s3op import bandwidth
 from s3op.client import ClientConfig
 from s3op.credentials import client_config
 from s3op.ipc import current_umask
-from s3op.ops.delete import delete_jobs
 from s3op.ops.runner import OpWorker
 from s3op.options import (
     DEFAULT_THREADS,
@@ -61,16 +59,11 @@ from s3op.options import (
     BatchOptions,
     BatchUsageError,
 )
+from s3op.plans import delete_keys_per_job, plan_batch
 from s3op.pool import Pool, WorkerSpec
 from s3op.protocol import (
     REQUEST_TYPES,
-    CopyRequest,
-    DeleteRequest,
     ExitCode,
-    GetRequest,
-    InfoRequest,
-    ListRequest,
-    PutRequest,
     Request,
     Result,
 )
@@ -196,8 +189,9 @@ def _run_batch(
         flush=out.flush,
         observe=getattr(out, "observe", None),  # a progress sink counts listed objects
     )
+    plan = lambda: plan_batch(scheduler, op, batch, options, count)  # noqa: E731
     with bandwidth.capped(options.max_bandwidth):  # before the pool forks: shared buckets
-        return run_planned(scheduler, pool, lambda: _plan(scheduler, op, batch, options, count))
+        return run_planned(scheduler, pool, plan)
 
 
 def _checked(op: str, requests: Iterable[Request]) -> Iterator[Request]:
@@ -279,84 +273,6 @@ def client_config_for(options: BatchOptions, threads: int, connections: int = 0)
         raise BatchUsageError(str(exc)) from None
     kept = max(config.max_pool_connections, connections)
     return dataclasses.replace(config, max_pool_connections=kept)
-
-
-# ----------------------------------------------------------------- planning
-
-
-def _get(scheduler: Scheduler, req: Request, options: BatchOptions) -> None:
-    assert isinstance(req, GetRequest)
-    if options.recursive:
-        listing = ListRequest(req.idx, req.url)
-        scheduler.add(jobs.ListJob(listing, recursive=True, for_get=True))
-    else:
-        scheduler.add_get(req)
-
-
-def _put(scheduler: Scheduler, req: Request, options: BatchOptions) -> None:
-    assert isinstance(req, PutRequest)
-    scheduler.add(jobs.PutJob(req))
-
-
-def _info(scheduler: Scheduler, req: Request, options: BatchOptions) -> None:
-    assert isinstance(req, InfoRequest)
-    scheduler.add(jobs.InfoJob(req))
-
-
-def _list(scheduler: Scheduler, req: Request, options: BatchOptions) -> None:
-    assert isinstance(req, ListRequest)
-    scheduler.add(jobs.ListJob(req, options.recursive))
-
-
-def _delete(scheduler: Scheduler, req: Request, options: BatchOptions) -> None:
-    """A recursive delete: list the prefix; each page becomes one DeleteJob.
-    (Single keys are grouped by ``_plan``, across requests.)"""
-    assert isinstance(req, DeleteRequest)
-    scheduler.add(jobs.ListJob(ListRequest(req.idx, req.url), True, for_delete=True))
-
-
-def _copy(scheduler: Scheduler, req: Request, options: BatchOptions) -> None:
-    assert isinstance(req, CopyRequest)
-    scheduler.add(jobs.CopyJob(req))
-
-
-#: How each op's request becomes the scheduler's first job.
-_PLANS: Dict[str, Callable[[Scheduler, Request, BatchOptions], None]] = {
-    "get": _get,
-    "put": _put,
-    "info": _info,
-    "list": _list,
-    "delete": _delete,
-    "copy": _copy,
-}
-
-#: Keys per DeleteObjects request (S3 takes up to 1,000).
-DELETE_KEYS_PER_JOB = 1000
-#: The fewest keys per DeleteObjects when a batch is shared out among the threads.
-DELETE_KEYS_MIN = 50
-
-
-def delete_keys_per_job(count: int, options: BatchOptions) -> int:
-    """Keys per DeleteObjects: the batch shared out among the threads (a server deletes
-    one request's keys one after another: 1,000 x 10 KiB took 8.3 s in one request on
-    a loaded 2-CPU box, while ``s5cmd rm`` took 4.4 s), at least ``DELETE_KEYS_MIN``,
-    at most S3's 1,000."""
-    threads = options.pool.threads or DEFAULT_THREADS
-    return max(DELETE_KEYS_MIN, min(DELETE_KEYS_PER_JOB, -(-count // threads)))
-
-
-def _plan(
-    scheduler: Scheduler, op: str, batch: Iterable[Request], options: BatchOptions, count: int
-) -> None:
-    """Hand the scheduler the requests as its job source, read as it has room
-    (single deletes: grouped into DeleteObjects jobs as they are read; ``count``,
-    the batch's known or guessed length, sizes them)."""
-    if op == "delete" and not options.recursive:
-        deletes = (req for req in batch if isinstance(req, DeleteRequest))
-        scheduler.feed(delete_jobs(deletes, delete_keys_per_job(count, options)))
-        return
-    plan = _PLANS[op]
-    scheduler.feed(batch, lambda req: plan(scheduler, req, options))
 
 
 # ------------------------------------------------------------------ running

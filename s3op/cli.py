@@ -18,9 +18,8 @@ import click
 
 from s3op import __version__
 from s3op.cli_batch import BatchCommand, build_batch
+from s3op.cli_help import ARGUMENTS, HELP, manifest_help
 from s3op.cli_options import (
-    ARGUMENTS,
-    HELP,
     OPTIONS_OF,
     Choice,
     FloatRange,
@@ -28,7 +27,6 @@ from s3op.cli_options import (
     Manifest,
     OptionSpec,
     Rate,
-    manifest_help,
 )
 from s3op.options import BatchUsageError
 from s3op.protocol import ExitCode

@@ -38,7 +38,8 @@ from typing import (
 )
 
 from s3op import __version__
-from s3op.cli_options import OPTIONS_OF, OptionSpec, command_help
+from s3op.cli_help import command_help
+from s3op.cli_options import OPTIONS_OF, OptionSpec
 from s3op.manifest import url_problem
 from s3op.manifest_stream import ManifestSource
 from s3op.options import BatchOptions, BatchUsageError, options_from_values

@@ -70,7 +70,7 @@ Step = Tuple[Planner, Optional[Action]]
 SIZE_HINT = 1000
 #: Keys per DeleteObjects of a sync: S3 takes 1,000, but a server deletes one
 #: request's keys one after another, so smaller requests spread over the threads
-#: (``batch.delete_keys_per_job`` measured it for s3op delete).
+#: (``plans.delete_keys_per_job`` measured it for s3op delete).
 DELETE_KEYS = 100
 #: The action of a request's failure that is no one key's (a listing that failed).
 PLAN = "plan"

@@ -14,7 +14,8 @@ import pytest
 from s3op import __version__
 from s3op.cli import main
 from s3op.cli_batch import BatchCommand, ShowHelp, build_batch, parse_batch_argv
-from s3op.cli_options import ARGUMENTS, OPTIONS_OF
+from s3op.cli_help import ARGUMENTS
+from s3op.cli_options import OPTIONS_OF
 from s3op.options import (
     BatchOptions,
     BatchUsageError,

@@ -18,7 +18,7 @@ import pytest
 import s3op
 from s3op import __main__ as s3op_main
 from s3op.cli_batch import put_from_pair
-from s3op.cli_options import EXAMPLES, manifest_help
+from s3op.cli_help import EXAMPLES, manifest_help
 from s3op.manifest import read_manifest, request_from_dict, url_problem
 from s3op.protocol import (
     REQUEST_TYPES,
