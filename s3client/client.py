@@ -57,8 +57,9 @@ class S3(PutForms, DataOps, IteratorForms, SyncForm):
     ``client_params`` (dict for the boto3 S3 client, e.g. ``endpoint_url``;
     ``config`` as a dict of botocore Config options), ``num_workers``
     (engine processes; default ``S3CLIENT_NUM_WORKERS``) ``threads``
-    (threads per process), ``journal`` (a directory: each get and put
-    batch keeps a journal there and resumes from it when run again, see
+    (threads per process), ``journal`` (a directory: each put batch keeps
+    a journal there and resumes from it when run again; gets land in a new
+    temp dir each time, so they keep none; see
     docs/long-jobs.md), ``max_bandwidth`` (``"50MB/s"``: a cap on the
     engine's traffic each way). Secrets in ``session_vars``/``client_params``
     reach the engine only through its environment. Methods that run batches
@@ -310,9 +311,10 @@ class S3(PutForms, DataOps, IteratorForms, SyncForm):
     def _run(self, op: str, requests: Sequence[Request], flags: Sequence[str]) -> List[Result]:
         if not self._finalizer.alive:
             raise S3Error("this S3 client is closed; create a new one")
-        if self._journal and op in ("get", "put") and "--recursive" not in flags:
+        if self._journal and op == "put":  # gets land in a new temp dir: nothing to resume
             flags = [*flags, "--journal", self._journal]  # resumable (docs/long-jobs.md)
-        with sigterm_as_interrupt(), batch_progress(op, requests):
+        recursive = "--recursive" in flags
+        with sigterm_as_interrupt(), batch_progress(op, requests, recursive):
             results = self._engine.run(op, requests, [*flags, *self._flags])
         self._failures.urls = [res.url for res in results if res.error is not None]
         return results

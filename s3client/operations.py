@@ -31,6 +31,7 @@ from s3op.protocol import CopyRequest, DeleteRequest, InfoRequest, Request, Resu
 from .batching import key_list, names_all_failures
 from .errors import S3NotFound, S3RefusedError, is_not_found, raise_for_result
 from .outcome import results_by_request
+from .progress import ProgressOption, takes_progress
 from .results import grouped
 from .uploads import check_metadata
 from .urls import as_prefix
@@ -53,12 +54,20 @@ class DataOps:
 
     # ---------------------------------------------------------------- delete
 
-    def delete(self, key: Optional[str] = None, dry_run: bool = False) -> str:
+    @takes_progress
+    def delete(
+        self, key: Optional[str] = None, dry_run: bool = False,
+        *, progress: ProgressOption = None,
+    ) -> str:  # fmt: skip
         """Delete one object; return its URL (also when it was not there)."""
         return self.delete_many([key], dry_run=dry_run)[0]
 
     @names_all_failures
-    def delete_many(self, keys: Iterable[Optional[str]], dry_run: bool = False) -> List[str]:
+    @takes_progress
+    def delete_many(
+        self, keys: Iterable[Optional[str]], dry_run: bool = False,
+        *, progress: ProgressOption = None,
+    ) -> List[str]:  # fmt: skip
         """Delete objects (up to 1,000 per request, in parallel); return their URLs, in
         order. A missing key is not an error."""
         urls = [self._object_url(key) for key in key_list(keys, "delete_many")]
@@ -67,9 +76,11 @@ class DataOps:
         return urls
 
     @names_all_failures
+    @takes_progress
     def delete_recursive(
-        self, prefixes: Iterable[Optional[str]], allow_root: bool = False, dry_run: bool = False
-    ) -> List[str]:
+        self, prefixes: Iterable[Optional[str]], allow_root: bool = False, dry_run: bool = False,
+        *, progress: ProgressOption = None,
+    ) -> List[str]:  # fmt: skip
         """Delete every object under each prefix (``a/b`` is ``a/b/``: never ``a/bb``);
         return the URLs deleted, by prefix in order, then in key order.
 
@@ -84,6 +95,7 @@ class DataOps:
 
     # ------------------------------------------------------------------ copy
 
+    @takes_progress
     def copy(
         self,
         src: str,
@@ -91,7 +103,8 @@ class DataOps:
         content_type: Optional[str] = None,
         metadata: Optional[Dict[str, Any]] = None,
         dry_run: bool = False,
-    ) -> str:
+        *, progress: ProgressOption = None,
+    ) -> str:  # fmt: skip
         """Copy one object server-side; return the destination URL. ``content_type``
         and ``metadata`` replace the source's (else the copy keeps them)."""
         url = self._object_url(dst)
@@ -100,7 +113,11 @@ class DataOps:
         return self._copy([spec], dry_run)[0]
 
     @names_all_failures
-    def copy_many(self, pairs: Iterable[Tuple[str, str]], dry_run: bool = False) -> List[str]:
+    @takes_progress
+    def copy_many(
+        self, pairs: Iterable[Tuple[str, str]], dry_run: bool = False,
+        *, progress: ProgressOption = None,
+    ) -> List[str]:  # fmt: skip
         """Copy objects server-side, in parallel: ``(src, dst)`` pairs; return the
         destination URLs, in order. Objects over the multipart threshold (32 MiB)
         are copied in parts, in parallel; over 5 GiB they must be."""

@@ -30,7 +30,6 @@ import sys
 from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, TypeVar, Union
 
 from s3op.protocol import (
-    LISTING_OPS,
     ProgressBar,
     ProgressSnapshot,
     ProgressTracker,
@@ -83,14 +82,15 @@ def observer() -> Optional[Callable[[Any], None]]:
 
 
 @contextlib.contextmanager
-def batch_progress(op: str, requests: Sequence[Request]) -> Iterator[None]:
-    """Count the ``op`` batch of ``requests`` running meanwhile, if progress was asked for."""
+def batch_progress(op: str, requests: Sequence[Request], recursive: bool = False) -> Iterator[None]:
+    """Count the ``op`` batch of ``requests`` running meanwhile, if progress was asked for
+    (``recursive``: each request is a prefix, its objects the work)."""
     wanted = _REQUESTED.get()
     show, close = _display(wanted, op)
     if show is None:
         yield
         return
-    tracker = _tracker(op, requests)
+    tracker = _tracker(op, requests, recursive)
     throttled = Throttled(tracker, show)
     token = _OBSERVER.set(functools.partial(_observe, tracker, throttled))
     try:
@@ -113,9 +113,10 @@ def _display(
     return None, _nothing
 
 
-def _tracker(op: str, requests: Sequence[Request]) -> ProgressTracker:
+def _tracker(op: str, requests: Sequence[Request], recursive: bool) -> ProgressTracker:
     tracker = ProgressTracker(op)
-    if op not in LISTING_OPS:
+    tracker.growing = tracker.growing or recursive
+    if not tracker.growing:
         for req in requests:
             if isinstance(req, PutRequest):
                 tracker.expect_file(req.local)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Union
 from s3op.protocol import Request, Result, SyncRequest, sync_problem
 
 from .errors import S3Error, error_for_kind
+from .progress import ProgressOption, takes_progress
 
 #: What ``S3.sync`` takes for either side.
 SyncSide = Union[str, "os.PathLike[str]", None]
@@ -111,6 +112,7 @@ class SyncForm:
             self, op: str, requests: Sequence[Request], flags: Sequence[str]
         ) -> List[Result]: ...
 
+    @takes_progress
     def sync(
         self,
         src: SyncSide,
@@ -118,7 +120,8 @@ class SyncForm:
         delete: bool = False,
         compare: str = "checksum",
         dry_run: bool = False,
-    ) -> SyncSummary:
+        *, progress: ProgressOption = None,
+    ) -> SyncSummary:  # fmt: skip
         """Make ``dst`` hold what ``src`` holds: a local directory and a prefix (either
         way), or two prefixes (server-side copies). Only what is missing or different
         moves; ``delete=True`` also removes at ``dst`` what ``src`` lacks. ``compare``:

@@ -272,8 +272,10 @@ def sync_from_args(idx: int, joined: str) -> SyncRequest:
     """The sync request of ``sync_args``'s argument."""
     src, dst, delete, compare = joined.split("\0")
     return SyncRequest(idx, src, dst, delete=bool(delete), compare=compare)
+
+
 def copy_from_pair(idx: int, pair: str) -> CopyRequest:
-    """The copy request of one ``SRC\0DST`` pair. A DST ending in ``/`` names a
+    """The copy request of one ``SRC\\0DST`` pair. A DST ending in ``/`` names a
     folder and gets the source key's base name appended."""
     source, url = pair.split("\0")
     if url.endswith("/"):

@@ -51,6 +51,17 @@ from s3op.shards import (
     shard_options,
 )
 
+
+def refuse_on_cluster(options: BatchOptions) -> None:
+    """``BatchUsageError`` for options a cluster run cannot honour: a bandwidth cap
+    (it is one engine's, and shards share worker processes) and a journal (one file
+    per batch; shards run at once and are re-run whole by Dask instead)."""
+    if options.max_bandwidth is not None:
+        raise BatchUsageError("--max-bandwidth caps one engine; it does not apply with --dask")
+    if options.journal is not None:
+        raise BatchUsageError("--journal resumes one engine's batch; with --dask, shards re-run")
+
+
 #: Times Dask runs a shard again after an exception in it (a worker's death is
 #: counted apart, by the scheduler's ``distributed.scheduler.allowed-failures``).
 SHARD_RETRIES = 2
@@ -74,6 +85,7 @@ class DaskRun:
         for a bad line, before any shard runs."""
         if op not in REQUEST_TYPES:
             raise BatchUsageError(f"no such op {op!r} (ops: {', '.join(REQUEST_TYPES)})")
+        refuse_on_cluster(options)
         self.op = op
         self.manifest = manifest
         self.options = shard_options(options)

@@ -128,6 +128,9 @@ def refuse_unjournaled(op: str, options: BatchOptions) -> None:
             "a journal is kept by get (without --recursive) and put batches only",
             param_hint="'--journal'",
         )
+    if options.dry_run:
+        message = "a dry run changes nothing: it keeps no journal"
+        raise BatchUsageError(message, param_hint="'--journal'")
 
 
 # ----------------------------------------------------------------- reading

@@ -56,7 +56,7 @@ class ProgressSnapshot:
 
 
 #: Ops whose work is found by listing: their total grows until every listing ended.
-LISTING_OPS = frozenset({"list"})
+LISTING_OPS = frozenset({"list", "sync"})
 
 
 class ProgressTracker:
@@ -76,6 +76,7 @@ class ProgressTracker:
         self.kinds: Dict[str, int] = {}  # failures by error kind
         self.open_listings = 0
         self.inputs_open = True  # requests may still come
+        self.growing = op in LISTING_OPS  # its results, not its requests, are the total
 
     # ------------------------------------------------------------- intake
 
@@ -123,7 +124,7 @@ class ProgressTracker:
     def result(self, res: Result) -> None:
         """One result arrived."""
         self.done += 1
-        if self.op in LISTING_OPS:
+        if self.growing:
             self.total = max(self.total, self.done)
         if res.attempts is not None and res.attempts > 1:
             self.retries += res.attempts - 1
@@ -133,7 +134,7 @@ class ProgressTracker:
             self.kinds[kind] = self.kinds.get(kind, 0) + 1
         elif res.skipped is not None:
             self.skipped += 1
-        elif res.size is not None and res.is_prefix is None:
+        elif res.size is not None and res.is_prefix is None and not res.dry:
             self.bytes += res.size
 
     # ------------------------------------------------------------ reading
@@ -141,7 +142,7 @@ class ProgressTracker:
     @property
     def total_known(self) -> bool:
         """No request, listing page or listed object can add to the total any more."""
-        return not self.inputs_open and self.open_listings <= 0 and self.op not in LISTING_OPS
+        return not self.inputs_open and self.open_listings <= 0 and not self.growing
 
     def snapshot(self, final: bool = False) -> ProgressSnapshot:
         """Where the batch stands now (``final``: it has ended)."""

@@ -18,7 +18,7 @@ stdout is not (the bar would tangle with result lines on one screen).
 
 from __future__ import annotations
 
-from typing import IO, Any, Callable, Iterable, Iterator, Optional
+from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sized
 
 from s3op import jobs
 from s3op.progress import LISTING_OPS, ProgressSnapshot, ProgressTracker, Throttled, is_terminal
@@ -49,8 +49,8 @@ class ProgressSink:
         self.throttled.tick()
 
     def observe(self, job: jobs.Job, outcome: jobs.Outcome) -> None:
-        """A job settled: a recursive get's listing page adds what it found."""
-        if not (isinstance(job, jobs.ListJob) and job.for_get):
+        """A job settled: a recursive get's or delete's listing page adds what it found."""
+        if not (isinstance(job, jobs.ListJob) and (job.for_get or job.for_delete)):
             return
         if not isinstance(outcome, jobs.Page):
             self.tracker.listing_ended(failed=True)  # its failure is a result of its own
@@ -70,14 +70,39 @@ def _found_bytes(found: jobs.Found) -> int:
     return sum(size for _, size, _, _ in found.objects)
 
 
+class Counted:
+    """``requests``, each counted by ``tracker`` as it is read; its length is theirs
+    where they have one (``run_batch`` sizes the pool and groups deletes by it)."""
+
+    def __init__(
+        self, op: str, requests: Iterable[Request], tracker: ProgressTracker, recursive: bool
+    ) -> None:
+        self.args = (op, requests, tracker, recursive)
+
+    def __iter__(self) -> Iterator[Request]:
+        return _counting(*self.args)
+
+    def __len__(self) -> int:
+        requests = self.args[1]
+        return len(requests) if isinstance(requests, Sized) else 0
+
+
 def counted(
     op: str, requests: Iterable[Request], tracker: ProgressTracker, recursive: bool
-) -> Iterator[Request]:
+) -> Iterable[Request]:
     """``requests``, each counted by ``tracker`` as it is read (see the module)."""
+    if isinstance(requests, Sized):
+        return Counted(op, requests, tracker, recursive)
+    return _counting(op, requests, tracker, recursive)
+
+
+def _counting(
+    op: str, requests: Iterable[Request], tracker: ProgressTracker, recursive: bool
+) -> Iterator[Request]:
     for req in requests:
         if op in LISTING_OPS:
             pass  # its objects are its results: counted as they come
-        elif op == "get" and recursive:
+        elif op in ("get", "delete") and recursive:
             tracker.listing_started()
         elif isinstance(req, PutRequest):
             tracker.expect_file(req.local)

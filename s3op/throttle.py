@@ -42,8 +42,9 @@ REQUESTS_PER_THREAD = 8
 
 def window_max(op: str, threads: int) -> int:
     """The window's ceiling for a batch of ``op`` on ``threads`` threads a worker
-    (``WorkerSpec.window_max``). Uploads run one request a thread: 0, the default."""
-    return 0 if op == "put" else threads * REQUESTS_PER_THREAD
+    (``WorkerSpec.window_max``). Only GETs and HEADs are sent many a thread (get,
+    info, and a sync's downloads); the others run one request a thread: 0, the default."""
+    return threads * REQUESTS_PER_THREAD if op in ("get", "info", "sync") else 0
 
 
 class Window:

@@ -59,6 +59,7 @@ from s3op.sync.entries import ORDERS, KeyOrder, SyncAborted
 from s3op.sync.plan import COPY, DELETE, FAIL, GET, PUT, SKIP, Action
 from s3op.sync.spec import SyncRequest, sync_problem
 from s3op.sync.streams import Planner
+from s3op.throttle import window_max
 from s3op.transport import Transport
 
 if TYPE_CHECKING:
@@ -249,8 +250,9 @@ def run_sync(requests: List[SyncRequest], options: BatchOptions, out: ResultSink
     threads = options.pool.threads or batch.threads_per_process(PUT_THREADS, processes)
     settings = batch.batch_settings(options)
     policy = batch.retry_policy(options)
-    config = batch.client_config_for(options, threads)
-    pool = Pool(WorkerSpec(OpWorker(config, policy, settings), threads), processes)
+    window = window_max("sync", threads)  # its downloads go many a thread, as a get's
+    config = batch.client_config_for(options, threads, window + threads)
+    pool = Pool(WorkerSpec(OpWorker(config, policy, settings), threads, window), processes)
     syncing = SyncRun(None, out.emit, options.dry_run)
     scheduler = Scheduler(pool, settings, lambda r: out.emit(syncing.relabel(r)), flush=out.flush)
     syncing.scheduler = scheduler
