@@ -40,11 +40,12 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, Union
 
 from s3op.protocol import ExitCode, GetRequest, InfoRequest, ListRequest, Request, Result
 
 from .batching import SHARD_MIN, download_names, key_list
+from .client_parts import ClientParts
 from .errors import is_not_found, raise_for_result
 from .linestream import Abandoned, LineStream, streaming_to
 from .objects import S3Object
@@ -177,24 +178,9 @@ def _read(
         )
 
 
-class IteratorForms:
+class IteratorForms(ClientParts):
     """The ``iter_*`` methods of ``S3`` (see the module docstring); ``S3`` gives
-    the attributes and helpers stubbed here."""
-
-    _s3root: Optional[str]
-    _tmpdir: str
-
-    def _url(self, key: Any) -> str:
-        raise NotImplementedError
-
-    def _object_url(self, key: Any) -> str:
-        raise NotImplementedError
-
-    def _get_target(self, key: Any) -> Tuple[str, Optional[str]]:
-        raise NotImplementedError
-
-    def _new_batch(self) -> int:
-        raise NotImplementedError
+    the attributes and helpers ``ClientParts`` declares."""
 
     def iter_list_paths(self, keys: Optional[Iterable[Optional[str]]] = None) -> Iterator[S3Object]:
         """``list_paths``, one object at a time (same objects, same order)."""

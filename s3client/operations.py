@@ -24,11 +24,12 @@ unless ``content_type``/``metadata`` are given (``copy``); the client's
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from s3op.protocol import CopyRequest, DeleteRequest, InfoRequest, Request, Result, parse_url
 
 from .batching import key_list, names_all_failures
+from .client_parts import ClientParts
 from .errors import S3NotFound, S3RefusedError, is_not_found, raise_for_result
 from .outcome import results_by_request
 from .progress import ProgressOption, takes_progress
@@ -37,20 +38,8 @@ from .uploads import check_metadata
 from .urls import as_prefix
 
 
-class DataOps:
+class DataOps(ClientParts):
     """Delete and copy, as methods of ``S3``."""
-
-    if TYPE_CHECKING:  # what S3 provides
-
-        def _object_url(self, key: Any) -> str: ...
-
-        def _url(self, key: Any) -> str: ...
-
-        def _new_batch(self) -> int: ...
-
-        def _run(
-            self, op: str, requests: Sequence[Request], flags: Sequence[str]
-        ) -> List[Result]: ...
 
     # ---------------------------------------------------------------- delete
 

@@ -8,11 +8,12 @@ temp dir, runs one ``put`` batch and removes what it staged.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
-from s3op.protocol import Request, Result
+from s3op.protocol import Request
 
 from .batching import key_list, names_all_failures
+from .client_parts import ClientParts
 from .errors import raise_for_result
 from .objects import PutValue, S3PutObject
 from .progress import ProgressOption, takes_progress
@@ -20,20 +21,8 @@ from .runner import remove_file, results_by_request
 from .uploads import PutItem, items_from_files, items_from_values, put_spec, stage_value
 
 
-class PutForms:
+class PutForms(ClientParts):
     """Uploads, as methods of ``S3``."""
-
-    if TYPE_CHECKING:  # what S3 provides
-        _tmpdir: str
-        _encryption: Optional[str]
-
-        def _object_url(self, key: Any) -> str: ...
-
-        def _new_batch(self) -> int: ...
-
-        def _run(
-            self, op: str, requests: Sequence[Request], flags: Sequence[str]
-        ) -> List[Result]: ...
 
     @takes_progress
     def put(

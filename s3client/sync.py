@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Union
+from typing import Any, Callable, List, Sequence, Union
 
-from s3op.protocol import Request, Result, SyncRequest, sync_problem
+from s3op.protocol import Result, SyncRequest, sync_problem
 
+from .client_parts import ClientParts
 from .errors import S3Error, error_for_kind
 from .progress import ProgressOption, takes_progress
 
@@ -98,19 +99,8 @@ def flags(dry_run: bool) -> List[str]:
     return ["--dry-run"] if dry_run else []
 
 
-class SyncForm:
+class SyncForm(ClientParts):
     """``sync``, as a method of ``S3``."""
-
-    if TYPE_CHECKING:  # what S3 provides
-        _s3root: Optional[str]
-
-        def _url(self, key: Any) -> str: ...
-
-        def _new_batch(self) -> int: ...
-
-        def _run(
-            self, op: str, requests: Sequence[Request], flags: Sequence[str]
-        ) -> List[Result]: ...
 
     @takes_progress
     def sync(
