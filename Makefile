@@ -29,7 +29,7 @@ check: install
 	$(VENV)/bin/mypy s3client s3op
 
 test: install
-	$(VPY) -m pytest -q -ra tests
+	$(VPY) -m pytest -q -ra --durations=15 tests
 
 test-fast: install
 	$(VPY) -m pytest -q -ra tests/unit tests/functional
