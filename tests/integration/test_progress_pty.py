@@ -67,6 +67,10 @@ def _command(manifest: Path, destination: Path) -> List[str]:
         # 0.25 s) has frames to show; on a quiet machine 2,000 objects take < 1 s.
         "--max-bandwidth",
         "1MB/s",
+        # Few threads: else every GET of the batch is in flight at once (the adaptive
+        # window) and all results land together near the end, leaving the bar no frames.
+        "--threads",
+        "2",
     ]
 
 
