@@ -34,6 +34,10 @@ LIFETIME = 8.0
 COUNT = int(os.environ.get("S3_CREDS_OBJECTS", "250"))
 #: Seconds a second proxy holds each request, so the batches last tens of seconds.
 DELAY = 0.15
+#: The CLI batch's delay: its floor is COUNT x CLI_DELAY / (workers x window ceiling),
+#: 250 x 2.0 / (2 x 8) = 31 s, about four lifetimes, however fast the engine gets
+#: (with 0.15 s, issue 19's window of up to 8 GETs a thread ended it in under 8 s).
+CLI_DELAY = 2.0
 
 CREDENTIAL_PROCESS = """
 import datetime, json, secrets, sys, time
@@ -97,6 +101,7 @@ def short_lived(
     target.proxy.key_check = check  # type: ignore[attr-defined]
     slow = FaultProxy("127.0.0.1", target.proxy.port, mode="latency", delay=DELAY).start()
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", slow.endpoint_url)
+    target.slow = slow  # type: ignore[attr-defined]
     try:
         yield issued
     finally:
@@ -139,6 +144,7 @@ def test_a_long_cli_batch_outlives_its_credentials(
     moto_target: Target, short_lived: Path, tmp_path: Path
 ) -> None:
     """Forked workers (2) sign with credentials renewed by the parent."""
+    moto_target.slow.set_mode("latency", delay=CLI_DELAY)  # type: ignore[attr-defined]
     rows = [f'{{"url": "{moto_target.url(f"c/{i:05d}")}"}}\n' for i in range(COUNT)]
     (tmp_path / "m.jsonl").write_text("".join(rows))
     start = time.monotonic()
@@ -171,6 +177,7 @@ def test_a_long_cli_batch_outlives_its_credentials(
     assert proc.returncode == 0, (err[-2000:], failed[:10])
     assert out.count('"ok":true') == COUNT
     assert "ExpiredToken" not in out and check.expired == 0
+    assert took >= 2 * LIFETIME, f"the batch took {took:.1f} s: too short to test renewal"
     assert len(check.seen) >= 3, (
         "the batch did not outlast its credentials, or they were not renewed"
     )
