@@ -63,15 +63,7 @@ def _command(manifest: Path, destination: Path) -> List[str]:
         str(manifest),
         "--destination",
         str(destination),
-        # ~3 MB at 1 MB/s: ~3 s on any machine, so the bar (redrawn at most every
-        # 0.25 s) has frames to show; on a quiet machine 2,000 objects take < 1 s.
-        "--max-bandwidth",
-        "1MB/s",
-        # Few threads: else every GET of the batch is in flight at once (the adaptive
-        # window) and all results land together near the end, leaving the bar no frames.
-        "--threads",
-        "2",
-    ]
+    ]  # default threads, no cap: as users run it
 
 
 def _env() -> Dict[str, str]:
@@ -160,8 +152,12 @@ def test_the_bar_moves_and_ends_at_the_total_on_a_terminal_and_not_on_a_pipe(
         Path(os.environ[SCREEN_FILE_ENV]).write_text(f"{final}\n\ncounts seen: {seen}\n")
     assert code == 0, final
     dones = [done for done, _ in counts]
-    assert len(set(dones)) >= 3, f"the bar did not move: {counts}"
-    assert dones == sorted(dones)  # never goes back
+    # The total shows from the start (the manifest's count, not the requests read so
+    # far: those reach the last only near the end), the bar moves through counts
+    # between none and all (one that jumps from 0 to the end fails), never back.
+    assert dones and dones[0] < COUNT // 2, f"the total came late: {counts}"
+    assert len({done for done in dones if 0 < done < COUNT}) >= 2, f"no movement: {counts}"
+    assert dones == sorted(dones)
     assert all(total == COUNT for _, total in counts)
     # The last frame: the bar at the total, then the summary line below it.
     assert BAR.findall(final)[-1] == (str(COUNT), str(COUNT), "100")
