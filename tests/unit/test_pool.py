@@ -184,7 +184,7 @@ def test_an_in_process_worker_that_cannot_build_a_client_answers_its_jobs(
     started.append(pool)
     pool.start()
     pool.submit(1, info_job(1))
-    events = poll_until(pool, Done, rounds=3)
+    events = poll_until(pool, Done, rounds=30)  # an in-process poll waits 0.1 s at most
     assert [e.job_id for e in events if isinstance(e, Done)] == [1]
 
 
@@ -310,6 +310,23 @@ def test_poll_takes_held_outcomes_when_its_timeout_passes(started: List[Pool]) -
     events = pool.poll(timeout=0.05)
     assert [(e.job_id, e.outcome) for e in events] == [done(0)]
     assert 0 not in pool.workers[0].inflight
+
+
+@pytest.mark.timeout(30)
+def test_poll_takes_held_outcomes_even_when_told_to_wait_for_ever(started: List[Pool]) -> None:
+    """A held outcome is taken within ``HELD_MAX``, whatever the caller's timeout: the
+    scheduler's (1 s) no longer delays a result line or the progress bar."""
+    pool = Pool(spec(RetryPolicy(max_attempts=1)), processes=0)
+    started.append(pool)
+    channel = Channel(batch=4)
+    pool.workers.append(Worker(channel, None, {n: info_job(n) for n in range(10)}))
+    for n in range(10):
+        channel.send((n, "job"))
+    channel.inbox.get()
+    channel.worker_end.send(done(0))
+    assert not woken(channel)
+    events = pool.poll(timeout=None)  # without the bound: no wake-up ever comes
+    assert [(e.job_id, e.outcome) for e in events] == [done(0)]
 
 
 def test_in_process_pool_with_many_threads_answers_every_job(started: List[Pool]) -> None:
