@@ -12,7 +12,7 @@ import select
 import signal
 import threading
 import time
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -296,8 +296,14 @@ def test_an_outcome_that_makes_more_work_wakes_the_parent_at_once(outcome: Any) 
         channel.close()
 
 
-def test_poll_takes_held_outcomes_when_its_timeout_passes(started: List[Pool]) -> None:
-    """An outcome held back (inbox still full) waits at most one poll timeout."""
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("timeout", [0.05, None])
+def test_poll_takes_held_outcomes_without_a_wake_up(
+    started: List[Pool], timeout: Optional[float]
+) -> None:
+    """An outcome held back (inbox still full) is taken when the poll's timeout
+    passes, and within ``HELD_MAX`` whatever the caller's timeout (None: for ever):
+    the scheduler's 1 s no longer delays a result line or the progress bar."""
     pool = Pool(spec(RetryPolicy(max_attempts=1)), processes=0)
     started.append(pool)
     channel = Channel(batch=4)
@@ -307,26 +313,9 @@ def test_poll_takes_held_outcomes_when_its_timeout_passes(started: List[Pool]) -
     channel.inbox.get()
     channel.worker_end.send(done(0))
     assert not woken(channel)
-    events = pool.poll(timeout=0.05)
+    events = pool.poll(timeout=timeout)  # None without the bound: no wake-up ever comes
     assert [(e.job_id, e.outcome) for e in events] == [done(0)]
     assert 0 not in pool.workers[0].inflight
-
-
-@pytest.mark.timeout(30)
-def test_poll_takes_held_outcomes_even_when_told_to_wait_for_ever(started: List[Pool]) -> None:
-    """A held outcome is taken within ``HELD_MAX``, whatever the caller's timeout: the
-    scheduler's (1 s) no longer delays a result line or the progress bar."""
-    pool = Pool(spec(RetryPolicy(max_attempts=1)), processes=0)
-    started.append(pool)
-    channel = Channel(batch=4)
-    pool.workers.append(Worker(channel, None, {n: info_job(n) for n in range(10)}))
-    for n in range(10):
-        channel.send((n, "job"))
-    channel.inbox.get()
-    channel.worker_end.send(done(0))
-    assert not woken(channel)
-    events = pool.poll(timeout=None)  # without the bound: no wake-up ever comes
-    assert [(e.job_id, e.outcome) for e in events] == [done(0)]
 
 
 def test_in_process_pool_with_many_threads_answers_every_job(started: List[Pool]) -> None:
