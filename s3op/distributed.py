@@ -91,6 +91,7 @@ class DaskRun:
         self.options = shard_options(options)
         self.plan = plan_shards(op, manifest, shard_size)
         self.ordered = ordered
+        self.recursive = options.recursive
         self.exit_code = ExitCode.OK
         self._tag = uuid.uuid4().hex[:12]
 
