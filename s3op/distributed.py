@@ -37,7 +37,7 @@ end with every shard, take that lock with the GIL held: each waits for the
 other for ever (CPython issue 106883). The worker's event loop then stops:
 no heartbeat, no task result, until the scheduler restarts the worker
 (``worker-ttl``, 5 minutes by default). It was seen in the 100,000-object
-benchmark, and again at 20,000 objects on the 13th run (py-spy: the loop
+benchmark, and again at 20,000 objects on the 26th run (py-spy: the loop
 thread in ``_current_frames`` -> gc callback, waiting for the GIL; an engine
 thread in ``Thread.start`` waiting for that lock). Python 3.12 runs the
 collector only between bytecodes, not inside ``_current_frames``.
