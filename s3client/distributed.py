@@ -26,11 +26,16 @@ the lines somewhere.
 Options are ``s3op``'s, by their Python names: ``threads``, ``retries``,
 ``deadline``, ``overwrite``, ``allow_missing``, ``recursive``,
 ``destination``, ``layout``, ``info``, ``verify``, ``part_size``,
-``multipart_threshold``, ``role``, ``num_workers``; ``progress=True`` shows a
-bar on stderr. No credential or client parameter travels with the tasks:
-each worker resolves them from its own environment and profile (see
-docs/cluster.md). Local paths in the manifest (get's ``local``, put's files)
-are paths on the workers.
+``multipart_threshold``, ``role``, ``num_workers``. ``progress=`` is the
+``S3`` methods' (``s3client.progress``): ``True`` draws the one machine's bar
+on stderr when it is a terminal, a callable receives a ``ProgressSnapshot``
+(with ``shards_done``/``shards`` set) as shards come back, at most every
+``REFRESH_SECONDS``, and a last one with ``final=True``.
+
+No credential or client parameter travels with the tasks: each worker
+resolves them from its own environment and profile (see docs/cluster.md).
+Local paths in the manifest (get's ``local``, put's files) are paths on the
+workers.
 
 This module is the one place s3client imports more of ``s3op`` than its
 protocol: the shard runner and the Dask driver (``s3op.shards``,
@@ -47,6 +52,7 @@ from typing import IO, Any, Iterator, Optional, Type, Union
 
 from distributed import Client
 
+from s3client.progress import ProgressOption, checked, display
 from s3op.cluster_progress import ClusterProgress
 from s3op.distributed import DaskRun, keyword_options
 from s3op.options import DEFAULT_SHARD_SIZE
@@ -61,7 +67,12 @@ class DistributedRun:
     """One batch on a cluster, checked and ready: iterate it to run it."""
 
     def __init__(
-        self, run: DaskRun, client: Client, manifest: IO[bytes], owned: bool, progress: bool
+        self,
+        run: DaskRun,
+        client: Client,
+        manifest: IO[bytes],
+        owned: bool,
+        progress: ProgressOption,
     ) -> None:
         self._run = run
         self._client = client
@@ -78,12 +89,17 @@ class DistributedRun:
 
     def shard_outputs(self) -> Iterator[ShardOutput]:
         """Run the batch; each shard's output (JSON result lines and counts), whole."""
+        run = self._run
+        show, close = display(self._progress, run.op)
+        progress = ClusterProgress(run.op, run.plan, show, run.recursive)
         try:
-            with ClusterProgress(self._run.plan, enabled=self._progress) as bar:
-                for output in self._run.outputs(self._client):
-                    bar.update(output)
-                    yield output
+            for output in run.outputs(self._client):
+                progress.update(output)
+                yield output
+            if show is not None:
+                progress.finish()
         finally:
+            close()
             self.close()
 
     def __iter__(self) -> Iterator[Result]:
@@ -115,11 +131,12 @@ def run(
     client: Client,
     shard_size: int = DEFAULT_SHARD_SIZE,
     ordered: bool = False,
-    progress: bool = False,
+    progress: ProgressOption = False,
     **options: Any,
 ) -> DistributedRun:
     """Check ``manifest`` for ``op`` ("get", "put", "info", "list") and return the
     batch, to run on ``client``'s cluster by iterating it (see the module's doc)."""
+    wanted = checked(progress)
     batch_options = keyword_options(**options)
     owned = isinstance(manifest, (str, os.PathLike))
     stream = open(manifest, "rb") if isinstance(manifest, (str, os.PathLike)) else manifest
@@ -129,7 +146,7 @@ def run(
         if owned:
             stream.close()
         raise
-    return DistributedRun(plan, client, stream, owned, progress)
+    return DistributedRun(plan, client, stream, owned, wanted)
 
 
 __all__ = ["DistributedRun", "Manifest", "run"]

@@ -86,7 +86,7 @@ def batch_progress(op: str, requests: Sequence[Request], recursive: bool = False
     """Count the ``op`` batch of ``requests`` running meanwhile, if progress was asked for
     (``recursive``: each request is a prefix, its objects the work)."""
     wanted = _REQUESTED.get()
-    show, close = _display(wanted, op)
+    show, close = display(wanted, op)
     if show is None:
         yield
         return
@@ -101,7 +101,7 @@ def batch_progress(op: str, requests: Sequence[Request], recursive: bool = False
         close()
 
 
-def _display(
+def display(
     wanted: ProgressOption, op: str
 ) -> Tuple[Optional[Callable[[ProgressSnapshot], None]], Callable[[], None]]:
     """(what shows a snapshot, what ends the display); (None, ...) for no progress."""
@@ -137,6 +137,6 @@ def _nothing() -> None:
 
 
 __all__ = [
-    "ProgressOption", "ProgressSnapshot", "batch_progress", "checked", "observer",
+    "ProgressOption", "ProgressSnapshot", "batch_progress", "checked", "display", "observer",
     "takes_progress",
 ]  # fmt: skip

@@ -12,8 +12,9 @@ With neither, the batch runs exactly as without this module.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import IO, Any, Optional
+from typing import IO, Any, Callable, Iterator, Optional
 
 from s3op.batch import run_batch
 from s3op.cli_batch import BatchCommand
@@ -38,24 +39,40 @@ def run_reported(
         return run_batch(command.op, command.requests, command.options, sink)
     op = command.op
     tracker = ProgressTracker(op)
-    bar = ProgressBar(op, stderr) if draw else None
-    wrapped = ProgressSink(sink, tracker, bar.show if bar is not None else _ignore)
     requests = counted(op, command.requests, tracker, command.options.recursive)
-    try:
-        with tallying_retries() as retries:
-            code = run_batch(op, requests, command.options, wrapped)
-            wrapped.finish()
-    finally:
-        if bar is not None:
-            bar.close()
+    with bar_shown(op, draw, stderr) as show, tallying_retries() as retries:
+        wrapped = ProgressSink(sink, tracker, show)
+        code = run_batch(op, requests, command.options, wrapped)
+        wrapped.finish()
     if summary:
-        stderr.write(summary_line(op, tracker, retries()) + "\n")
-        stderr.flush()
+        write_summary(op, tracker, stderr, retries())
     return code
+
+
+@contextlib.contextmanager
+def bar_shown(op: str, draw: bool, stderr: IO[str]) -> Iterator[Callable[[ProgressSnapshot], None]]:
+    """What shows a snapshot: a bar on ``stderr`` if ``draw`` (closed on exit), else
+    nothing (snapshots then only count, for the summary)."""
+    if not draw:
+        yield _ignore
+        return
+    bar = ProgressBar(op, stderr)
+    try:
+        yield bar.show
+    finally:
+        bar.close()
+
+
+def write_summary(
+    op: str, tracker: ProgressTracker, stderr: IO[str], retries: Optional[int] = None
+) -> None:
+    """The end-of-batch line on ``stderr``."""
+    stderr.write(summary_line(op, tracker, retries) + "\n")
+    stderr.flush()
 
 
 def _ignore(snapshot: ProgressSnapshot) -> None:
     """No bar: snapshots are only counted, for the summary."""
 
 
-__all__ = ["run_reported"]
+__all__ = ["bar_shown", "run_reported", "write_summary"]

@@ -1,69 +1,60 @@
-"""Progress of a cluster run on stderr: shards done, objects, bytes, failures.
+"""Progress of a cluster run, on the one machine's tracker and bar (``s3op.progress``).
 
-A tqdm bar, shown only when the stream is a terminal (a pipe or a log file
-gets nothing). It moves once per shard as its results come back, so it
-counts what has been delivered, never work that a lost shard may redo.
+``ClusterProgress(op, plan, show, recursive)`` counts a cluster run in a
+``ProgressTracker``: the total is the plan's requests (a listing's, or a
+recursive get's, grows with what comes back), and each shard's counts are
+added as its lines are delivered (``update``), with the shards done out of
+the plan's. ``show`` gets a snapshot at most every ``REFRESH_SECONDS``
+and once more at the end (``finish``): a ``ProgressBar``'s ``show``, a
+library caller's ``progress=`` callable, or nothing (the counts are still
+kept, for the summary line).
+
+It counts what has been delivered, never work a lost shard may redo, so
+it moves once a shard: shards are the unit a cluster reports. A put's
+total bytes are not known here (its files are paths on the workers).
 """
 
 from __future__ import annotations
 
-import sys
-from types import TracebackType
-from typing import Optional, TextIO, Type
+from typing import Callable, Optional
 
-from tqdm import tqdm
-
+from s3op.progress import ProgressSnapshot, ProgressTracker, Throttled
 from s3op.shards import ShardOutput, ShardPlan
 
 
 class ClusterProgress:
-    """The bar of one cluster run (a context manager; closed on exit)."""
+    """The counts (and display) of one cluster run."""
 
     def __init__(
-        self, plan: ShardPlan, stream: Optional[TextIO] = None, enabled: Optional[bool] = None
+        self,
+        op: str,
+        plan: ShardPlan,
+        show: Optional[Callable[[ProgressSnapshot], None]] = None,
+        recursive: bool = False,
     ) -> None:
-        out = sys.stderr if stream is None else stream
-        shown = out.isatty() if enabled is None else enabled
-        self.objects = 0
-        self.bytes = 0
-        self.failures = 0
-        self._bar = tqdm(
-            total=len(plan.shards),
-            unit="shard",
-            desc="s3op",
-            file=out,
-            disable=not shown,
-            dynamic_ncols=True,
-        )
+        tracker = ProgressTracker(op)
+        tracker.growing = tracker.growing or recursive
+        tracker.total_bytes = None  # put: its files are on the workers
+        if not tracker.growing:
+            tracker.total = plan.requests
+        tracker.shards = len(plan.shards)
+        tracker.inputs_done()
+        self.tracker = tracker
+        self._throttled = Throttled(tracker, show or _ignore)
 
     def update(self, output: ShardOutput) -> None:
-        """Count one delivered shard."""
-        self.objects += output.results
-        self.bytes += output.bytes
-        self.failures += output.failures
-        text = f"{self.objects} objects, {_size(self.bytes)}, {self.failures} failed"
-        self._bar.set_postfix_str(text, refresh=False)
-        self._bar.update(1)
+        """Count one delivered shard; show a snapshot if it is time."""
+        output.count_in(self.tracker)
+        self.tracker.shards_done += 1
+        self._throttled.tick()
 
-    def close(self) -> None:
-        """Leave the bar as it ended."""
-        self._bar.close()
-
-    def __enter__(self) -> ClusterProgress:
-        return self
-
-    def __exit__(
-        self,
-        kind: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
+    def finish(self) -> ProgressSnapshot:
+        """Show the final snapshot; return it."""
+        return self._throttled.finish()
 
 
-def _size(count: int) -> str:
-    """Bytes in the bar's units (tqdm's binary prefixes)."""
-    return tqdm.format_sizeof(count, "B", 1024)
+def _ignore(snapshot: ProgressSnapshot) -> None:
+    """No display: only counted."""
 
 
 __all__ = ["ClusterProgress"]

@@ -27,15 +27,32 @@ their own environment (``AWS_*``, ``S3OP_SESSION_VARS``,
 ``S3OP_CLIENT_PARAMS``, profiles, instance roles). The task carries the op,
 the shard's manifest bytes and plain options only.
 
+Each task first stops the worker's sampling profiler, on Python before
+3.12 (``run_shard_on_worker``). Dask's profiler calls ``sys._current_frames()``
+every 10 ms in the worker's event loop thread; in CPython 3.11 that holds
+the runtime's thread-list lock while it builds frame objects, a garbage
+collection there can run Python code (Dask's own gc callback) and so hand
+the GIL to another thread, and a shard's engine threads, which start and
+end with every shard, take that lock with the GIL held: each waits for the
+other for ever (CPython issue 106883). The worker's event loop then stops:
+no heartbeat, no task result, until the scheduler restarts the worker
+(``worker-ttl``, 5 minutes by default). It was seen in the 100,000-object
+benchmark, and again at 20,000 objects on the 26th run (py-spy: the loop
+thread in ``_current_frames`` -> gc callback, waiting for the GIL; an engine
+thread in ``Thread.start`` waiting for that lock). Python 3.12 runs the
+collector only between bytecodes, not inside ``_current_frames``.
+
 dask is imported here only: ``import s3op`` does not need it.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 import uuid
 from typing import IO, Any, Dict, Iterator, List
 
-from distributed import Client, Future, as_completed
+from distributed import Client, Future, as_completed, get_worker
 from distributed.scheduler import KilledWorker
 
 from s3op.options import BatchOptions, BatchUsageError
@@ -91,6 +108,7 @@ class DaskRun:
         self.options = shard_options(options)
         self.plan = plan_shards(op, manifest, shard_size)
         self.ordered = ordered
+        self.recursive = options.recursive
         self.exit_code = ExitCode.OK
         self._tag = uuid.uuid4().hex[:12]
 
@@ -130,7 +148,7 @@ class DaskRun:
             shard = shards[self._next]
             self._next += 1
             future = self.client.submit(
-                run_shard,
+                run_shard_on_worker,
                 self.op,
                 shard,
                 read_shard(self.manifest, shard),
@@ -164,6 +182,45 @@ class DaskRun:
         return output
 
 
+def run_shard_on_worker(op: str, shard: Shard, text: bytes, options: BatchOptions) -> ShardOutput:
+    """``run_shard`` as a Dask task: the worker's sampling profiler stopped first where
+    it can deadlock the worker (Python < 3.12: see the module's doc)."""
+    if PROFILER_DEADLOCKS:
+        stop_sampling_profiler()
+    return run_shard(op, shard, text, options)
+
+
+#: Whether Dask's sampling profiler can deadlock a worker whose threads come and go.
+PROFILER_DEADLOCKS = sys.version_info < (3, 12)
+#: The worker's periodic callbacks of its sampling profiler.
+_PROFILER_CALLBACKS = ("profile", "profile-cycle")
+
+
+def stop_sampling_profiler(timeout: float = 10.0) -> None:
+    """Stop this Dask worker's sampling profiler (from a task's thread: the worker's
+    event loop does it, and this waits until it has); nothing outside a worker."""
+    try:
+        worker = get_worker()
+    except ValueError:
+        return
+    running = [
+        callback
+        for name, callback in worker.periodic_callbacks.items()
+        if name in _PROFILER_CALLBACKS and callback.is_running()
+    ]
+    if not running:
+        return
+    stopped = threading.Event()
+
+    def stop() -> None:
+        for callback in running:
+            callback.stop()
+        stopped.set()
+
+    worker.loop.add_callback(stop)
+    stopped.wait(timeout)
+
+
 def connect(address: str) -> Client:
     """A client of the Dask scheduler at ``address``; ``BatchUsageError`` if none answers."""
     try:
@@ -190,4 +247,12 @@ def keyword_options(**values: Any) -> BatchOptions:
 _NOT_OPTIONS = frozenset({"inputs", "dask", "shard_size", "ordered"})
 
 
-__all__ = ["SHARD_RETRIES", "DaskRun", "connect", "keyword_options"]
+__all__ = [
+    "PROFILER_DEADLOCKS",
+    "SHARD_RETRIES",
+    "DaskRun",
+    "connect",
+    "keyword_options",
+    "run_shard_on_worker",
+    "stop_sampling_profiler",
+]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import IO, Any, Callable, Dict, Optional
+from typing import IO, Any, Callable, Dict, Iterable, Optional, Tuple
 
 from s3op.results import Result
 
@@ -48,6 +48,8 @@ class ProgressSnapshot:
     retries: int  # retries the results report (attempts beyond each one's first)
     elapsed: float  # seconds since the batch started
     final: bool = False  # the batch's last snapshot
+    shards_done: Optional[int] = None  # a cluster run's shards delivered (else None)
+    shards: Optional[int] = None  # a cluster run's shards in all (else None)
 
     @property
     def rate(self) -> float:
@@ -78,6 +80,8 @@ class ProgressTracker:
         self.inputs_open = True  # requests may still come
         self.announced = 0  # requests the source said it holds, before they are read
         self.growing = op in LISTING_OPS  # its results, not its requests, are the total
+        self.shards: Optional[int] = None  # a cluster run's shards, and those delivered
+        self.shards_done = 0
 
     # ------------------------------------------------------------- intake
 
@@ -144,6 +148,26 @@ class ProgressTracker:
         elif res.size is not None and res.is_prefix is None and not res.dry:
             self.bytes += res.size
 
+    def add(
+        self,
+        done: int,
+        nbytes: int,
+        failures: int,
+        retries: int = 0,
+        skipped: int = 0,
+        kinds: Iterable[Tuple[str, int]] = (),
+    ) -> None:
+        """Count results counted elsewhere: a cluster shard's, delivered whole."""
+        self.done += done
+        if self.growing:
+            self.total = max(self.total, self.done)
+        self.bytes += nbytes
+        self.failures += failures
+        self.retries += retries
+        self.skipped += skipped
+        for kind, count in kinds:
+            self.kinds[kind] = self.kinds.get(kind, 0) + count
+
     # ------------------------------------------------------------ reading
 
     @property
@@ -165,6 +189,8 @@ class ProgressTracker:
             retries=self.retries,
             elapsed=self._clock() - self.started,
             final=final,
+            shards_done=None if self.shards is None else self.shards_done,
+            shards=self.shards,
         )
 
 
@@ -232,7 +258,8 @@ def _bytes_part(snap: ProgressSnapshot) -> str:
     done = human_bytes(snap.bytes)
     if snap.total_bytes is not None:
         done += f"/{human_bytes(snap.total_bytes)}"
-    return f"{done}, {human_bytes(snap.rate)}/s, {snap.failures} failed"
+    shards = "" if snap.shards is None else f", {snap.shards_done}/{snap.shards} shards"
+    return f"{done}, {human_bytes(snap.rate)}/s, {snap.failures} failed{shards}"
 
 
 def human_bytes(n: float) -> str:

@@ -41,6 +41,7 @@ from s3op.credentials import CredentialCache
 from s3op.manifest import request_from_dict
 from s3op.manifest_stream import ManifestSource
 from s3op.options import DEFAULT_SHARD_SIZE, BatchOptions, BatchUsageError, PoolOptions
+from s3op.progress import ProgressTracker
 from s3op.protocol import ErrorKind, ExitCode, Request, Result, exit_code_for
 
 #: The credentials each worker process resolves once and keeps (for at most
@@ -69,6 +70,13 @@ class ShardOutput:
     failures: int  # lines with ok false
     bytes: int  # sizes of the objects the ok lines name
     exit_code: ExitCode  # run_batch's, or what the lines give for a lost shard
+    retries: int = 0  # attempts beyond each request's first, as the lines report them
+    skipped: int = 0  # lines saying skipped (a no-overwrite put found the key)
+    kinds: Tuple[Tuple[str, int], ...] = ()  # failures by error kind
+
+    def count_in(self, tracker: ProgressTracker) -> None:
+        """Add this shard's counts to ``tracker`` (a caller's progress)."""
+        tracker.add(self.results, self.bytes, self.failures, self.retries, self.skipped, self.kinds)
 
 
 @dataclass(frozen=True)
@@ -155,14 +163,14 @@ def run_shard(op: str, shard: Shard, text: bytes, options: BatchOptions) -> Shar
     """Run one shard through ``run_batch``; every result line, whole."""
     if options.credentials is None:
         options = dataclasses.replace(options, credentials=_WORKER_CREDENTIALS)
-    sink = _Collect()
+    sink = _Collect(op)
     code = run_batch(op, shard_requests(op, shard, text), options, sink)
     return sink.output(shard.index, code)
 
 
 def lost_shard(op: str, shard: Shard, text: bytes, kind: ErrorKind, message: str) -> ShardOutput:
     """The output of a shard that never finished: ``kind`` for each of its requests."""
-    sink = _Collect()
+    sink = _Collect(op)
     results = [
         Result.failure(req.idx, req.url, kind, message) for req in shard_requests(op, shard, text)
     ]
@@ -172,27 +180,22 @@ def lost_shard(op: str, shard: Shard, text: bytes, kind: ErrorKind, message: str
 
 
 class _Collect:
-    """A ``ResultSink`` keeping a shard's lines, with their idx, and their sums."""
+    """A ``ResultSink`` keeping a shard's lines, with their idx, and counting them as
+    the one machine's progress does (``s3op.progress.ProgressTracker``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, op: str) -> None:
         self.chunks: List[Tuple[int, str]] = []
-        self.results = 0
-        self.failures = 0
-        self.bytes = 0
+        self.counts = ProgressTracker(op)
 
     def emit(self, item: Emitted) -> None:
         """Keep one result's line (a listing page's: its lines)."""
         if isinstance(item, jobs.Found):
             self.chunks.append((item.idx, item.lines()))
-            self.results += len(item.objects) + len(item.prefixes)
-            self.bytes += sum(size for _, size, _, _ in item.objects)
+            nbytes = sum(size for _, size, _, _ in item.objects)
+            self.counts.listed(len(item.objects) + len(item.prefixes), nbytes)
             return
         self.chunks.append((item.idx, item.to_json() + "\n"))
-        self.results += 1
-        if not item.ok:
-            self.failures += 1
-        elif item.size is not None:
-            self.bytes += item.size
+        self.counts.result(item)
 
     def flush(self) -> None:
         """Nothing leaves before the shard is done."""
@@ -201,7 +204,12 @@ class _Collect:
         """All of it, lines in idx order (a listing's own lines keep theirs)."""
         self.chunks.sort(key=lambda chunk: chunk[0])
         lines = "".join(text for _, text in self.chunks)
-        return ShardOutput(index, lines, self.results, self.failures, self.bytes, code)
+        self.chunks = []
+        c = self.counts
+        kinds = tuple(sorted(c.kinds.items()))
+        return ShardOutput(
+            index, lines, c.done, c.failures, c.bytes, code, c.retries, c.skipped, kinds
+        )
 
 
 __all__ = [

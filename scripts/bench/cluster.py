@@ -35,6 +35,8 @@ from .model import REPO
 
 BUCKET = "bench-cluster"
 OPS = ("get", "info")
+#: The scheduler's ``worker-ttl`` in the benchmark's LocalCluster.
+WORKER_TTL = "60s"
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
@@ -122,6 +124,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             processes=True,
             dashboard_address=":0",
             env=env,
+            # A silent worker is restarted (its shards re-run) after 1 minute, not
+            # Dask's default 5: a stall costs the figures at most that much.
+            scheduler_kwargs={"worker_ttl": WORKER_TTL},
         ) as cluster:
             figures = measure(args, Path(tmp), env, cluster.scheduler_address)
     report = {"count": args.count, "cpus": os.cpu_count(), "workers": args.workers, **figures}

@@ -31,6 +31,7 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from s3client.distributed import run  # noqa: E402
+from s3op.distributed import PROFILER_DEADLOCKS  # noqa: E402
 from s3op.protocol import ExitCode  # noqa: E402
 from tests.backends import REGION, TEST_ACCESS_KEY, TEST_SECRET_KEY, Backend  # noqa: E402
 from tests.functional.test_cli import REPO, s3op  # noqa: E402
@@ -40,11 +41,9 @@ COUNT = 20_000
 RUN_TIMEOUT = 900
 
 
-@pytest.fixture(scope="module")
-def cluster(seaweed_server: Any) -> Iterator[Any]:
-    """2 worker processes, 2 threads each; each worker's own environment holds the
-    endpoint and keys (nothing of them is sent with a task)."""
-    env = {
+def worker_env(seaweed_server: Any) -> Dict[str, str]:
+    """A worker's own environment: the endpoint and keys (nothing of them is sent with a task)."""
+    return {
         "AWS_ENDPOINT_URL_S3": seaweed_server.endpoint_url,
         "AWS_ACCESS_KEY_ID": TEST_ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": TEST_SECRET_KEY,
@@ -54,12 +53,17 @@ def cluster(seaweed_server: Any) -> Iterator[Any]:
         "AWS_EC2_METADATA_DISABLED": "true",
         "PYTHONPATH": str(REPO),
     }
+
+
+@pytest.fixture(scope="module")
+def cluster(seaweed_server: Any) -> Iterator[Any]:
+    """2 worker processes, 2 threads each, each with its own environment."""
     with distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=2,
         processes=True,
         dashboard_address=":0",
-        env=env,
+        env=worker_env(seaweed_server),
     ) as local:
         yield local
 
@@ -331,3 +335,26 @@ def test_no_overwrite_put_run_again_takes_its_own_write(s3backend: Backend, tmp_
     assert [r.skipped for r in put(theirs, may_repeat=True)] == ["exists"]
     body = s3backend.client().get_object(Bucket=s3backend.bucket, Key="small")["Body"].read()
     assert body == small.read_bytes()
+
+
+def profiling(dask_worker: Any) -> bool:
+    """Whether the worker's sampling profiler runs (on the worker)."""
+    return bool(dask_worker.periodic_callbacks["profile"].is_running())
+
+
+@pytest.mark.skipif(not PROFILER_DEADLOCKS, reason="the profiler cannot deadlock a worker")
+def test_a_worker_running_a_shard_stops_its_sampling_profiler(
+    s3backend: Backend, seaweed_server: Any, tmp_path: Path
+) -> None:
+    """Python < 3.12: Dask's profiler (``sys._current_frames`` every 10 ms) and a
+    shard's engine threads can deadlock the worker (CPython issue 106883; see
+    ``s3op.distributed``): the first shard a worker runs stops the profiler."""
+    manifest = write_manifest(tmp_path / "info.jsonl", [{"url": s3backend.root("none")}])
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
+        env=worker_env(seaweed_server),
+    ) as local, distributed.Client(local) as dask_client:  # fmt: skip
+        assert list(dask_client.run(profiling).values()) == [True]
+        with run("info", manifest, dask_client, allow_missing=True) as batch:
+            assert [r.error.kind.value for r in batch if r.error] == ["not_found"]
+        assert list(dask_client.run(profiling).values()) == [False]

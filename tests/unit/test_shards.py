@@ -132,3 +132,24 @@ def test_a_bad_manifest_is_refused_before_any_scheduler_is_asked(tmp_path: Any) 
     with open(path, encoding="utf-8") as inputs:
         with pytest.raises(BatchUsageError, match="line 2: url must be a string"):
             run_on_dask("info", [], inputs, {}, "tcp://127.0.0.1:1", 10, False)
+
+
+def test_cluster_progress_adds_each_shards_counts_to_the_one_machine_tracker() -> None:
+    """Lost shards' counts (failures by kind) and shards done reach the snapshot and the
+    summary line as the one machine's tracker counts them."""
+    from s3op.cluster_progress import ClusterProgress
+    from s3op.progress import summary_line
+
+    data = manifest([{"url": f"s3://b/k{i}"} for i in range(5)])
+    plan = plan_shards("info", data, 2)
+    seen: List[Any] = []
+    progress = ClusterProgress("info", plan, seen.append)
+    assert progress.tracker.snapshot().total == 5 and progress.tracker.snapshot().total_known
+    for shard in plan.shards:
+        text = read_shard(data, shard)
+        progress.update(lost_shard("info", shard, text, ErrorKind.WORKER_DIED, "gone"))
+    last = progress.finish()
+    assert last is seen[-1] and last.final
+    assert (last.done, last.total, last.failures, last.bytes) == (5, 5, 5, 0)
+    assert (last.shards_done, last.shards) == (3, 3)
+    assert "5 done (0 ok, 5 worker_died)" in summary_line("info", progress.tracker)
