@@ -15,13 +15,14 @@ import dataclasses
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
 from s3client import S3
-from s3op import run_batch
+from s3op import bandwidth, run_batch
 from s3op.client import ClientConfig, Credentials, make_client
 from s3op.jobs import PutJob, Settings
 from s3op.ops import OpContext
@@ -318,3 +319,23 @@ def test_a_failing_key_among_many_has_its_own_line(s3backend: Backend, tmp_path:
     assert sorted(i for i, line in lines.items() if "error" in line) == [150, 151]
     stored = s3backend.client().list_objects_v2(Bucket=s3backend.bucket, Prefix="c/")
     assert stored["KeyCount"] == 298
+
+
+def test_a_batchs_bodies_are_taken_from_the_upload_cap(s3backend: Backend, tmp_path: Path) -> None:
+    """Under a cap (``--max-bandwidth``), every body of a batch is paid for in the
+    upload bucket before it is sent (as a single PUT's is), and nothing downloads."""
+    bodies = {f"f{i}": os.urandom(20_000) for i in range(8)}
+    paths = _files(tmp_path, bodies)
+    pairs = [(f"s3://{s3backend.bucket}/cap/{name}", paths[name]) for name in bodies]
+    rate = 10**9  # high: the test reads the bucket's clock, it does not wait on it
+    with bandwidth.capped(rate):
+        limiter = bandwidth.LIMITER
+        assert limiter is not None
+        start = time.monotonic()
+        answers = _batch(_context(s3backend.endpoint_url), _jobs(pairs), [])
+        paid_up = limiter.up._tat.value - start  # seconds of bytes taken, at `rate`
+        paid_down = limiter.down._tat.value
+
+    assert all(outcome.ok for outcome in answers.values())
+    assert paid_up >= sum(map(len, bodies.values())) / rate
+    assert paid_down == 0.0
