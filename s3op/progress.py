@@ -76,6 +76,7 @@ class ProgressTracker:
         self.kinds: Dict[str, int] = {}  # failures by error kind
         self.open_listings = 0
         self.inputs_open = True  # requests may still come
+        self.announced = 0  # requests the source said it holds, before they are read
         self.growing = op in LISTING_OPS  # its results, not its requests, are the total
 
     # ------------------------------------------------------------- intake
@@ -85,6 +86,12 @@ class ProgressTracker:
         self.total += 1
         if nbytes is not None and self.total_bytes is not None:
             self.total_bytes += nbytes
+
+    def announce(self, count: int) -> None:
+        """The batch holds ``count`` requests (a manifest counted by its check pass,
+        a list): the total is known from the start, not once the last is read (the
+        scheduler reads them only as the pool has room, so that is near the end)."""
+        self.announced = count
 
     def expect_file(self, path: str) -> None:
         """One more request, of the local file at ``path`` (a put): its size, if it is there."""
@@ -142,16 +149,18 @@ class ProgressTracker:
     @property
     def total_known(self) -> bool:
         """No request, listing page or listed object can add to the total any more."""
-        return not self.inputs_open and self.open_listings <= 0 and not self.growing
+        read = not self.inputs_open or self.announced > 0
+        return read and self.open_listings <= 0 and not self.growing
 
     def snapshot(self, final: bool = False) -> ProgressSnapshot:
         """Where the batch stands now (``final``: it has ended)."""
         return ProgressSnapshot(
             done=self.done,
-            total=max(self.total, self.done),
+            total=max(self.total, self.announced, self.done),
             total_known=final or self.total_known,
             bytes=self.bytes,
-            total_bytes=self.total_bytes,
+            # a put's sizes are summed as its requests are read: no total until then
+            total_bytes=None if self.inputs_open and self.announced else self.total_bytes,
             failures=self.failures,
             retries=self.retries,
             elapsed=self._clock() - self.started,

@@ -5,8 +5,10 @@ untouched (stdout's JSON lines never change) and counts it in a
 ``s3op.progress.ProgressTracker``; at each scheduler wake-up (``flush``)
 it hands a snapshot to ``show``, at most every ``REFRESH_SECONDS``.
 ``counted(op, requests, tracker, recursive)`` passes the requests through,
-counting each one as it is read (a put's file size from a ``stat``), so a
-manifest still being read shows as "found so far". A recursive get's
+counting each one as it is read (a put's file size from a ``stat``); where
+the requests have a length (a manifest counted by its check pass), that is
+the total from the start, else a source still being read shows as "found
+so far". A recursive get's
 listings report what they found through ``observe`` (the scheduler calls it
 for every settled job), so its total grows page by page until the last
 listing ends.
@@ -90,8 +92,11 @@ class Counted:
 def counted(
     op: str, requests: Iterable[Request], tracker: ProgressTracker, recursive: bool
 ) -> Iterable[Request]:
-    """``requests``, each counted by ``tracker`` as it is read (see the module)."""
+    """``requests``, each counted by ``tracker`` as it is read (see the module);
+    their number, where they have one and each is one object, from the start."""
     if isinstance(requests, Sized):
+        if op not in LISTING_OPS and not (recursive and op in ("get", "delete")):
+            tracker.announce(len(requests))
         return Counted(op, requests, tracker, recursive)
     return _counting(op, requests, tracker, recursive)
 

@@ -20,6 +20,16 @@ sleeps while other answers wait.
 no body, so a 200 is described right there, and anything else is resumed
 by ``s3op.ops.info.continue_info`` on any free thread.
 
+Results travel one request at a time: ``run_gets`` calls ``answer`` for
+each request as its reply is handled (saved, described, or handed off),
+never when the batch ends, and the worker sends each answer on to the
+parent at once (``s3op.worker``; an in-process worker's ``Channel`` may
+hold a few, at most 0.1 s: ``s3op.pool.HELD_MAX``). So the result lines and
+the progress bar follow the requests, whatever the window. Decided against
+flushing a batch's results on a timer: per-request answers cost nothing
+extra here (one pipe send or deque append each, which a result needs
+anyway), and a timer would only add delay.
+
 Known cost: a new TLS 1.3 connection may turn readable with a session
 ticket before its answer; its read then waits for the answer while other
 answers of the batch queue up behind it (once per new connection).

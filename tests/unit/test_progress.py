@@ -6,12 +6,14 @@ import io
 import multiprocessing
 import os
 import threading
+from pathlib import Path
 from typing import List
 
 import pytest
 
 from s3op import bandwidth, jobs
 from s3op.bandwidth import BandwidthError, parse_rate
+from s3op.manifest_stream import ManifestSource
 from s3op.progress import ProgressSnapshot, ProgressTracker, Throttled, summary_line
 from s3op.progress_sink import ProgressSink, counted, wants_progress, wants_summary
 from s3op.protocol import ErrorKind, GetRequest, ListRequest, PutRequest, Result
@@ -65,6 +67,46 @@ def test_the_total_is_unknown_while_requests_are_still_read() -> None:
     assert len(list(feed)) == 1
     assert tracker.snapshot().total_known is True
     assert tracker.snapshot().total_bytes is None  # a get's sizes come with its results
+
+
+def test_a_counted_manifest_gives_the_total_before_its_requests_are_read(tmp_path: Path) -> None:
+    """The scheduler reads requests only as the pool has room: without the
+    manifest's own count the bar would show its total only near the end."""
+    manifest = tmp_path / "get.jsonl"
+    manifest.write_text("".join(f'{{"url": "s3://b/k{i}"}}\n' for i in range(300)))
+    tracker = ProgressTracker("get")
+    with manifest.open() as stream:
+        feed = iter(counted("get", ManifestSource.checked("get", stream), tracker, False))
+        snap = tracker.snapshot()
+        assert (snap.total, snap.total_known, snap.done) == (300, True, 0)
+        next(feed)
+        tracker.result(Result(0, "s3://b/k0", size=5))
+        assert (tracker.snapshot().total, tracker.snapshot().done) == (300, 1)
+        assert len(list(feed)) == 299
+    assert tracker.snapshot().total == 300
+
+
+def test_a_put_shows_its_byte_total_only_once_every_file_is_counted(tmp_path: Path) -> None:
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"f{i}")
+        paths[-1].write_bytes(b"x" * 10)
+    tracker = ProgressTracker("put")
+    reqs = [PutRequest(i, f"s3://b/k{i}", str(p)) for i, p in enumerate(paths)]
+    feed = iter(counted("put", reqs, tracker, recursive=False))
+    next(feed)
+    snap = tracker.snapshot()
+    assert (snap.total, snap.total_known, snap.total_bytes) == (3, True, None)
+    list(feed)
+    assert tracker.snapshot().total_bytes == 30
+
+
+def test_a_recursive_get_announces_no_total_its_requests_are_prefixes() -> None:
+    tracker = ProgressTracker("get")
+    feed = counted("get", [GetRequest(0, "s3://b/p/")], tracker, recursive=True)
+    assert (tracker.snapshot().total, tracker.snapshot().total_known) == (0, False)
+    list(feed)
+    assert not tracker.snapshot().total_known  # its listing is still open
 
 
 class Inner:
