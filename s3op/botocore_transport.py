@@ -26,6 +26,8 @@ from s3op.transport import (
     GetReplies,
     GetTarget,
     HeadReplies,
+    PutReplies,
+    PutUpload,
     ReplyHead,
     S3Answer,
     UploadBody,
@@ -74,6 +76,19 @@ class BotocoreTransport(ServerSideCalls):
         for index, target in enumerate(targets):
             try:
                 yield index, self.head_object(Bucket=target.bucket, Key=target.key)
+            except Exception as exc:  # noqa: BLE001 - the attempt's failure, classified later
+                yield index, GetFailed(exc)
+
+    def put_many(self, uploads: Sequence[PutUpload]) -> PutReplies:
+        """One PUT after another."""
+        for index, up in enumerate(uploads):
+            try:
+                yield (
+                    index,
+                    self.put_object(
+                        Bucket=up.bucket, Key=up.key, Body=up.body, Metadata=up.metadata, **up.args
+                    ),
+                )
             except Exception as exc:  # noqa: BLE001 - the attempt's failure, classified later
                 yield index, GetFailed(exc)
 

@@ -5,10 +5,11 @@ with botocore's own SigV4 signer (~30 us, ``s3op.signing``) and sending
 with our minimal HTTP/1.1 client (``s3op.http1``, through
 ``s3op.fastsend``) costs a fraction of that. ``FastClient`` serves GET,
 HEAD, PUT, part uploads, listings and GetObjectAttributes itself, and
-batched GETs and HEADs (``get_many``, ``head_many``: many requests in
-flight on one thread, ``s3op.inflight``). Answers have botocore's shape and an error status
-raises botocore's ``ClientError`` (same ``response`` dict), so the ops and
-the one error table in ``s3op.errors`` never know which path served them.
+batched GETs, HEADs and small PUTs (``get_many``, ``head_many``,
+``put_many``: many requests in flight on one thread, ``s3op.inflight``).
+Answers have botocore's shape and an error status raises botocore's
+``ClientError`` (same ``response`` dict), so the ops and the one error
+table in ``s3op.errors`` never know which path served them.
 
 The rest goes to the botocore transport (``s3op.botocore_transport``),
 built on first use: the multipart upload's create, complete and abort, the
@@ -21,13 +22,14 @@ only the transport is ours.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from s3op.bodies import FastBody
 from s3op.botocore_transport import BotocoreTransport
 from s3op.checksum import crc32_from_b64
 from s3op.fastmany import get_many, head_many
+from s3op.fastputs import put_headers, put_many
 from s3op.fastsend import CHECKSUM_MODE, Endpoint, NotOurs, Sender
 from s3op.http1_conn import Response
 from s3op.readahead import ReadAhead, next_token
@@ -39,21 +41,14 @@ from s3op.transport import (
     GetReplies,
     GetTarget,
     HeadReplies,
+    PutReplies,
+    PutUpload,
     S3Answer,
     UploadBody,
 )
 
 #: The largest GetObjectAttributes answer read (1,000 parts take ~100 KB).
 ATTRIBUTES_MAX = 4 * 1024 * 1024
-
-#: put_object / upload_part arguments sent as plain headers.
-_PUT_HEADERS = {
-    "ContentMD5": "Content-MD5",
-    "ContentType": "Content-Type",
-    "ServerSideEncryption": "x-amz-server-side-encryption",
-    "IfNoneMatch": "If-None-Match",
-    "ChecksumCRC32": "x-amz-checksum-crc32",
-}
 
 
 class FastClient(ServerSideCalls):
@@ -265,6 +260,11 @@ class FastClient(ServerSideCalls):
             ChecksumCRC32=ChecksumCRC32,
         )
 
+    def put_many(self, uploads: Sequence[PutUpload]) -> PutReplies:
+        """Send every small PUT at once, each on its own keep-alive connection;
+        yield each answer as it arrives (``s3op.fastputs``)."""
+        return put_many(self._sender, uploads)
+
     def upload_part(
         self,
         *,
@@ -306,12 +306,7 @@ class FastClient(ServerSideCalls):
         query: str = "",
     ) -> S3Answer:
         """PUT ``body``; ``args`` are put_object's optional arguments (botocore names)."""
-        headers: Dict[str, str] = {"Content-Length": str(_length(body))}
-        for arg, value in args.items():
-            if value:
-                headers[_PUT_HEADERS[arg]] = value
-        for name, value in (metadata or {}).items():
-            headers[f"x-amz-meta-{name}"] = value
+        headers = put_headers(_length(body), args, metadata)
         resp = self._sender.send("PUT", bucket, key, headers, body=body, query=query)
         resp.read_all()  # returns the connection to the pool
         return describe_headers(resp.headers)

@@ -6,7 +6,8 @@ fraction of that. It does exactly what S3 object calls need: one request
 with a bytes or file-like body, a status line, headers, and a body framed
 by Content-Length or chunked encoding, read as a stream. Connections are
 kept per (scheme, host, port) and reused. ``Pool.start`` / ``Pool.answer``
-let one thread keep many body-less requests in flight (``s3op.inflight``).
+let one thread keep many requests in flight (``s3op.inflight``): GETs,
+HEADs, and small PUTs whose bodies are in memory.
 
 Stale connections: this module is the one place a request is ever sent
 again without the retry loop (``s3op.retry`` lists every layer that may
@@ -72,7 +73,8 @@ def _stale(method: str, conn: Connection, exc: BaseException) -> bool:
 
 
 class Pending:
-    """A body-less request sent (``Pool.start``), its reply not read yet."""
+    """A request sent (``Pool.start``), its reply not read yet (``head``: what a
+    stale GET or HEAD sends again)."""
 
     __slots__ = ("pool", "conn", "method", "head", "due")
 
@@ -140,17 +142,22 @@ class Pool:
             fresh.close()
             raise
 
-    def start(self, method: str, target: str, headers: Dict[str, str]) -> Pending:
-        """Send a body-less request and return at once; ``answer`` reads the reply.
+    def start(
+        self, method: str, target: str, headers: Dict[str, str], body: Optional[bytes] = None
+    ) -> Pending:
+        """Send a request (a body only in memory: a small PUT's) and return at once;
+        ``answer`` reads the reply.
 
         A reused connection found broken while sending is replaced once
-        (``_stale``); one the server closed while idle may only show it in
-        ``answer``, which resends it then.
+        (``_stale``: GET and HEAD only, never a PUT); one the server closed
+        while idle may only show it in ``answer``, which resends it then.
         """
         head = self._head(method, target, headers)
+        if body is not None and bandwidth.LIMITER is not None:
+            bandwidth.sending(len(head) + len(body))
         conn = self._take()
         try:
-            conn.sock.sendall(head)
+            conn.sock.sendall(head if body is None else head + body)
             return Pending(self, conn, method, head)
         except BaseException as exc:
             conn.close()

@@ -1,4 +1,4 @@
-"""Many body-less requests in flight on one thread, replies taken as they arrive.
+"""Many requests in flight on one thread, replies taken as they arrive.
 
 ``InFlight`` sends each request on its own keep-alive connection
 (``http1.Pool.start``) and waits on all their sockets at once
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import selectors
 import time
-from typing import Dict, Generic, Iterator, Tuple, TypeVar, Union
+from typing import Dict, Generic, Iterator, Optional, Tuple, TypeVar, Union
 
 from s3op.http1 import Pending, Pool
 from s3op.http1_conn import Response
@@ -41,9 +41,18 @@ class InFlight(Generic[T]):
         self._sel = selectors.DefaultSelector()
         self._waiting: Dict[int, _Waiting[T]] = {}  # by id: one entry per request out
 
-    def send(self, pool: Pool, method: str, target: str, headers: Dict[str, str], tag: T) -> None:
-        """Send a body-less request; raises what went wrong when it cannot be sent."""
-        self._wait_for(pool.start(method, target, headers), tag)
+    def send(
+        self,
+        pool: Pool,
+        method: str,
+        target: str,
+        headers: Dict[str, str],
+        tag: T,
+        body: Optional[bytes] = None,
+    ) -> None:
+        """Send a request (``body``: a small PUT's, in memory); raises what went
+        wrong when it cannot be sent."""
+        self._wait_for(pool.start(method, target, headers, body), tag)
 
     def replies(self) -> Iterator[Tuple[T, Union[Response, Exception]]]:
         """(tag, reply or what went wrong) for every request sent, as each ends."""

@@ -6,8 +6,8 @@ Two numbers, one mechanism (additive increase, multiplicative decrease):
   answer (503 SlowDown and the like: ``s3op.errors``) halves it (never
   below one); every job finished while below the maximum adds one back.
 - ``Window.size``: requests the worker keeps in flight at once, counting
-  each request of a batch (many GETs or HEADs sent together from one
-  thread: ``s3op.worker``). It grows by a step while throughput grows,
+  each request of a batch (many GETs, HEADs or small PUTs sent together
+  from one thread: ``s3op.worker``). It grows by a step while throughput grows,
   holds when throughput flattens (the server, the network or our CPU is
   the bottleneck: more requests out would only wait), and halves with the
   thread limit when S3 says slow down.
@@ -42,9 +42,10 @@ REQUESTS_PER_THREAD = 8
 
 def window_max(op: str, threads: int) -> int:
     """The window's ceiling for a batch of ``op`` on ``threads`` threads a worker
-    (``WorkerSpec.window_max``). Only GETs and HEADs are sent many a thread (get,
-    info, and a sync's downloads); the others run one request a thread: 0, the default."""
-    return threads * REQUESTS_PER_THREAD if op in ("get", "info", "sync") else 0
+    (``WorkerSpec.window_max``). GETs, HEADs and small PUTs are sent many a thread
+    (get, info, put, and a sync's transfers); the others run one request a
+    thread: 0, the default."""
+    return threads * REQUESTS_PER_THREAD if op in ("get", "info", "put", "sync") else 0
 
 
 class Window:

@@ -23,7 +23,8 @@ each reply as it arrives (``ReplyHead``: status and headers in, the body
 not read), so one thread can keep many requests in flight
 (``s3op.ops.multiget``). ``batches_gets`` says whether that gains anything
 (the botocore transport implements ``get_many`` as a loop). ``head_many``
-does the same for HEADs (``s3op.ops.multihead``).
+does the same for HEADs, and ``put_many`` for small PUTs whose bodies
+are in memory (``s3op.ops.multiput``).
 
 Nothing here resends anything: a transport makes one attempt per call
 (except the stale-connection resend inside ``s3op.http1``; see
@@ -113,14 +114,15 @@ class GetTarget:
 
 @dataclass(frozen=True)
 class NotSent:
-    """``get_many`` did not send this GET; ``get_object`` will (a bucket only
+    """The batch did not send this request; the single call will (a bucket only
     botocore serves, or the batch could not send any more)."""
 
 
 @dataclass(frozen=True)
 class GetFailed:
-    """The GET failed before any answer came: what it raised (one attempt, to
-    classify; a read timeout is a ``TimeoutError``)."""
+    """The request (a batch's GET, HEAD or PUT) failed, or was answered with an
+    error status: what it raised (one attempt, to classify; a read timeout is a
+    ``TimeoutError``)."""
 
     error: BaseException
 
@@ -135,6 +137,19 @@ class ReplyHead:
     close: Callable[[], None]  # drop the reply unread (its connection is not reused)
 
 
+@dataclass(frozen=True)
+class PutUpload:
+    """One small PUT for ``put_many``: its body in memory, put_object's other
+    arguments by botocore's names (``ContentMD5``, ``ChecksumCRC32``,
+    ``ContentType``, ``ServerSideEncryption``, ``IfNoneMatch``; None: not sent)."""
+
+    bucket: str
+    key: str
+    body: bytes
+    args: Mapping[str, Optional[str]]
+    metadata: Optional[Mapping[str, str]] = None  # encoded (``protocol.encode_metadata``)
+
+
 #: What ``get_many`` yields for each target.
 GetReply = Union[NotSent, GetFailed, ReplyHead]
 #: ``get_many``'s (index, reply) pairs; ``close()`` drops the requests still out.
@@ -143,12 +158,17 @@ GetReplies = Generator[Tuple[int, GetReply], None, None]
 HeadReply = Union[NotSent, GetFailed, S3Answer]
 #: ``head_many``'s (index into its targets, reply) pairs, in the order replies end.
 HeadReplies = Generator[Tuple[int, HeadReply], None, None]
+#: What ``put_many`` yields of one PUT: put_object's answer, or why there is none.
+PutReply = Union[NotSent, GetFailed, S3Answer]
+#: ``put_many``'s (index into its uploads, reply) pairs, in the order replies end.
+PutReplies = Generator[Tuple[int, PutReply], None, None]
 
 
 class Transport(Protocol):
     """The S3 calls the ops make (botocore's names, arguments and answers)."""
 
-    #: True when ``get_many`` really keeps many GETs in flight (else it is a loop).
+    #: True when ``get_many``, ``head_many`` and ``put_many`` really keep many
+    #: requests in flight (else each is a loop).
     batches_gets: bool
 
     def get_object(
@@ -166,6 +186,12 @@ class Transport(Protocol):
     def head_many(self, targets: Sequence[GetTarget]) -> HeadReplies:
         """HEAD each target; yield (index, answer or why not) as each ends, every
         index once (``get_many``'s rules; an error status is a ``GetFailed``)."""
+
+    def put_many(self, uploads: Sequence[PutUpload]) -> PutReplies:
+        """PUT each upload; yield (index, put_object's answer or why not) as each
+        ends, every index once (``get_many``'s rules; an error status is a
+        ``GetFailed``). Nothing is sent twice: a PUT the server may have applied
+        is only ever retried by the ops' retry loop."""
 
     def head_object(self, *, Bucket: str, Key: str) -> S3Answer:
         """HEAD an object."""

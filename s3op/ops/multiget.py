@@ -40,10 +40,11 @@ from __future__ import annotations
 from typing import Callable, List, NoReturn, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from s3op.errors import OpError
-from s3op.jobs import GetJob, InfoJob, Job, Outcome
+from s3op.jobs import GetJob, InfoJob, Job, Outcome, PutJob
 from s3op.ops import OpContext, internal_failure
 from s3op.ops.get import FirstAttempt, continue_get, needs_parts, run_get, save_whole
 from s3op.ops.info import continue_info, describe, run_info
+from s3op.ops.put import continue_put
 from s3op.protocol import ErrorKind, Result, parse_object_url
 from s3op.retry import Deadline, InjectedFailure, inject_failure
 from s3op.transport import (
@@ -74,6 +75,8 @@ INLINE_BUDGET = 1.0
 
 #: The jobs a batch takes (all of one type).
 Batched = Union[GetJob, InfoJob]
+#: The jobs a batch may hand off (small PUTs are batched by ``s3op.ops.multiput``).
+Resumable = Union[GetJob, InfoJob, PutJob]
 
 
 def batchable(ctx: OpContext, job: object) -> bool:
@@ -97,7 +100,7 @@ class Resume:
 
     def __init__(
         self,
-        job: Batched,
+        job: Resumable,
         first: Optional[FirstAttempt],
         deadline: Optional[Deadline] = None,
         injected: bool = False,
@@ -107,10 +110,13 @@ class Resume:
 
 
 def finish_resumed(ctx: OpContext, resumed: Resume) -> Outcome:
-    """Finish a handed-off GET or HEAD: ``continue_get`` or ``continue_info``, the
-    first attempt being what the batch got (none: the transport did not send it)."""
+    """Finish a handed-off GET, HEAD or PUT: ``continue_get``, ``continue_info`` or
+    ``continue_put``, the first attempt being what the batch got (none: the
+    transport did not send it)."""
     if isinstance(resumed.job, InfoJob):
         return continue_info(ctx, resumed.job, resumed.first, resumed.deadline)
+    if isinstance(resumed.job, PutJob):  # a batch of small PUTs' (s3op.ops.multiput)
+        return continue_put(ctx, resumed.job, resumed.first, resumed.deadline)
     return continue_get(ctx, resumed.job, resumed.first, resumed.deadline)
 
 
@@ -185,7 +191,7 @@ class _Batch:
             if replies is not None:
                 replies.close()
 
-    def settle(self, job_id: int, job: Batched, outcome: Settled) -> bool:
+    def settle(self, job_id: int, job: Job, outcome: Settled) -> bool:
         """Answer a job, or hand it off; False when nobody listens any more."""
         self.settled.add(job_id)
         if not isinstance(outcome, Resume):
@@ -195,7 +201,7 @@ class _Batch:
             return True
         return self.answer(job_id, _guarded(job, finish_resumed, self.ctx, outcome))
 
-    def fail_rest(self, batch: Sequence[Tuple[int, Batched]], exc: Exception) -> bool:
+    def fail_rest(self, batch: Sequence[Tuple[int, Job]], exc: Exception) -> bool:
         """Answer every job not settled yet as an internal error."""
         for job_id, job in batch:
             if job_id not in self.settled and not self.answer(job_id, internal_failure(job, exc)):

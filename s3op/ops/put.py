@@ -1,4 +1,5 @@
-"""Upload one file: a single PUT, or a multipart upload driven by the parent.
+"""Upload one file: a single PUT, or the start of a multipart upload driven by the
+parent (its parts, complete and abort: ``s3op.ops.upload_parts``).
 
 Every body goes with ``Content-MD5`` so the server rejects a body damaged
 on the way, and the returned ETag is checked against our MD5 as well.
@@ -17,16 +18,7 @@ from typing import IO, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from s3op.checksum import crc32, crc32_b64, spans
 from s3op.errors import OpError, classify
-from s3op.jobs import (
-    AbortUploadJob,
-    CompleteUploadJob,
-    PartDone,
-    PartFailed,
-    PutJob,
-    Settings,
-    SplitPut,
-    UploadPartJob,
-)
+from s3op.jobs import PutJob, Settings, SplitPut
 from s3op.ops import OpContext, failed, invalid
 from s3op.ops.info import head
 from s3op.parts import file_digest
@@ -36,10 +28,13 @@ from s3op.protocol import (
     Result,
     encode_metadata,
     parse_object_url,
-    parse_url,
 )
 from s3op.retry import Deadline, Failure, run_with_retries
-from s3op.transport import FileSlice, S3Answer
+from s3op.transport import S3Answer
+
+#: put_object's answer to a first attempt a batch made (``s3op.ops.multiput``); it
+#: raises what that attempt met.
+FirstPut = Callable[[], S3Answer]
 
 READ_BLOCK = 1024 * 1024
 #: Files up to this size are read into memory once per attempt (threads x this, at most).
@@ -93,9 +88,17 @@ def put_args(req: PutRequest) -> PutArgs:
 
 
 def _put_single(
-    ctx: OpContext, req: PutRequest, bucket: str, key: str, extra: PutArgs, size: int
+    ctx: OpContext,
+    req: PutRequest,
+    bucket: str,
+    key: str,
+    extra: PutArgs,
+    size: int,
+    first: Optional[FirstPut] = None,
+    deadline: Optional[Deadline] = None,
 ) -> Result:
     conditional = "*" if ctx.settings.no_overwrite else None
+    given = [first] if first is not None else []
 
     def attempt(deadline: Deadline) -> Result:
         body: Union[bytes, IO[bytes]]
@@ -108,33 +111,71 @@ def _put_single(
             sent = os.path.getsize(req.local)
             md5, crc = file_digests(req.local, 0, sent)
             body = open(req.local, "rb")
+        args = upload_args(md5, crc, extra, conditional)
         try:
-            resp = ctx.transport.put_object(
-                Bucket=bucket,
-                Key=key,
-                Body=body,
-                ContentMD5=_b64(md5),
-                ChecksumCRC32=crc32_b64(crc),
-                ContentType=extra.content_type,
-                Metadata=extra.metadata,
-                ServerSideEncryption=extra.encryption,
-                IfNoneMatch=conditional,
-            )
+            if given:  # the batch's attempt (s3op.ops.multiput): what it got
+                resp = given.pop()()
+            else:
+                resp = ctx.transport.put_object(
+                    Bucket=bucket, Key=key, Body=body, Metadata=extra.metadata, **args
+                )
         finally:
             if not isinstance(body, bytes):
                 body.close()
-        _check_etag(resp.get("ETag"), md5.hexdigest(), req.encryption)
-        return Result(idx=req.idx, url=req.url, size=sent, etag=resp.get("ETag"))
+        return put_done(req, resp, md5.hexdigest(), sent)
 
-    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    out = run_with_retries(
+        attempt, ctx.policy, ctx.on_throttle, deadline=deadline, first_sent=first is not None
+    )
     if isinstance(out, Failure):
         if out.kind is ErrorKind.PRECONDITION_FAILED and ctx.settings.no_overwrite:
-            return _resolve_exists(ctx, req, bucket, key, out)
+            return resolve_exists(ctx, req, bucket, key, out)
         return failed(req.idx, req.url, out)
     return out
 
 
-def _resolve_exists(
+def continue_put(
+    ctx: OpContext, job: PutJob, first: Optional[FirstPut], deadline: Optional[Deadline]
+) -> Union[Result, SplitPut]:
+    """``run_put`` for a small PUT whose first attempt a batch made
+    (``s3op.ops.multiput``): ``first`` gives that attempt's answer or raises
+    what it met (None: it was never sent, so ``run_put`` does it all);
+    ``deadline`` is the operation's, started when the request went out."""
+    if first is None:
+        return run_put(ctx, job)
+    req = job.req
+    loc = parse_object_url(req.url)  # the batch checked the URL and the metadata
+    try:
+        size = os.stat(req.local).st_size
+    except OSError:
+        size = 0  # read in the attempt, which fails there, classified
+    return _put_single(ctx, req, loc.bucket, loc.key, put_args(req), size, first, deadline)
+
+
+def upload_args(
+    md5: hashlib._Hash, crc: int, extra: PutArgs, conditional: Optional[str]
+) -> Dict[str, Optional[str]]:
+    """put_object's header arguments (botocore's names; None: not sent) for a body
+    of this MD5 and CRC32: the server rejects a body damaged on the way."""
+    return {
+        "ContentMD5": b64(md5),
+        "ChecksumCRC32": crc32_b64(crc),
+        "ContentType": extra.content_type,
+        "ServerSideEncryption": extra.encryption,
+        "IfNoneMatch": conditional,
+    }
+
+
+def put_done(
+    req: PutRequest, resp: S3Answer, md5_hex: str, sent: int, attempts: Optional[int] = None
+) -> Result:
+    """A PUT's result from its answer; ``OpError`` (corrupt) when the server's
+    plain-MD5 ETag is not the MD5 of what we sent."""
+    check_etag(resp.get("ETag"), md5_hex, req.encryption)
+    return Result(idx=req.idx, url=req.url, size=sent, etag=resp.get("ETag"), attempts=attempts)
+
+
+def resolve_exists(
     ctx: OpContext, req: PutRequest, bucket: str, key: str, failure: Failure
 ) -> Result:
     """A 412 on a no-overwrite put: was it our own earlier write? (An attempt of
@@ -208,11 +249,11 @@ def file_digests(path: str, offset: int, length: int) -> Tuple[hashlib._Hash, in
     return digest, crc
 
 
-def _b64(digest: hashlib._Hash) -> str:
+def b64(digest: hashlib._Hash) -> str:
     return base64.b64encode(digest.digest()).decode("ascii")
 
 
-def _check_etag(etag: Optional[str], md5_hex: str, encryption: Optional[str]) -> None:
+def check_etag(etag: Optional[str], md5_hex: str, encryption: Optional[str]) -> None:
     """A plain-MD5 ETag that differs from our MD5 means the body was damaged."""
     if encryption and str(encryption).startswith("aws:kms"):
         return
@@ -257,65 +298,6 @@ def _create_upload(
     return out
 
 
-def run_upload_part(ctx: OpContext, job: UploadPartJob) -> Union[PartDone, PartFailed]:
-    """Upload one part, checked by Content-MD5, CRC32 and the returned ETag."""
-    loc = parse_url(job.url)
-
-    def attempt(deadline: Deadline) -> PartDone:
-        # Digests first (one pass), then the part streams from the file:
-        # no part is ever held in memory whole.
-        if os.path.getsize(job.local) < job.offset + job.length:
-            raise OpError(ErrorKind.LOCAL_FILE_ERROR, f"{job.local} shrank while uploading")
-        md5, crc = file_digests(job.local, job.offset, job.length)
-        with open(job.local, "rb") as f:
-            body = FileSlice(f, job.offset, job.length)
-            resp = ctx.transport.upload_part(
-                Bucket=loc.bucket,
-                Key=loc.key,
-                UploadId=job.upload_id,
-                PartNumber=job.number,
-                Body=body,
-                ContentMD5=_b64(md5),
-                ChecksumCRC32=crc32_b64(crc),
-            )
-        _check_etag(resp.get("ETag"), md5.hexdigest(), None)
-        return PartDone(job.number, resp["ETag"], crc, job.length)
-
-    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
-    if isinstance(out, Failure):
-        return PartFailed(failed(job.idx, job.url, out))
-    return out
-
-
-def run_complete(ctx: OpContext, job: CompleteUploadJob) -> Result:
-    """Complete a multipart upload (conditionally with no-overwrite)."""
-    req = job.req
-    loc = parse_url(req.url)
-    parts = [_part_entry(n, etag, crc, job.crc32) for n, etag, crc in sorted(job.parts)]
-    full = job.crc32 is not None
-
-    def attempt(deadline: Deadline) -> Result:
-        resp = ctx.transport.complete_multipart_upload(
-            Bucket=loc.bucket,
-            Key=loc.key,
-            UploadId=job.upload_id,
-            MultipartUpload={"Parts": parts},
-            IfNoneMatch="*" if ctx.settings.no_overwrite else None,
-            ChecksumCRC32=crc32_b64(job.crc32) if job.crc32 is not None else None,
-            ChecksumType="FULL_OBJECT" if full else None,
-        )
-        _check_multipart_etag(resp.get("ETag"), [etag for _, etag, _ in sorted(job.parts)])
-        return Result(idx=req.idx, url=req.url, size=job.size, etag=resp.get("ETag"))
-
-    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
-    if isinstance(out, Failure):
-        _abort(ctx, loc.bucket, loc.key, job.upload_id)
-        if out.kind is ErrorKind.PRECONDITION_FAILED and ctx.settings.no_overwrite:
-            return _resolve_exists(ctx, req, loc.bucket, loc.key, out)
-        return failed(req.idx, req.url, out)
-    return out
-
-
 def _abort(ctx: OpContext, bucket: str, key: str, upload_id: str) -> None:
     """Abort an upload so no parts linger (best effort: a failure changes nothing)."""
 
@@ -342,10 +324,3 @@ def _check_multipart_etag(etag: Optional[str], part_etags: List[str]) -> None:
     want = f"{hashlib.md5(joined).hexdigest()}-{len(part_etags)}"
     if value != want:
         raise OpError(ErrorKind.CORRUPT, f"multipart ETag {value}, expected {want}")
-
-
-def run_abort(ctx: OpContext, job: AbortUploadJob) -> PartDone:
-    """Abort a multipart upload after a part failed."""
-    loc = parse_url(job.url)
-    _abort(ctx, loc.bucket, loc.key, job.upload_id)
-    return PartDone()

@@ -6,7 +6,8 @@ it builds inside each worker, after it starts, the worker's transport
 (``s3op.client.worker_transport``: clients never cross a fork) and an
 ``OpRunner`` over it. ``OpRunner`` runs one job with the op registered for
 its type (``run_job``), or several whole-object GETs (or HEADs) together
-(``s3op.ops.multiget``), and finishes those a batch handed back.
+(``s3op.ops.multiget``), or several small PUTs (``s3op.ops.multiput``), and
+finishes those a batch handed back.
 """
 
 from __future__ import annotations
@@ -16,7 +17,19 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple, cast
 
 from s3op import jobs
 from s3op.client import ClientConfig, worker_transport
-from s3op.ops import OpContext, copy, delete, dry, get, info, internal_failure, listing, put
+from s3op.ops import (
+    OpContext,
+    copy,
+    delete,
+    dry,
+    get,
+    info,
+    internal_failure,
+    listing,
+    multiput,
+    put,
+    upload_parts,
+)
 from s3op.ops.multiget import (
     GET_BATCH,
     Answer,
@@ -36,9 +49,9 @@ _OPS: Dict[type, Callable[[OpContext, Any], jobs.Outcome]] = {
     jobs.GetPartJob: get.run_get_part,
     jobs.VerifyJob: get.run_verify,
     jobs.PutJob: put.run_put,
-    jobs.UploadPartJob: put.run_upload_part,
-    jobs.CompleteUploadJob: put.run_complete,
-    jobs.AbortUploadJob: put.run_abort,
+    jobs.UploadPartJob: upload_parts.run_upload_part,
+    jobs.CompleteUploadJob: upload_parts.run_complete,
+    jobs.AbortUploadJob: upload_parts.run_abort,
     jobs.InfoJob: info.run_info,
     jobs.ListJob: listing.run_list,
     jobs.DryGetJob: dry.run_dry_get,
@@ -89,10 +102,15 @@ class OpRunner:
             return internal_failure(job, exc)
 
     def batchable(self, task: object) -> bool:
-        """A whole-object GET or a HEAD, on a transport that keeps many in flight."""
-        return batchable(self.ctx, task)
+        """A whole-object GET, a HEAD or a small PUT, on a transport that keeps many
+        in flight."""
+        return batchable(self.ctx, task) or multiput.batchable(self.ctx, task)
 
     def run_batch(self, batch: List[Tuple[int, object]], answer: Answer, hand_off: HandOff) -> bool:
-        """Run whole-object GETs, or HEADs, together (``multiget.run_gets``)."""
-        same = cast(Sequence[Tuple[int, Batched]], batch)  # all batchable, of one type
+        """Run whole-object GETs, HEADs or small PUTs together (``multiget.run_gets``,
+        ``multiput.run_puts``)."""
+        if isinstance(batch[0][1], jobs.PutJob):  # all batchable, of one type
+            puts = cast(Sequence[Tuple[int, jobs.PutJob]], batch)
+            return multiput.run_puts(self.ctx, puts, answer, hand_off)
+        same = cast(Sequence[Tuple[int, Batched]], batch)
         return run_gets(self.ctx, same, answer, hand_off)

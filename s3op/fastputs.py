@@ -1,0 +1,88 @@
+"""PUTs of the fast path: the headers a PUT sends, and small PUTs batched.
+
+``put_headers`` turns put_object's arguments (botocore's names) into the
+headers of a PUT, for one PUT (``FastClient.put_object``) and for many.
+
+``put_many`` signs and sends every small PUT of a batch at once, each on
+its own keep-alive connection with its body in memory (``s3op.inflight``),
+and yields put_object's answer for each as it arrives; an error status is a
+``GetFailed`` holding botocore's ``ClientError``, as ``head_many`` does.
+Nothing is sent twice here (``s3op.http1`` never resends a PUT): a request
+that got no answer fails, and only the ops' retry loop may send it again.
+Once a request cannot be sent (no connection), the rest are left unsent
+(``NotSent``), and so is any the fast path does not serve
+(``Sender.serves``, or a bucket found to be in another region).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
+
+from s3op.fastsend import NotOurs, Sender
+from s3op.inflight import InFlight
+from s3op.responses import describe_headers
+from s3op.transport import GetFailed, NotSent, PutReplies, PutUpload
+
+#: put_object / upload_part arguments sent as plain headers.
+_PUT_HEADERS = {
+    "ContentMD5": "Content-MD5",
+    "ContentType": "Content-Type",
+    "ServerSideEncryption": "x-amz-server-side-encryption",
+    "IfNoneMatch": "If-None-Match",
+    "ChecksumCRC32": "x-amz-checksum-crc32",
+}
+
+
+def put_headers(
+    length: int, args: Mapping[str, Optional[str]], metadata: Optional[Mapping[str, str]]
+) -> Dict[str, str]:
+    """The headers of a PUT of ``length`` bytes: ``args`` are put_object's optional
+    arguments (botocore's names; None or empty: not sent), ``metadata`` encoded."""
+    headers: Dict[str, str] = {"Content-Length": str(length)}
+    for arg, value in args.items():
+        if value:
+            headers[_PUT_HEADERS[arg]] = value
+    for name, value in (metadata or {}).items():
+        headers[f"x-amz-meta-{name}"] = value
+    return headers
+
+
+def put_many(sender: Sender, uploads: Sequence[PutUpload]) -> PutReplies:
+    """(index, put_object's answer, or why not) for every upload, as each ends
+    (``Transport.put_many``)."""
+    flight: InFlight[int] = InFlight()
+    try:
+        yield from _send_all(sender, flight, uploads)
+        for index, got in flight.replies():
+            if isinstance(got, Exception):
+                yield index, GetFailed(got)
+                continue
+            try:
+                checked = sender.check(got, uploads[index].bucket, "PUT")
+                checked.read_all()  # an answer's body is empty; its connection goes back
+            except NotOurs:
+                yield index, NotSent()  # another region: put_object sends it (botocore)
+            except Exception as exc:  # noqa: BLE001 - the error status, classified later
+                yield index, GetFailed(exc)
+            else:
+                yield index, describe_headers(checked.headers)
+    finally:
+        flight.close()
+
+
+def _send_all(
+    sender: Sender, flight: InFlight[int], uploads: Sequence[PutUpload]
+) -> Iterator[Tuple[int, Union[NotSent, GetFailed]]]:
+    """Send each upload; yield the ones that went no further."""
+    broken = False
+    for index, up in enumerate(uploads):
+        if broken or not sender.serves(up.bucket, up.key):
+            yield index, NotSent()
+            continue
+        headers = put_headers(len(up.body), up.args, up.metadata)
+        try:
+            pool, path, signed = sender.prepare("PUT", up.bucket, up.key, headers, up.body)
+            flight.send(pool, "PUT", path, signed, index, up.body)
+        except Exception as exc:  # noqa: BLE001 - the attempt's failure, classified later
+            broken = True
+            yield index, GetFailed(exc)
