@@ -69,10 +69,14 @@ def other_bucket(s3backend: Backend) -> Iterator[str]:
 # ------------------------------------------------------------------ delete
 
 
+#: Keys that need escaping in a DeleteObjects body (``s3op.fastdelete``).
+XML_KEYS = ["lt<gt>&amp;'quote\"", "]]>end", "tab\there"]
+
+
 def test_delete_many_deletes_exactly_the_keys_given(s3backend: Backend) -> None:
-    for key in [*ODD_KEYS, "empty", "keep", "keep2"]:
+    for key in [*ODD_KEYS, *XML_KEYS, "empty", "keep", "keep2"]:
         _put(s3backend, f"d/{key}", b"" if key == "empty" else b"data")
-    wanted = [*ODD_KEYS, "empty", "never-there"]
+    wanted = [*ODD_KEYS, *XML_KEYS, "empty", "never-there"]
     with S3(s3root=s3backend.root("d")) as s3:
         urls = s3.delete_many(wanted)
         assert s3.delete("keep2") == s3backend.root("d/keep2")
