@@ -248,6 +248,23 @@ def test_multipart_copy_with_a_lowered_threshold(s3backend: Backend, other_bucke
     assert not uploads.get("Uploads")
 
 
+def test_multipart_copy_of_a_source_uploaded_in_parts(s3backend: Backend) -> None:
+    """SeaweedFS answers UploadPartCopy from such a source with ``md5-N`` part ETags
+    (S3: the part's MD5): the copy is still made and its bytes are the source's."""
+    import io
+
+    from boto3.s3.transfer import TransferConfig
+
+    data = os.urandom(12 * 1024 * 1024 + 5)
+    mib5 = 5 * 1024 * 1024
+    parts = TransferConfig(multipart_threshold=mib5, multipart_chunksize=mib5)
+    s3backend.client().upload_fileobj(io.BytesIO(data), s3backend.bucket, "parts", Config=parts)
+    args = ["--multipart-threshold", str(mib5), "--part-size", str(mib5)]
+    proc = s3op(s3backend, "copy", *args, s3backend.root("parts"), s3backend.root("parts-copy"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert hashlib.sha256(_body(s3backend, "parts-copy")).digest() == hashlib.sha256(data).digest()
+
+
 def test_dry_run_of_put_get_copy_writes_nothing(s3backend: Backend, tmp_path: Path) -> None:
     _put(s3backend, "src", b"12345")
     local = tmp_path / "up.bin"
