@@ -52,6 +52,7 @@ from s3op.credentials import client_config
 from s3op.ipc import current_umask
 from s3op.ops.runner import OpWorker
 from s3op.options import (
+    COPY_THREADS,
     DEFAULT_THREADS,
     FORK_MIN_CPUS,
     IN_PROCESS_MAX,
@@ -171,7 +172,7 @@ def _run_batch(
         with bandwidth.capped(options.max_bandwidth):
             return run_sync(list(batch), options, out)  # type: ignore[arg-type]
     processes = worker_processes(options.pool.num_workers, _size_hint(op, count, options))
-    default = PUT_THREADS if op in ("put", "copy") else DEFAULT_THREADS
+    default = {"put": PUT_THREADS, "copy": COPY_THREADS}.get(op, DEFAULT_THREADS)
     threads = options.pool.threads or threads_per_process(default, processes)
     settings = batch_settings(options)
     window = window_max(op, threads)  # requests in flight a worker may grow to

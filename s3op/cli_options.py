@@ -29,6 +29,7 @@ from typing import Dict, Optional, Tuple, Union
 
 from s3op.cli_values import Choice, FloatRange, IntRange, Manifest, Rate, Text, ValueKind
 from s3op.options import (
+    COPY_THREADS,
     DEFAULT_DEADLINE,
     DEFAULT_MULTIPART_THRESHOLD,
     DEFAULT_PART_SIZE,
@@ -84,7 +85,7 @@ RUN_OPTIONS: Tuple[OptionSpec, ...] = (
         "--threads",
         "threads",
         f"Threads per worker [default: {DEFAULT_THREADS}; put: {PUT_THREADS}, "
-        f"shared out among forked workers, at least {DEFAULT_THREADS} each].",
+        f"copy: {COPY_THREADS}, shared out among forked workers, at least {DEFAULT_THREADS} each].",
         IntRange(1, MAX_THREADS),
     ),
     OptionSpec(

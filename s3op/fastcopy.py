@@ -55,22 +55,31 @@ def fast_copy_object(
 
 def parse_copy_answer(body: bytes, headers: Mapping[str, str]) -> S3Answer:
     """A CopyObject answer's XML -> ``{"CopyObjectResult": {...}}``."""
-    try:
-        root = ElementTree.fromstring(body)
-    except (ElementTree.ParseError, LookupError, ValueError) as exc:  # LookupError: a
-        # flipped byte in the declaration's encoding name ("UTFC8")
-        raise OpError(ErrorKind.CORRUPT, f"unreadable CopyObject answer: {exc}") from None
+    root = answer_root(body, headers, "CopyObject")
     fields = {child.tag.rpartition("}")[2]: child.text or "" for child in root}
-    if root.tag.rpartition("}")[2] == "Error":
-        from botocore.exceptions import ClientError
-
-        error: Any = {
-            "Error": {"Code": fields.get("Code", ""), "Message": fields.get("Message", "")},
-            "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": dict(headers)},
-        }
-        raise ClientError(error, "CopyObject")
     result = {k: fields[k] for k in ("ETag", "ChecksumCRC32") if k in fields}
     return {"CopyObjectResult": result}
 
 
-__all__ = ["fast_copy_object", "parse_copy_answer"]
+def answer_root(body: bytes, headers: Mapping[str, str], operation: str) -> ElementTree.Element:
+    """The root element of a 200 answer's XML. An ``<Error>`` root (S3 failed after
+    sending the status) raises the ClientError it names; XML that does not parse
+    (damaged on the way) is ``corrupt``."""
+    try:
+        root = ElementTree.fromstring(body)
+    except (ElementTree.ParseError, LookupError, ValueError) as exc:  # LookupError: a
+        # flipped byte in the declaration's encoding name ("UTFC8")
+        raise OpError(ErrorKind.CORRUPT, f"unreadable {operation} answer: {exc}") from None
+    if root.tag.rpartition("}")[2] == "Error":
+        from botocore.exceptions import ClientError
+
+        fields = {child.tag.rpartition("}")[2]: child.text or "" for child in root}
+        error: Any = {
+            "Error": {"Code": fields.get("Code", ""), "Message": fields.get("Message", "")},
+            "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": dict(headers)},
+        }
+        raise ClientError(error, operation)
+    return root
+
+
+__all__ = ["answer_root", "fast_copy_object", "parse_copy_answer"]

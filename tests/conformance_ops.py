@@ -69,10 +69,14 @@ def other_bucket(s3backend: Backend) -> Iterator[str]:
 # ------------------------------------------------------------------ delete
 
 
+#: Keys that need escaping in a DeleteObjects body (``s3op.fastdelete``).
+XML_KEYS = ["lt<gt>&amp;'quote\"", "]]>end", "tab\there"]
+
+
 def test_delete_many_deletes_exactly_the_keys_given(s3backend: Backend) -> None:
-    for key in [*ODD_KEYS, "empty", "keep", "keep2"]:
+    for key in [*ODD_KEYS, *XML_KEYS, "empty", "keep", "keep2"]:
         _put(s3backend, f"d/{key}", b"" if key == "empty" else b"data")
-    wanted = [*ODD_KEYS, "empty", "never-there"]
+    wanted = [*ODD_KEYS, *XML_KEYS, "empty", "never-there"]
     with S3(s3root=s3backend.root("d")) as s3:
         urls = s3.delete_many(wanted)
         assert s3.delete("keep2") == s3backend.root("d/keep2")
@@ -208,17 +212,19 @@ def test_copy_onto_itself_is_refused(s3backend: Backend) -> None:
     assert lines(proc)[0]["error"]["kind"] == "invalid_request"
 
 
-def test_copy_of_a_missing_source_is_named_and_copies_nothing(s3backend: Backend) -> None:
+def test_copy_of_a_missing_source_is_named_and_its_destination_untouched(
+    s3backend: Backend,
+) -> None:
     _put(s3backend, "there", b"1")
     with S3(s3root=s3backend.root()) as s3:
         with pytest.raises(S3NotFound) as caught:
             s3.copy_many([("there", "to1"), ("missing", "to2")])
     assert caught.value.url == s3backend.root("missing")
-    assert _keys(s3backend) == ["there"]
+    assert _keys(s3backend) == ["there", "to1"]  # the other copy is made; to2 is not
     proc = s3op(s3backend, "copy", s3backend.root("missing"), s3backend.root("to3"))
     assert proc.returncode == 1
     assert lines(proc)[0]["error"]["kind"] == "not_found"
-    assert _keys(s3backend) == ["there"]
+    assert _keys(s3backend) == ["there", "to1"]
 
 
 def test_multipart_copy_with_a_lowered_threshold(s3backend: Backend, other_bucket: str) -> None:
@@ -240,6 +246,23 @@ def test_multipart_copy_with_a_lowered_threshold(s3backend: Backend, other_bucke
     assert head["Metadata"] == {"k": "v"}
     uploads = s3backend.client().list_multipart_uploads(Bucket=other_bucket)
     assert not uploads.get("Uploads")
+
+
+def test_multipart_copy_of_a_source_uploaded_in_parts(s3backend: Backend) -> None:
+    """SeaweedFS answers UploadPartCopy from such a source with ``md5-N`` part ETags
+    (S3: the part's MD5): the copy is still made and its bytes are the source's."""
+    import io
+
+    from boto3.s3.transfer import TransferConfig
+
+    data = os.urandom(12 * 1024 * 1024 + 5)
+    mib5 = 5 * 1024 * 1024
+    parts = TransferConfig(multipart_threshold=mib5, multipart_chunksize=mib5)
+    s3backend.client().upload_fileobj(io.BytesIO(data), s3backend.bucket, "parts", Config=parts)
+    args = ["--multipart-threshold", str(mib5), "--part-size", str(mib5)]
+    proc = s3op(s3backend, "copy", *args, s3backend.root("parts"), s3backend.root("parts-copy"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert hashlib.sha256(_body(s3backend, "parts-copy")).digest() == hashlib.sha256(data).digest()
 
 
 def test_dry_run_of_put_get_copy_writes_nothing(s3backend: Backend, tmp_path: Path) -> None:
