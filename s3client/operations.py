@@ -10,14 +10,8 @@ URLs without one), and the whole input is checked before anything runs:
   (``S3RefusedError``).
 - ``copy``/``copy_many`` refuse a copy onto itself that changes nothing, and
   two copies to one destination (``S3RefusedError``); bad metadata
-  (``S3InvalidMetadata``).
-
-A missing source raises ``S3NotFound`` naming the source, once the batch has
-run: the engine HEADs each source just before copying it, so that copy's
-destination is never touched, while the batch's other copies are made. (The
-sources used to be HEADed in a batch of their own first, to copy nothing at
-all; that second HEAD of every source cost a third of ``copy_many``'s time,
-W10 in docs/benchmarks.md, and is gone.)
+  (``S3InvalidMetadata``); a missing source (``S3NotFound`` naming it: the
+  sources are HEADed in one batch first, so nothing is copied at all).
 
 What they return: the URLs deleted (``delete``: the one URL), and the
 destination URLs copied to, in request order. A key that was not there is
@@ -32,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from s3op.protocol import CopyRequest, DeleteRequest, Request, Result, parse_url
+from s3op.protocol import CopyRequest, DeleteRequest, InfoRequest, Request, Result, parse_url
 
 from .batching import key_list, names_all_failures
 from .client_parts import ClientParts
@@ -127,18 +121,23 @@ class DataOps(ClientParts):
         _refuse_copies(specs)
         if not specs:
             return []
+        self._sources_exist(sorted({spec[0] for spec in specs}))
         requests = [
             CopyRequest(i, dst, src, content_type, metadata)
             for i, (src, dst, content_type, metadata) in enumerate(specs)
         ]
-        by_idx = results_by_request(requests, self._run_op("copy", requests, dry_run))
-        for req in requests:  # the first failure, in request order
+        _raise_first(requests, self._run_op("copy", requests, dry_run))
+        return [req.url for req in requests]
+
+    def _sources_exist(self, sources: Sequence[str]) -> None:
+        """S3NotFound naming the first missing source; nothing is copied then."""
+        requests = [InfoRequest(i, url) for i, url in enumerate(sources)]
+        by_idx = results_by_request(requests, self._run("info", requests, ["--allow-missing"]))
+        for req in requests:
             res = by_idx[req.idx]
             if is_not_found(res):
-                message = f"the copy's source does not exist; {req.url} was not touched"
-                raise S3NotFound.about(req.source, message)
+                raise S3NotFound.about(req.url, "the copy's source does not exist; nothing copied")
             raise_for_result(res, req.url)
-        return [req.url for req in requests]
 
     def _run_op(
         self, op: str, requests: Sequence[Request], dry_run: bool, flags: Sequence[str] = ()
