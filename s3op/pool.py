@@ -19,8 +19,8 @@ back only the requests not answered yet). An in-process worker's
 work (``poll`` takes them when its timeout passes). Bounding that hold at
 0.1 s (a shorter poll timeout) was tried and dropped: 1,000 HEADs took
 0.77 -> 0.88 s of CPU (median of 8 interleaved runs, 8 of 8 pairs worse,
-loaded machine; likely as the parent woke more often and refilled the
-inbox in smaller pieces, so the threads' batches shrank).
+loaded machine), as the parent woke more often and refilled the inbox in
+smaller pieces, so the threads' batches shrank.
 
 Workers are forked (cheap: boto3 is already imported) and close the pipe
 ends of their siblings, ignore SIGINT (the parent decides), and die with
