@@ -15,12 +15,8 @@ as its job ends, a batched GET's or HEAD's too (``s3op.ops.multiget``
 answers each request as its reply is in, not when the batch ends; the
 pool drops it from ``inflight`` then, so a worker killed mid-batch hands
 back only the requests not answered yet). An in-process worker's
-``Channel`` may hold a few plain results back while its threads have more
-work (``poll`` takes them when its timeout passes). Bounding that hold at
-0.1 s (a shorter poll timeout) was tried and dropped: 1,000 HEADs took
-0.77 -> 0.88 s of CPU (median of 8 interleaved runs, 8 of 8 pairs worse,
-loaded machine), as the parent woke more often and refilled the inbox in
-smaller pieces, so the threads' batches shrank.
+``Channel`` may hold plain results back while its threads are busy;
+``poll`` takes them at least every ``HELD_MAX`` (0.1 s).
 
 Workers are forked (cheap: boto3 is already imported) and close the pipe
 ends of their siblings, ignore SIGINT (the parent decides), and die with
@@ -40,7 +36,12 @@ from s3op.channel import SHUTDOWN_SIGNAL, Channel
 from s3op.jobs import Job, Outcome
 from s3op.worker import WorkerSpec, process_entry, worker_main
 
-__all__ = ["Channel", "Died", "Done", "Pool", "SHUTDOWN_SIGNAL", "Worker", "WorkerSpec"]
+__all__ = ["Channel", "Died", "Done", "HELD_MAX", "Pool", "SHUTDOWN_SIGNAL", "Worker", "WorkerSpec"]
+
+#: The longest ``poll`` waits while an in-process worker may hold outcomes back
+#: (``Channel``): so no result reaches the scheduler (the result lines, the progress
+#: bar) later than this after its request ended.
+HELD_MAX = 0.1
 
 
 @dataclass
@@ -124,6 +125,8 @@ class Pool:
         handles: Dict[object, Worker] = {w.conn: w for w in self.workers}
         handles.update({w.process.sentinel: w for w in self.workers if w.process is not None})
         events: List[Union[Done, Died]] = []
+        if self.processes == 0:  # a Channel may hold outcomes: take them at least this often
+            timeout = HELD_MAX if timeout is None else min(timeout, HELD_MAX)
         # wait() needs only fileno(): pipes, sentinels and a Channel's wake-up pipe
         ready = wait(cast(List[Connection], list(handles)), timeout)
         for handle in ready:

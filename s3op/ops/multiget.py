@@ -24,7 +24,7 @@ Results travel one request at a time: ``run_gets`` calls ``answer`` for
 each request as its reply is handled (saved, described, or handed off),
 never when the batch ends, and the worker sends each answer on to the
 parent at once (``s3op.worker``; an in-process worker's ``Channel`` may
-hold a few while its threads have more work: ``s3op.channel``). So the result lines and
+hold a few, at most 0.1 s: ``s3op.pool.HELD_MAX``). So the result lines and
 the progress bar follow the requests, whatever the window. Decided against
 flushing a batch's results on a timer: per-request answers cost nothing
 extra here (one pipe send or deque append each, which a result needs

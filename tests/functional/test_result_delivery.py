@@ -9,7 +9,8 @@ request's result: a worker that delivered a batch's results when the batch
 ends would never get that far (the server answers ``late`` anyway after a
 while, and records that it was not let through). The in-process channel
 holds plain results back while its worker has more than a few jobs
-(``s3op.channel``): ``poll`` takes them when its timeout passes.
+(``s3op.channel``), so this also checks that ``poll`` takes them without
+being woken (``s3op.pool.HELD_MAX``).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def test_a_batch_hands_each_result_over_as_its_request_ends(
     runner = OpWorker(config, RetryPolicy(max_attempts=1), jobs.Settings(tmp_tag="dlv"))
     spec = WorkerSpec(runner, threads=1, window_max=8)
     pool = Pool(spec, processes=0)
-    channel = Channel(batch=4)  # 7 jobs held: plain results wait for poll's timeout
+    channel = Channel(batch=4)  # 7 jobs held: plain results wait for poll's bound
     todo = [(i, _job(op, i, "late" if i == 0 else f"k{i}", tmp_path)) for i in range(7)]
     pool.workers.append(Worker(channel, None, dict(todo)))
     for msg in todo:
@@ -107,7 +108,7 @@ def test_a_batch_hands_each_result_over_as_its_request_ends(
     seen: List[Done] = []
     try:
         while pool.busy():
-            for event in pool.poll(timeout=1.0):  # the scheduler's timeout
+            for event in pool.poll(timeout=None):  # only the hold's bound ends a quiet wait
                 assert isinstance(event, Done)
                 seen.append(event)
                 if event.job_id == 1:

@@ -12,7 +12,7 @@ import select
 import signal
 import threading
 import time
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -184,7 +184,7 @@ def test_an_in_process_worker_that_cannot_build_a_client_answers_its_jobs(
     started.append(pool)
     pool.start()
     pool.submit(1, info_job(1))
-    events = poll_until(pool, Done, rounds=3)
+    events = poll_until(pool, Done, rounds=30)  # an in-process poll waits 0.1 s at most
     assert [e.job_id for e in events if isinstance(e, Done)] == [1]
 
 
@@ -296,8 +296,14 @@ def test_an_outcome_that_makes_more_work_wakes_the_parent_at_once(outcome: Any) 
         channel.close()
 
 
-def test_poll_takes_held_outcomes_when_its_timeout_passes(started: List[Pool]) -> None:
-    """An outcome held back (inbox still full) waits at most one poll timeout."""
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("timeout", [0.05, None])
+def test_poll_takes_held_outcomes_without_a_wake_up(
+    started: List[Pool], timeout: Optional[float]
+) -> None:
+    """An outcome held back (inbox still full) is taken when the poll's timeout
+    passes, and within ``HELD_MAX`` whatever the caller's timeout (None: for ever):
+    the scheduler's 1 s no longer delays a result line or the progress bar."""
     pool = Pool(spec(RetryPolicy(max_attempts=1)), processes=0)
     started.append(pool)
     channel = Channel(batch=4)
@@ -307,7 +313,7 @@ def test_poll_takes_held_outcomes_when_its_timeout_passes(started: List[Pool]) -
     channel.inbox.get()
     channel.worker_end.send(done(0))
     assert not woken(channel)
-    events = pool.poll(timeout=0.05)
+    events = pool.poll(timeout=timeout)  # None without the bound: no wake-up ever comes
     assert [(e.job_id, e.outcome) for e in events] == [done(0)]
     assert 0 not in pool.workers[0].inflight
 
