@@ -89,7 +89,10 @@ def test_row10_sigkill_three_workers(seaweed_target: Target, tmp_path: Path) -> 
     target = seaweed_target
     digests = _seed(target, 200, 64 * 1024)
     keys = sorted(digests)
-    target.proxy.set_mode("latency", delay=0.3)
+    # The batch must outlast the three kills (~3 s apart from the first): at most
+    # 2 workers x a window of 32 GETs are in flight, so 200 objects held 1.5 s each
+    # take at least 200 / 64 x 1.5 = 4.7 s (with 0.3 s, the batch sometimes ended first).
+    target.proxy.set_mode("latency", delay=1.5)
     mark = new_mark()
     proc, dest, out = _start_get(
         target, keys, tmp_path, mark, "--num-workers", "2", "--threads", "4"
