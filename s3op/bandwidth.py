@@ -74,6 +74,23 @@ def parse_rate(value: Any) -> int:
     return int(rate)
 
 
+#: How long a take waits for the buckets' lock before deciding that its holder
+#: died inside the few instructions it holds it for (a worker SIGKILLed there
+#: would otherwise leave the lock taken, and every other worker, and every
+#: worker forked to replace it, waiting for ever). The take then goes on and
+#: frees the lock. A holder that was only descheduled that long loses nothing
+#: but the exactness of one take's accounting.
+LOCK_TIMEOUT_SECONDS = 1.0
+
+
+def _release(lock: Any) -> None:
+    """Release the lock, which someone else may have released already (above)."""
+    try:
+        lock.release()
+    except ValueError:  # "released too many times": a waiter freed it meanwhile
+        pass
+
+
 class Bucket:
     """One direction's virtual clock, in shared memory (see the module docstring)."""
 
@@ -86,9 +103,12 @@ class Bucket:
     def take(self, n: int) -> None:
         """Account for ``n`` bytes; sleep until the rate allows them."""
         now = time.monotonic()
-        with self._lock:
+        self._lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)  # False: its holder died
+        try:
             tat = max(self._tat.value, now) + n * self.per_byte
             self._tat.value = tat
+        finally:
+            _release(self._lock)  # ours, or the dead holder's
         wait = tat - self.burst - now
         if wait > 0:
             time.sleep(wait)
