@@ -17,7 +17,7 @@ serve (``Sender.serves``, or a bucket found to be in another region).
 from __future__ import annotations
 
 import functools
-from typing import Callable, Iterator, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, Optional, Sequence, Tuple, Union
 
 from s3op.fastsend import CHECKSUM_MODE, NotOurs, Sender
 from s3op.http1_conn import Response
@@ -35,6 +35,8 @@ from s3op.transport import (
 
 #: Builds get_object's answer from a reply (raising its error for an error status).
 Opener = Callable[[Response, GetTarget], S3Answer]
+#: One request of a batch: (method, bucket, key, headers, body: a small PUT's, or None).
+Outgoing = Tuple[str, str, str, Dict[str, str], Optional[bytes]]
 #: (index, reply or what went wrong) as each ends; or (index, NotSent | GetFailed) unsent.
 _Sent = Iterator[Tuple[int, Union[Response, Exception, NotSent, GetFailed]]]
 
@@ -72,27 +74,34 @@ def head_many(sender: Sender, targets: Sequence[GetTarget]) -> HeadReplies:
 
 def _exchange(sender: Sender, method: str, targets: Sequence[GetTarget]) -> _Sent:
     """Send every target's request at once; yield each reply (or failure) as it ends."""
+    return exchange(
+        sender, ((method, t.bucket, t.key, {CHECKSUM_MODE: "ENABLED"}, None) for t in targets)
+    )
+
+
+def exchange(sender: Sender, requests: Iterable[Outgoing]) -> _Sent:
+    """Send every request at once (GETs, HEADs, small PUTs: ``Outgoing``), indexed
+    in order; yield each reply (or failure) as it ends."""
     flight: InFlight[int] = InFlight()
     try:
-        yield from _send_all(sender, method, flight, targets)
+        yield from _send_all(sender, flight, requests)
         yield from flight.replies()
     finally:
         flight.close()
 
 
 def _send_all(
-    sender: Sender, method: str, flight: InFlight[int], targets: Sequence[GetTarget]
+    sender: Sender, flight: InFlight[int], requests: Iterable[Outgoing]
 ) -> Iterator[Tuple[int, Union[NotSent, GetFailed]]]:
-    """Send each target's request; yield the ones that went no further."""
+    """Send each request; yield the ones that went no further."""
     broken = False
-    for index, target in enumerate(targets):
-        if broken or not sender.serves(target.bucket, target.key):
+    for index, (method, bucket, key, headers, body) in enumerate(requests):
+        if broken or not sender.serves(bucket, key):
             yield index, NotSent()
             continue
-        headers = {CHECKSUM_MODE: "ENABLED"}
         try:
-            pool, path, signed = sender.prepare(method, target.bucket, target.key, headers)
-            flight.send(pool, method, path, signed, index)
+            pool, path, signed = sender.prepare(method, bucket, key, headers, body)
+            flight.send(pool, method, path, signed, index, body)
         except Exception as exc:  # noqa: BLE001 - the attempt's failure, classified later
             broken = True
             yield index, GetFailed(exc)

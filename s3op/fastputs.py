@@ -16,10 +16,10 @@ Once a request cannot be sent (no connection), the rest are left unsent
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Sequence
 
+from s3op.fastmany import exchange
 from s3op.fastsend import NotOurs, Sender
-from s3op.inflight import InFlight
 from s3op.responses import describe_headers
 from s3op.transport import GetFailed, NotSent, PutReplies, PutUpload
 
@@ -50,13 +50,16 @@ def put_headers(
 def put_many(sender: Sender, uploads: Sequence[PutUpload]) -> PutReplies:
     """(index, put_object's answer, or why not) for every upload, as each ends
     (``Transport.put_many``)."""
-    flight: InFlight[int] = InFlight()
-    try:
-        yield from _send_all(sender, flight, uploads)
-        for index, got in flight.replies():
-            if isinstance(got, Exception):
-                yield index, GetFailed(got)
-                continue
+    requests = (
+        ("PUT", up.bucket, up.key, put_headers(len(up.body), up.args, up.metadata), up.body)
+        for up in uploads
+    )
+    for index, got in exchange(sender, requests):
+        if isinstance(got, (NotSent, GetFailed)):
+            yield index, got
+        elif isinstance(got, Exception):
+            yield index, GetFailed(got)
+        else:
             try:
                 checked = sender.check(got, uploads[index].bucket, "PUT")
                 checked.read_all()  # an answer's body is empty; its connection goes back
@@ -66,23 +69,3 @@ def put_many(sender: Sender, uploads: Sequence[PutUpload]) -> PutReplies:
                 yield index, GetFailed(exc)
             else:
                 yield index, describe_headers(checked.headers)
-    finally:
-        flight.close()
-
-
-def _send_all(
-    sender: Sender, flight: InFlight[int], uploads: Sequence[PutUpload]
-) -> Iterator[Tuple[int, Union[NotSent, GetFailed]]]:
-    """Send each upload; yield the ones that went no further."""
-    broken = False
-    for index, up in enumerate(uploads):
-        if broken or not sender.serves(up.bucket, up.key):
-            yield index, NotSent()
-            continue
-        headers = put_headers(len(up.body), up.args, up.metadata)
-        try:
-            pool, path, signed = sender.prepare("PUT", up.bucket, up.key, headers, up.body)
-            flight.send(pool, "PUT", path, signed, index, up.body)
-        except Exception as exc:  # noqa: BLE001 - the attempt's failure, classified later
-            broken = True
-            yield index, GetFailed(exc)
