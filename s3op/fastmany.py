@@ -28,6 +28,7 @@ from s3op.transport import (
     GetReplies,
     GetTarget,
     HeadReplies,
+    HeadReply,
     NotSent,
     ReplyHead,
     S3Answer,
@@ -57,19 +58,28 @@ def head_many(sender: Sender, targets: Sequence[GetTarget]) -> HeadReplies:
     """(index, head_object's answer, or why not) for every target, as each ends
     (``Transport.head_many``)."""
     for index, got in _exchange(sender, "HEAD", targets):
-        if isinstance(got, (NotSent, GetFailed)):
-            yield index, got
-        elif isinstance(got, Exception):
-            yield index, GetFailed(got)
-        else:
-            try:
-                checked = sender.check(got, targets[index].bucket, "HEAD")
-            except NotOurs:
-                yield index, NotSent()  # another region: head_object sends it (botocore)
-            except Exception as exc:  # noqa: BLE001 - the error status, classified later
-                yield index, GetFailed(exc)
-            else:
-                yield index, describe_headers(checked.headers)
+        yield index, answer_of(sender, got, targets[index].bucket, "HEAD")
+
+
+def answer_of(
+    sender: Sender, got: Union[Response, Exception, NotSent, GetFailed], bucket: str, method: str
+) -> HeadReply:
+    """The answer of a reply whose body is empty (a HEAD's, a PUT's) as
+    head_object/put_object give it; or why there is none (an error status:
+    ``GetFailed``; a bucket in another region: ``NotSent``, botocore sends it)."""
+    if isinstance(got, (NotSent, GetFailed)):
+        return got
+    if isinstance(got, Exception):
+        return GetFailed(got)
+    try:
+        checked = sender.check(got, bucket, method)
+        if method != "HEAD":  # a HEAD's Content-Length is the object's: no body follows
+            checked.read_all()  # an empty body; its connection goes back
+    except NotOurs:
+        return NotSent()
+    except Exception as exc:  # noqa: BLE001 - the error status, classified later
+        return GetFailed(exc)
+    return describe_headers(checked.headers)
 
 
 def _exchange(sender: Sender, method: str, targets: Sequence[GetTarget]) -> _Sent:

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from typing import Dict, Mapping, Optional, Sequence
 
-from s3op.fastmany import exchange
-from s3op.fastsend import NotOurs, Sender
-from s3op.responses import describe_headers
-from s3op.transport import GetFailed, NotSent, PutReplies, PutUpload
+from s3op.fastmany import answer_of, exchange
+from s3op.fastsend import Sender
+from s3op.transport import PutReplies, PutUpload
 
 #: put_object / upload_part arguments sent as plain headers.
 _PUT_HEADERS = {
@@ -55,17 +54,4 @@ def put_many(sender: Sender, uploads: Sequence[PutUpload]) -> PutReplies:
         for up in uploads
     )
     for index, got in exchange(sender, requests):
-        if isinstance(got, (NotSent, GetFailed)):
-            yield index, got
-        elif isinstance(got, Exception):
-            yield index, GetFailed(got)
-        else:
-            try:
-                checked = sender.check(got, uploads[index].bucket, "PUT")
-                checked.read_all()  # an answer's body is empty; its connection goes back
-            except NotOurs:
-                yield index, NotSent()  # another region: put_object sends it (botocore)
-            except Exception as exc:  # noqa: BLE001 - the error status, classified later
-                yield index, GetFailed(exc)
-            else:
-                yield index, describe_headers(checked.headers)
+        yield index, answer_of(sender, got, uploads[index].bucket, "PUT")
