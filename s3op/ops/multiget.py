@@ -37,7 +37,19 @@ answers of the batch queue up behind it (once per new connection).
 
 from __future__ import annotations
 
-from typing import Callable, List, NoReturn, Optional, Sequence, Set, Tuple, TypeVar, Union
+from typing import (
+    Any,
+    Callable,
+    Generator,
+    List,
+    NoReturn,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 from s3op.errors import OpError
 from s3op.jobs import GetJob, InfoJob, Job, Outcome, PutJob
@@ -159,29 +171,28 @@ Settled = Union[Outcome, Resume]
 class _Batch:
     """One batch on one thread: its jobs settled exactly once each."""
 
+    #: What ``prepare`` returns for a job whose request goes out in the batch.
+    sending_type: type = _Sending
+
     def __init__(self, ctx: OpContext, answer: Answer, hand_off: Optional[HandOff]) -> None:
         self.ctx, self.answer, self.hand_off = ctx, answer, hand_off
         self.settled: Set[int] = set()
 
-    def run(self, batch: Sequence[Tuple[int, Batched]]) -> bool:
+    def run(self, batch: Sequence[Tuple[int, Job]]) -> bool:
         """Send the batch, settle each job as its reply comes; False: nobody listens."""
-        replies: Optional[Union[GetReplies, HeadReplies]] = None
+        replies: Optional[Generator[Tuple[int, Any], None, None]] = None
         try:
-            sending: List[_Sending] = []
+            sending: List[Any] = []
             for job_id, job in batch:
-                early = _guarded(job, _before_sending, self.ctx, job_id, job)
-                if isinstance(early, _Sending):
+                early = _guarded(job, self.prepare, job_id, job)
+                if isinstance(early, self.sending_type):
                     sending.append(early)
                 elif not self.settle(job_id, job, early):
                     return False
-            targets = [out.target for out in sending]
-            heads = bool(batch) and isinstance(batch[0][1], InfoJob)
-            transport = self.ctx.transport
-            replies = transport.head_many(targets) if heads else transport.get_many(targets)
-            on_reply = _on_head_reply if heads else _on_reply
+            replies = self.send(sending)
             for index, reply in replies:
                 out = sending[index]
-                settled = _guarded(out.job, on_reply, self.ctx, out, reply)
+                settled = _guarded(out.job, self.on_reply, out, reply)
                 if not self.settle(out.job_id, out.job, settled):
                     return False
             return True
@@ -190,6 +201,25 @@ class _Batch:
         finally:
             if replies is not None:
                 replies.close()
+
+    # The three steps of a batch; GETs and HEADs here, small PUTs in ``multiput``.
+
+    def prepare(self, job_id: int, job: Any) -> Any:
+        """What to send for ``job`` (a ``_Sending``), or its outcome already."""
+        return _before_sending(self.ctx, job_id, job)
+
+    def send(self, sending: List[Any]) -> Union[GetReplies, HeadReplies]:
+        """Send every request at once; (index into ``sending``, reply) as each ends."""
+        targets = [out.target for out in sending]
+        if sending and isinstance(sending[0].job, InfoJob):
+            return self.ctx.transport.head_many(targets)
+        return self.ctx.transport.get_many(targets)
+
+    def on_reply(self, out: Any, reply: Any) -> Settled:
+        """What becomes of ``out``'s job, given its reply."""
+        if isinstance(out.job, InfoJob):
+            return _on_head_reply(self.ctx, out, reply)
+        return _on_reply(self.ctx, out, reply)
 
     def settle(self, job_id: int, job: Job, outcome: Settled) -> bool:
         """Answer a job, or hand it off; False when nobody listens any more."""

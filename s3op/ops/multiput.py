@@ -35,13 +35,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 from s3op.checksum import crc32
 from s3op.errors import OpError
 from s3op.jobs import PutJob
 from s3op.ops import OpContext
-from s3op.ops.multiget import Answer, HandOff, Resume, Settled, _Batch, _guarded, _raising
+from s3op.ops.multiget import Answer, HandOff, Resume, Settled, _Batch, _raising
 from s3op.ops.put import put_args, put_done, read_small, run_put, upload_args
 from s3op.protocol import parse_object_url
 from s3op.retry import Deadline, InjectedFailure, inject_failure
@@ -76,7 +76,7 @@ def run_puts(
     Returns False as soon as ``answer`` does (nobody is listening any
     more); the connections of requests still out are closed then.
     """
-    return _PutBatch(ctx, answer, hand_off).run_puts(batch)
+    return _PutBatch(ctx, answer, hand_off).run(batch)
 
 
 class _Sending:
@@ -94,28 +94,19 @@ class _Sending:
 class _PutBatch(_Batch):
     """One batch of small PUTs on one thread: its jobs settled exactly once each."""
 
-    def run_puts(self, batch: Sequence[Tuple[int, PutJob]]) -> bool:
-        """Send the batch, settle each job as its answer comes; False: nobody listens."""
-        replies: Optional[PutReplies] = None
-        try:
-            sending = []
-            for job_id, job in batch:
-                early = _guarded(job, _before_sending, self.ctx, job_id, job)
-                if isinstance(early, _Sending):
-                    sending.append(early)
-                elif not self.settle(job_id, job, early):
-                    return False
-            replies = self.ctx.transport.put_many([out.upload for out in sending])
-            for index, reply in replies:
-                out = sending[index]
-                if not self.settle(out.job_id, out.job, _guarded(out.job, _on_reply, out, reply)):
-                    return False
-            return True
-        except Exception as exc:  # noqa: BLE001 - a bug here: answer the rest, lose no job
-            return self.fail_rest(batch, exc)
-        finally:
-            if replies is not None:
-                replies.close()
+    sending_type = _Sending
+
+    def prepare(self, job_id: int, job: Any) -> Union[_Sending, Settled]:
+        """What to send for ``job``, or its outcome already."""
+        return _before_sending(self.ctx, job_id, job)
+
+    def send(self, sending: List[Any]) -> PutReplies:
+        """Send every PUT at once; (index into ``sending``, answer) as each ends."""
+        return self.ctx.transport.put_many([out.upload for out in sending])
+
+    def on_reply(self, out: Any, reply: Any) -> Settled:
+        """What becomes of ``out``'s job, given its answer."""
+        return _on_reply(out, reply)
 
 
 def _before_sending(ctx: OpContext, job_id: int, job: PutJob) -> Union[_Sending, Settled]:
