@@ -9,7 +9,6 @@ engine gives the same results batched as one HEAD a thread.
 from __future__ import annotations
 
 import dataclasses
-import threading
 from typing import Any, Dict, List, Tuple
 
 from s3op import run_batch
@@ -17,11 +16,12 @@ from s3op.client import ClientConfig, Credentials, make_client
 from s3op.jobs import InfoJob, Settings
 from s3op.ops import OpContext
 from s3op.ops.info import run_info
-from s3op.ops.multiget import Resume, batchable, finish_resumed, run_gets
+from s3op.ops.multiget import batchable, run_gets
 from s3op.options import BatchOptions, PoolOptions
 from s3op.protocol import ErrorKind, InfoRequest, Result
 from s3op.retry import RetryPolicy
 from tests.backends import REGION, Backend
+from tests.functional.batches import run_one_batch
 
 
 def _context(endpoint: str) -> OpContext:
@@ -40,27 +40,8 @@ def _jobs(urls: List[str]) -> List[Tuple[int, InfoJob]]:
 
 
 def _batch(ctx: OpContext, jobs: List[Tuple[int, InfoJob]], handed: List[int]) -> Dict[int, Any]:
-    """Run ``jobs`` as one batch; what it hands off is finished on other threads."""
-    answers: Dict[int, Any] = {}
-    lock = threading.Lock()
-    others: List[threading.Thread] = []
-
-    def answer(job_id: int, outcome: Any) -> bool:
-        with lock:
-            assert job_id not in answers, f"job {job_id} answered twice"
-            answers[job_id] = outcome
-        return True
-
-    def hand_off(job_id: int, resume: Resume) -> None:
-        handed.append(job_id)
-        other = threading.Thread(target=lambda: answer(job_id, finish_resumed(ctx, resume)))
-        other.start()
-        others.append(other)
-
-    assert run_gets(ctx, jobs, answer, hand_off)
-    for other in others:
-        other.join()
-    return answers
+    """Run ``jobs`` as one batch (``run_one_batch``)."""
+    return run_one_batch(run_gets, ctx, jobs, handed)
 
 
 def _seed(s3backend: Backend) -> Dict[str, bytes]:

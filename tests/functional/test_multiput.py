@@ -26,13 +26,13 @@ from s3op import bandwidth, run_batch
 from s3op.client import ClientConfig, Credentials, make_client
 from s3op.jobs import PutJob, Settings
 from s3op.ops import OpContext
-from s3op.ops.multiget import Resume, finish_resumed
 from s3op.ops.multiput import PUT_INLINE_MAX, batchable, run_puts
 from s3op.ops.put import run_put
 from s3op.options import BatchOptions, PoolOptions
 from s3op.protocol import ErrorKind, PutRequest, Result
 from s3op.retry import RetryPolicy
 from tests.backends import REGION, Backend
+from tests.functional.batches import run_one_batch
 from tests.functional.test_cli import manifest, s3op
 
 
@@ -67,28 +67,8 @@ def _jobs(pairs: List[Tuple[str, str]], **fields: Any) -> List[Tuple[int, PutJob
 
 
 def _batch(ctx: OpContext, jobs: List[Tuple[int, PutJob]], handed: List[int]) -> Dict[int, Any]:
-    """Run ``jobs`` as one batch; what it hands off is finished on other threads
-    (as the pool does) and its job ids recorded."""
-    answers: Dict[int, Any] = {}
-    lock = threading.Lock()
-    others: List[threading.Thread] = []
-
-    def answer(job_id: int, outcome: Any) -> bool:
-        with lock:
-            assert job_id not in answers, f"job {job_id} answered twice"
-            answers[job_id] = outcome
-        return True
-
-    def hand_off(job_id: int, resume: Resume) -> None:
-        handed.append(job_id)
-        other = threading.Thread(target=lambda: answer(job_id, finish_resumed(ctx, resume)))
-        other.start()
-        others.append(other)
-
-    assert run_puts(ctx, jobs, answer, hand_off)
-    for other in others:
-        other.join()
-    return answers
+    """Run ``jobs`` as one batch (``run_one_batch``)."""
+    return run_one_batch(run_puts, ctx, jobs, handed)
 
 
 def _plain(outcome: Result) -> Any:

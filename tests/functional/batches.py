@@ -1,0 +1,40 @@
+"""Running one batch of a batching op (``run_gets``, ``run_puts``) as a pool would."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Dict, List, Sequence, Tuple
+
+from s3op.ops import OpContext
+from s3op.ops.multiget import Resume, finish_resumed
+
+#: ``run_gets`` / ``run_puts``: (ctx, jobs, answer, hand_off) -> True unless nobody listens.
+BatchRunner = Callable[..., bool]
+
+
+def run_one_batch(
+    runner: BatchRunner, ctx: OpContext, jobs: Sequence[Tuple[int, Any]], handed: List[int]
+) -> Dict[int, Any]:
+    """Run ``jobs`` as one batch; what it hands off is finished on other threads
+    (as the pool does) and its job ids recorded in ``handed``. Each job's outcome,
+    by job id; a job answered twice fails the test."""
+    answers: Dict[int, Any] = {}
+    lock = threading.Lock()
+    others: List[threading.Thread] = []
+
+    def answer(job_id: int, outcome: Any) -> bool:
+        with lock:
+            assert job_id not in answers, f"job {job_id} answered twice"
+            answers[job_id] = outcome
+        return True
+
+    def hand_off(job_id: int, resume: Resume) -> None:
+        handed.append(job_id)
+        other = threading.Thread(target=lambda: answer(job_id, finish_resumed(ctx, resume)))
+        other.start()
+        others.append(other)
+
+    assert runner(ctx, jobs, answer, hand_off)
+    for other in others:
+        other.join()
+    return answers
