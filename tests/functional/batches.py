@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from s3op.ops import OpContext
 from s3op.ops.multiget import Resume, finish_resumed
@@ -13,10 +13,14 @@ BatchRunner = Callable[..., bool]
 
 
 def run_one_batch(
-    runner: BatchRunner, ctx: OpContext, jobs: Sequence[Tuple[int, Any]], handed: List[int]
+    runner: BatchRunner,
+    ctx: OpContext,
+    jobs: Sequence[Tuple[int, Any]],
+    handed: Optional[List[int]] = None,
 ) -> Dict[int, Any]:
     """Run ``jobs`` as one batch; what it hands off is finished on other threads
-    (as the pool does) and its job ids recorded in ``handed``. Each job's outcome,
+    (as the pool does) and its job ids recorded in ``handed``; without
+    ``handed``, no hand-off (the batch finishes those jobs itself). Each job's outcome,
     by job id; a job answered twice fails the test."""
     answers: Dict[int, Any] = {}
     lock = threading.Lock()
@@ -29,12 +33,13 @@ def run_one_batch(
         return True
 
     def hand_off(job_id: int, resume: Resume) -> None:
+        assert handed is not None
         handed.append(job_id)
         other = threading.Thread(target=lambda: answer(job_id, finish_resumed(ctx, resume)))
         other.start()
         others.append(other)
 
-    assert runner(ctx, jobs, answer, hand_off)
+    assert runner(ctx, jobs, answer, hand_off if handed is not None else None)
     for other in others:
         other.join()
     return answers

@@ -20,10 +20,11 @@ from s3op.errors import OpError
 from s3op.jobs import GetJob, Settings, SplitGet
 from s3op.ops import OpContext
 from s3op.ops.get import run_get
-from s3op.ops.multiget import INLINE_MAX, Resume, batchable, finish_resumed, run_gets
+from s3op.ops.multiget import INLINE_MAX, Resume, batchable, run_gets
 from s3op.protocol import ErrorKind, GetRequest, Result
 from s3op.retry import RetryPolicy
 from tests.backends import REGION, Backend
+from tests.functional.batches import run_one_batch
 
 SMALL_THRESHOLD = INLINE_MAX * 2  # objects this big split into parts (answered with SplitGet)
 
@@ -49,29 +50,8 @@ def _jobs(urls: List[str], where: Path) -> List[Tuple[int, GetJob]]:
 def _batch(
     ctx: OpContext, jobs: List[Tuple[int, GetJob]], handed: Optional[List[int]] = None
 ) -> Dict[int, Any]:
-    """Run ``jobs`` as one batch; with ``handed``, what the batch hands off is
-    finished on other threads (as the pool does) and its job ids recorded there."""
-    answers: Dict[int, Any] = {}
-    lock = threading.Lock()
-    others: List[threading.Thread] = []
-
-    def answer(job_id: int, outcome: Any) -> bool:
-        with lock:
-            assert job_id not in answers, f"job {job_id} answered twice"
-            answers[job_id] = outcome
-        return True
-
-    def hand_off(job_id: int, resume: Resume) -> None:
-        assert handed is not None
-        handed.append(job_id)
-        other = threading.Thread(target=lambda: answer(job_id, finish_resumed(ctx, resume)))
-        other.start()
-        others.append(other)
-
-    assert run_gets(ctx, jobs, answer, hand_off if handed is not None else None)
-    for other in others:
-        other.join()
-    return answers
+    """Run ``jobs`` as one batch (``run_one_batch``)."""
+    return run_one_batch(run_gets, ctx, jobs, handed)
 
 
 def _same(outcome: Any) -> Any:
