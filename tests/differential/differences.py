@@ -304,6 +304,28 @@ DIFFERENCES: List[Difference] = [
             and [o.blob for o in objects(c.s3client.value)] == [c.facts["body"]]
         ),
     ),
+    Difference(
+        id="after-close",
+        what="Any call on a client after close()",
+        description=(
+            "get, info, put, put_many, list_paths and list_recursive still work; get "
+            "writes its file to the system temp directory, which nothing removes. "
+            "get_many, get_recursive and info_many raise TypeError."
+        ),
+        s3client_does='Raises S3Error ("this S3 client is closed") and sends nothing.',
+        why="A closed client has no temp directory to clean up after; one named error beats "
+        "half the calls working and leaking files.",
+        applies=lambda c: c.facts.get("closed") is True,
+        holds=lambda c: (
+            raised(c, "S3Error")
+            and "closed" in str(c.s3client.error)
+            and (
+                c.metaflow.error is None
+                if c.method not in ("get_many", "get_recursive", "info_many")
+                else isinstance(c.metaflow.error, TypeError)
+            )
+        ),
+    ),
 ]
 
 
