@@ -235,35 +235,23 @@ def read_small(path: str) -> bytes:
 
 def file_digests(path: str, offset: int, length: int) -> Tuple[hashlib._Hash, int]:
     """(MD5, CRC32) of ``length`` bytes of ``path`` from ``offset``, in one pass,
-    read into this thread's one reusable buffer (no 1 MiB object a block)."""
+    read into one buffer (no 1 MiB object a block; none kept after the call:
+    64 upload threads would hold 64 MiB)."""
     digest = hashlib.md5()
     crc = 0
-    buf = _read_buffer()
-    fd = os.open(path, os.O_RDONLY)
-    try:
+    buf = memoryview(bytearray(min(READ_BLOCK, max(length, 1))))
+    with open(path, "rb", buffering=0) as f:
+        f.seek(offset)
         left = length
         while left > 0:
-            n = os.preadv(fd, [buf[: min(READ_BLOCK, left)]], offset + length - left)
+            n = f.readinto(buf[: min(READ_BLOCK, left)])
             if not n:
                 break
             block = buf[:n]
             digest.update(block)  # hashlib and zlib-ng release the GIL on such blocks
             crc = crc32(block, crc)
             left -= n
-    finally:
-        os.close(fd)
     return digest, crc
-
-
-_BUFFERS = threading.local()
-
-
-def _read_buffer() -> memoryview:
-    """This thread's READ_BLOCK-byte buffer (one per thread, kept for its life)."""
-    buf: Optional[memoryview] = getattr(_BUFFERS, "view", None)
-    if buf is None:
-        buf = _BUFFERS.view = memoryview(bytearray(READ_BLOCK))
-    return buf
 
 
 #: Parts of multipart uploads being digested at once, at most: one per CPU.
