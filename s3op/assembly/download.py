@@ -11,7 +11,7 @@ whatever checksum the server keeps). A ``DownloadAssembly`` then
    never cross one of the object's part boundaries then: ``plan_ranges``);
 3. when every range is in, checks the size, then the checksum from those
    digests, or, when none can be had from them (a plain-MD5 ETag, a
-   multipart ETag with parts too big for one range), asks for
+   multipart ETag of fewer than 4 parts too big for one range), asks for
    ``VerifyJob``s that read the file again (a multipart ETag's parts in
    slices, hashed in parallel);
 4. renames the file into place and answers the request's result.
@@ -45,9 +45,15 @@ from s3op.protocol import ErrorKind, RangeServed, Result
 
 #: A multipart-ETag object whose parts are all at most this big is fetched with
 #: no part split between ranges (small parts share one), each part MD5'd as it
-#: streams in; bigger parts would cost the download its parallelism, so such an
-#: object is read again once assembled.
+#: streams in, on the thread (and core: hashlib releases the GIL) receiving it.
 MD5_PART_MAX = 64 * 1024 * 1024
+
+#: ... and so is one of at least this many parts, whatever their size: one ranged
+#: GET a part keeps this many streams (and MD5s) going at once, as many as s5cmd
+#: keeps (5) give or take one. An object of fewer, bigger parts would lose its
+#: parallelism to one range a part (an MD5 cannot be split: a part's bytes are
+#: digested in order), so it is read again once assembled, in slices, instead.
+MD5_MIN_PARTS = 4
 
 #: A multipart-ETag object read again (parts bigger than ``MD5_PART_MAX``) is hashed
 #: in slices of whole parts of at least this many bytes, one job each, on several
@@ -68,12 +74,15 @@ def composite_sizes(split: SplitGet) -> Tuple[int, ...]:
 
 def md5_part_sizes(split: SplitGet) -> Tuple[int, ...]:
     """The object's part sizes when its check is a multipart ETag whose parts can
-    each be one ranged GET (``MD5_PART_MAX``), else ()."""
-    if split.parts is None or split.parts.algorithm != "md5" or not split.part_sizes:
+    each be one ranged GET (``MD5_PART_MAX``, ``MD5_MIN_PARTS``), else ()."""
+    sizes = split.part_sizes
+    if split.parts is None or split.parts.algorithm != "md5" or not sizes:
         return ()
-    if max(split.part_sizes) > MD5_PART_MAX or sum(split.part_sizes) != split.head.size:
+    if sum(sizes) != split.head.size:
         return ()
-    return split.part_sizes
+    if max(sizes) > MD5_PART_MAX and len(sizes) < MD5_MIN_PARTS:
+        return ()
+    return sizes
 
 
 def plan_ranges(split: SplitGet, settings: Settings) -> List[Range]:
@@ -86,7 +95,7 @@ def plan_ranges(split: SplitGet, settings: Settings) -> List[Range]:
     if not (aligned or md5_parts):
         assert split.head.size is not None
         return [(i, o, n, ()) for i, (o, n) in enumerate(spans(split.head.size, part_size))]
-    limit = part_size if aligned else MD5_PART_MAX
+    limit = part_size if aligned else max(md5_parts)  # MD5: a part is never split
     pieces = [(o, n) for o, n, _ in aligned_spans(aligned or md5_parts, limit)]
     return group_spans(pieces, part_size)  # small pieces share a range
 
@@ -311,6 +320,7 @@ def _preallocate(path: str, size: int, promised: Callable[[int], int]) -> Option
 
 
 __all__ = [
+    "MD5_MIN_PARTS",
     "MD5_PART_MAX",
     "DownloadAssembly",
     "Range",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import threading
 from dataclasses import dataclass
 from typing import IO, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -233,20 +234,47 @@ def read_small(path: str) -> bytes:
 
 
 def file_digests(path: str, offset: int, length: int) -> Tuple[hashlib._Hash, int]:
-    """(MD5, CRC32) of ``length`` bytes of ``path`` from ``offset``, in one pass."""
+    """(MD5, CRC32) of ``length`` bytes of ``path`` from ``offset``, in one pass,
+    read into one buffer (no 1 MiB object a block; none kept after the call:
+    64 upload threads would hold 64 MiB)."""
     digest = hashlib.md5()
     crc = 0
-    with open(path, "rb") as f:
+    buf = memoryview(bytearray(min(READ_BLOCK, max(length, 1))))
+    with open(path, "rb", buffering=0) as f:
         f.seek(offset)
         left = length
         while left > 0:
-            block = f.read(min(READ_BLOCK, left))
-            if not block:
+            n = f.readinto(buf[: min(READ_BLOCK, left)])
+            if not n:
                 break
-            digest.update(block)
+            block = buf[:n]
+            digest.update(block)  # hashlib and zlib-ng release the GIL on such blocks
             crc = crc32(block, crc)
-            left -= len(block)
+            left -= n
     return digest, crc
+
+
+#: Parts of multipart uploads being digested at once, at most: one per CPU.
+_DIGEST_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+
+
+def part_digests(path: str, offset: int, length: int) -> Tuple[hashlib._Hash, int]:
+    """``file_digests`` of a multipart upload's part, as many at once as there are
+    CPUs. A part's Content-MD5 must be known before its first byte is sent, and
+    64 threads that all start hashing their parts together all finish together:
+    the server gets no byte until every part is hashed (8 parts of 16 MiB: ~0.1 s
+    on 2 CPUs). Taking turns, the first parts go out after one part's hash, and
+    the others are hashed while they are sent."""
+    with _DIGEST_SLOTS:
+        return file_digests(path, offset, length)
+
+
+def _fresh_slots() -> None:
+    global _DIGEST_SLOTS
+    _DIGEST_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))  # no holder
+
+
+os.register_at_fork(after_in_child=_fresh_slots)
 
 
 def b64(digest: hashlib._Hash) -> str:

@@ -29,7 +29,7 @@ from s3op.ops.put import (
     _part_entry,
     b64,
     check_etag,
-    file_digests,
+    part_digests,
     resolve_exists,
 )
 from s3op.protocol import ErrorKind, Result, parse_url
@@ -46,7 +46,7 @@ def run_upload_part(ctx: OpContext, job: UploadPartJob) -> Union[PartDone, PartF
         # no part is ever held in memory whole.
         if os.path.getsize(job.local) < job.offset + job.length:
             raise OpError(ErrorKind.LOCAL_FILE_ERROR, f"{job.local} shrank while uploading")
-        md5, crc = file_digests(job.local, job.offset, job.length)
+        md5, crc = part_digests(job.local, job.offset, job.length)
         with open(job.local, "rb") as f:
             body = FileSlice(f, job.offset, job.length)
             resp = ctx.transport.upload_part(

@@ -36,6 +36,23 @@ def _write_big_file(path: str, size: int) -> None:
             f.write(os.urandom(min(chunk, size - offset)))
 
 
+def _without_checksums(client: Any) -> Any:
+    """A client like ``client`` that sends no checksums: its multipart uploads
+    (8 MiB parts, boto3's default) leave only a multipart ETag to check (W3-etag)."""
+    import boto3
+    from botocore.config import Config
+
+    creds = client._request_signer._credentials
+    return boto3.client(
+        "s3",
+        endpoint_url=client.meta.endpoint_url,
+        aws_access_key_id=creds.access_key,
+        aws_secret_access_key=creds.secret_key,
+        region_name=client.meta.region_name,
+        config=client.meta.config.merge(Config(request_checksum_calculation="when_required")),
+    )
+
+
 def _write_small_files(directory: str, count: int, size: int) -> None:
     os.makedirs(directory)
     for i in range(count):
@@ -70,11 +87,13 @@ def create_data(client: Any, s: Sizes, workdir: str) -> DataSet:
     _put_objects(client, "many/", s.many_count, s.small_size)
     _put_objects(client, "tiny/", s.tiny_count, s.tiny_size)
     client.upload_file(data.big_file, BUCKET, "big/00000")
+    _without_checksums(client).upload_file(data.big_file, BUCKET, "etag/00000")
     for prefix, count, size in (
         ("small/", s.small_count, s.small_size),
         ("many/", s.many_count, s.small_size),
         ("tiny/", s.tiny_count, s.tiny_size),
         ("big/", 1, s.big_size),
+        ("etag/", 1, s.big_size),
     ):
         check(f"data set {prefix}", bucket_outcome(client, prefix), Outcome(count, count * size))
     return data

@@ -60,8 +60,10 @@ METHOD = """\
   free, so that the local file system stays out of the comparison of the tools
   (`--workdir` to change it). W1-disk and W3-disk are W1 and W3 with the downloads on
   the local disk instead (`--disk-dir`; here {disk_dir}), where users' downloads go: see
-  *Downloads to disk*. After every run the benchmark calls `sync` (untimed), so that no
-  run pays for the write-back of the one before.
+  *Downloads to disk*. W3-etag is W3-disk of an object uploaded without checksums (boto3
+  with `request_checksum_calculation="when_required"`, 8 MiB parts): only its multipart
+  ETag (the MD5 of its parts' MD5s) can check it. After every run the benchmark calls
+  `sync` (untimed), so that no run pays for the write-back of the one before.
 - Before each run of W3 and W4, the benchmark writes and deletes a scratch file a little
   larger than the object (untimed), so that every tool starts with the same amount of
   memory freed a moment ago. This machine is a VM that hands freed memory back to its

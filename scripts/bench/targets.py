@@ -50,6 +50,7 @@ def targets(sm: Summaries, s: Sizes) -> List[Target]:
     """Every target of the issue with its measured value."""
     out = [_ratio_target(sm, wl, "s5cmd", 1.0, f"{wl} <= 1.0x s5cmd") for wl in ("W1", "W2", "W5")]
     out += [_ratio_target(sm, wl, "s5cmd", 1.1, f"{wl} <= 1.1x s5cmd") for wl in ("W3", "W4")]
+    out.append(_ratio_target(sm, "W3-etag", "s5cmd", 1.25, "W3-etag <= 1.25x s5cmd"))
     out.append(_w6_target(sm))
     out.append(_ratio_target(sm, "W7", "s5cmd", 2.0, "W7 <= 2.0x s5cmd"))
     out.append(

@@ -40,6 +40,7 @@ QUICK = replace(
         "W2": ("metaflow", "awscli"),
         "W3": ("metaflow", "awscli"),
         "W3-disk": ("metaflow", "awscli"),
+        "W3-etag": ("metaflow", "awscli"),
         "W4": ("metaflow", "awscli"),
         "W6": ("metaflow",),
         # W7 per call in a running program: metaflow.S3 takes ~1 s a call, 60 calls.
@@ -68,6 +69,8 @@ def workloads(s: Sizes) -> List[Workload]:
     smalls = ("small/", n_small, n_small, s.small_size)
     uploads = ("up/", n_small, n_small, s.small_size)
     bigs, big_up = ("big/", 1, 1, s.big_size), ("up/", 1, 1, s.big_size)
+    etags = ("etag/", 1, 1, s.big_size)
+    etag_title = f"get 1 x {big} (multipart ETag only), to disk"
     many = ("many/", n_many, n_many, s.small_size)
     tiny = ("tiny/", n_tiny, n_tiny, s.tiny_size)
     tiny_title = f"get_many {n_tiny} x {_human(s.tiny_size)}"
@@ -78,6 +81,7 @@ def workloads(s: Sizes) -> List[Workload]:
         Workload("W2", f"put_files {small}", "put_files", *uploads, "small", general),
         Workload("W3", f"get 1 x {big}", "get_one", *bigs, "", large),
         Workload("W3-disk", f"get 1 x {big}, to disk", "get_one", *bigs, "", large, True),
+        Workload("W3-etag", etag_title, "get_one", *etags, "", large, True),
         Workload("W4", f"put_files 1 x {big}", "put_one", *big_up, "big", large),
         Workload("W5", f"list_recursive {_count(n_many)} keys", "list", *many, "", general),
         Workload("W6", f"info_many {_count(n_small)}", "info_many", *smalls, "", general),

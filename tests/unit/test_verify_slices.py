@@ -80,3 +80,43 @@ def test_a_damaged_part_read_in_slices_fails_as_corrupt(tmp_path: Path, where: i
     assert len(out) == 1 and out[0].error is not None
     assert out[0].error.kind is ErrorKind.CORRUPT and "multipart ETag" in out[0].error.message
     assert files_under(tmp_path) == []
+
+
+#: DATA in four parts, all too big for one range (``huge_parts``): many enough to be
+#: fetched one range a part, each MD5'd as it streams in.
+FOUR_HUGE = (300, 300, 100, 72)
+
+
+@pytest.mark.usefixtures("huge_parts")
+def test_four_huge_parts_are_one_range_each_and_not_read_again(tmp_path: Path) -> None:
+    check = multipart_etag(DATA, FOUR_HUGE)
+    pool = FakePool(big_get_runner(parts=check, part_sizes=FOUR_HUGE), slots=3)
+    sched, out = make_scheduler(pool, tmp_path, SPLIT)
+    sched.add_get(GetRequest(idx=0, url=URL))
+    assert sched.run() is ExitCode.OK and [r.ok for r in out] == [True]
+    ranges = pool.of_type(jobs.GetPartJob)
+    assert sorted((p.start, p.end, p.md5) for p in ranges) == [
+        (0, 299, True),
+        (300, 599, True),
+        (600, 699, True),
+        (700, 771, True),
+    ]
+    assert pool.of_type(jobs.VerifyJob) == []
+    assert (tmp_path / "obj").read_bytes() == DATA
+    assert files_under(tmp_path) == ["obj"]
+
+
+@pytest.mark.usefixtures("huge_parts")
+@pytest.mark.parametrize("where", [0, 299, 450, 771])
+def test_a_damaged_huge_part_fetched_whole_fails_as_corrupt(tmp_path: Path, where: int) -> None:
+    check = multipart_etag(DATA, FOUR_HUGE)
+    runner = big_get_runner(parts=check, part_sizes=FOUR_HUGE, corrupt_at=where)
+    pool = FakePool(runner)
+    sched, out = make_scheduler(pool, tmp_path, SPLIT, max_object_tries=2)
+    sched.add_get(GetRequest(idx=0, url=URL))
+    assert sched.run() is ExitCode.TRANSIENT
+    assert len(pool.of_type(jobs.GetJob)) == 2  # started over once, then given up
+    assert pool.of_type(jobs.VerifyJob) == []
+    assert len(out) == 1 and out[0].error is not None
+    assert out[0].error.kind is ErrorKind.CORRUPT and "multipart ETag" in out[0].error.message
+    assert files_under(tmp_path) == []
