@@ -101,6 +101,10 @@ FIELD_TEXT: Dict[str, str] = {
     "delete": "true: delete at dst what src does not have (default false)",
     "compare": "checksum (default), size or size_and_time",
     "source": "s3://bucket/key to copy from",
+    "source_size": "the source's size, as its HEAD said (with source_etag: no HEAD again)",
+    "source_etag": "the source's ETag, as its HEAD said; the copy is pinned to it",
+    "source_crc32": "the source's whole-object CRC32 (base64), if it has one",
+    "source_encryption": "the source's server-side encryption, if any",
 }
 OP_FIELD_TEXT: Dict[str, Dict[str, str]] = {
     "get": {"url": "s3://bucket/key (with --recursive: s3://bucket/prefix/)"},
