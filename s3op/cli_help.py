@@ -135,10 +135,11 @@ def manifest_help(op: str) -> str:
     """The ``--help`` epilog of ``op``: its manifest fields and an example line."""
     rows = []
     fields = dataclasses.fields(REQUEST_TYPES[op])
+    width = max(13, *(len(f.name) + 2 for f in fields))
     for f in [*fields[1:], fields[0]]:  # idx (first, and optional) goes last
         required = f.default is dataclasses.MISSING and f.name != "idx"
         text = OP_FIELD_TEXT.get(op, {}).get(f.name, FIELD_TEXT[f.name])
-        rows.append(f"  {f.name:<13}{'required' if required else 'optional'}  {text}")
+        rows.append(f"  {f.name:<{width}}{'required' if required else 'optional'}  {text}")
     return "\n".join(
         ["Manifest fields (--inputs, one JSON object a line):", "", "\b", *rows, "", "\b"]
         + ["Example line:", f"  {EXAMPLES[op]}"]
