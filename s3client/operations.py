@@ -121,16 +121,17 @@ class DataOps(ClientParts):
         _refuse_copies(specs)
         if not specs:
             return []
-        self._sources_exist(sorted({spec[0] for spec in specs}))
+        heads = self._sources_exist(sorted({spec[0] for spec in specs}))
         requests = [
-            CopyRequest(i, dst, src, content_type, metadata)
+            _copy_request(i, dst, src, content_type, metadata, heads[src])
             for i, (src, dst, content_type, metadata) in enumerate(specs)
         ]
         _raise_first(requests, self._run_op("copy", requests, dry_run))
         return [req.url for req in requests]
 
-    def _sources_exist(self, sources: Sequence[str]) -> None:
-        """S3NotFound naming the first missing source; nothing is copied then."""
+    def _sources_exist(self, sources: Sequence[str]) -> Dict[str, Result]:
+        """Each source's HEAD, by URL; S3NotFound naming the first missing source
+        (nothing is copied then)."""
         requests = [InfoRequest(i, url) for i, url in enumerate(sources)]
         by_idx = results_by_request(requests, self._run("info", requests, ["--allow-missing"]))
         for req in requests:
@@ -138,6 +139,7 @@ class DataOps(ClientParts):
             if is_not_found(res):
                 raise S3NotFound.about(req.url, "the copy's source does not exist; nothing copied")
             raise_for_result(res, req.url)
+        return {req.url: by_idx[req.idx] for req in requests}
 
     def _run_op(
         self, op: str, requests: Sequence[Request], dry_run: bool, flags: Sequence[str] = ()
@@ -150,6 +152,31 @@ class DataOps(ClientParts):
 
 #: (source URL, destination URL, new content type, new metadata) of one copy.
 _CopySpec = Tuple[str, str, Optional[str], Optional[Dict[str, Any]]]
+
+
+def _copy_request(
+    idx: int,
+    dst: str,
+    src: str,
+    content_type: Optional[str],
+    metadata: Optional[Dict[str, Any]],
+    head: Result,
+) -> CopyRequest:
+    """The copy's request, carrying what the source's HEAD said, so the engine need
+    not HEAD it again (the copy stays pinned to that ETag: a source replaced
+    since fails, never copies another version)."""
+    known = head.etag is not None and head.size is not None
+    return CopyRequest(
+        idx,
+        dst,
+        src,
+        content_type,
+        metadata,
+        source_size=head.size if known else None,
+        source_etag=head.etag if known else None,
+        source_crc32=head.crc32 if known else None,
+        source_encryption=head.encryption if known else None,
+    )
 
 
 def _deletable_prefix(url: str, key: Any, allow_root: bool) -> str:

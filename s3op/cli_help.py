@@ -101,6 +101,10 @@ FIELD_TEXT: Dict[str, str] = {
     "delete": "true: delete at dst what src does not have (default false)",
     "compare": "checksum (default), size or size_and_time",
     "source": "s3://bucket/key to copy from",
+    "source_size": "the source's size, as its HEAD said (with source_etag: no HEAD again)",
+    "source_etag": "the source's ETag, as its HEAD said; the copy is pinned to it",
+    "source_crc32": "the source's whole-object CRC32 (base64), if it has one",
+    "source_encryption": "the source's server-side encryption, if any",
 }
 OP_FIELD_TEXT: Dict[str, Dict[str, str]] = {
     "get": {"url": "s3://bucket/key (with --recursive: s3://bucket/prefix/)"},
@@ -131,10 +135,11 @@ def manifest_help(op: str) -> str:
     """The ``--help`` epilog of ``op``: its manifest fields and an example line."""
     rows = []
     fields = dataclasses.fields(REQUEST_TYPES[op])
+    width = max(13, *(len(f.name) + 2 for f in fields))
     for f in [*fields[1:], fields[0]]:  # idx (first, and optional) goes last
         required = f.default is dataclasses.MISSING and f.name != "idx"
         text = OP_FIELD_TEXT.get(op, {}).get(f.name, FIELD_TEXT[f.name])
-        rows.append(f"  {f.name:<13}{'required' if required else 'optional'}  {text}")
+        rows.append(f"  {f.name:<{width}}{'required' if required else 'optional'}  {text}")
     return "\n".join(
         ["Manifest fields (--inputs, one JSON object a line):", "", "\b", *rows, "", "\b"]
         + ["Example line:", f"  {EXAMPLES[op]}"]

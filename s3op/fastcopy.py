@@ -7,18 +7,24 @@ header; the answer's XML (``CopyObjectResult``) is parsed into botocore's
 shape. S3 may answer 200 with an ``<Error>`` body (a copy that failed after
 the status was sent): that is raised as the ClientError it names. An answer
 that does not parse (damaged on the way) is ``corrupt``.
+
+``fast_copy_many`` sends many small copies at once on one thread, as
+``s3op.fastmany`` does GETs (``s3op.ops.multicopy``): each answer's body
+is read and parsed the same way, an ``<Error>`` in a 200 being a failure.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 from urllib.parse import quote
 from xml.etree import ElementTree
 
 from s3op.errors import OpError
-from s3op.fastsend import Sender
+from s3op.fastmany import Outgoing, exchange
+from s3op.fastsend import NotOurs, Sender
+from s3op.http1_conn import Response
 from s3op.protocol import ErrorKind
-from s3op.transport import S3Answer
+from s3op.transport import CopyReplies, GetFailed, HeadReply, NotSent, S3Answer
 
 #: copy_object arguments sent as plain headers.
 _COPY_HEADERS = {
@@ -31,15 +37,13 @@ _COPY_HEADERS = {
 }
 
 
-def fast_copy_object(
-    sender: Sender,
-    bucket: str,
-    key: str,
+def copy_headers(
     source: Mapping[str, str],
     args: Mapping[str, Optional[str]],
     metadata: Optional[Mapping[str, str]],
-) -> S3Answer:
-    """Send a CopyObject; its answer in botocore's shape (``CopyObjectResult``)."""
+) -> Dict[str, str]:
+    """The headers of a CopyObject of ``source``: ``args`` are copy_object's optional
+    arguments (botocore's names; None or empty: not sent), ``metadata`` encoded."""
     headers: Dict[str, str] = {
         "Content-Length": "0",
         "x-amz-copy-source": quote(f"{source['Bucket']}/{source['Key']}", safe="/~"),
@@ -49,8 +53,64 @@ def fast_copy_object(
             headers[_COPY_HEADERS[arg]] = value
     for name, value in (metadata or {}).items():
         headers[f"x-amz-meta-{name}"] = value
+    return headers
+
+
+def fast_copy_object(
+    sender: Sender,
+    bucket: str,
+    key: str,
+    source: Mapping[str, str],
+    args: Mapping[str, Optional[str]],
+    metadata: Optional[Mapping[str, str]],
+) -> S3Answer:
+    """Send a CopyObject; its answer in botocore's shape (``CopyObjectResult``)."""
+    headers = copy_headers(source, args, metadata)
     resp = sender.send("PUT", bucket, key, headers, body=b"", operation="CopyObject")
     return parse_copy_answer(resp.read_all(), dict(resp.headers))
+
+
+def fast_copy_many(sender: Sender, copies: Sequence[Mapping[str, Any]]) -> CopyReplies:
+    """(index, copy_object's answer, or why not) for every copy (copy_object's
+    arguments), as each ends (``Transport.copy_many``). A copy whose source the
+    lean path does not serve is left unsent (``NotSent``)."""
+    sendable = [i for i, c in enumerate(copies) if _serves_source(sender, c["CopySource"])]
+    for index in sorted(set(range(len(copies))) - set(sendable)):
+        yield index, NotSent()
+    requests = (_outgoing(copies[index]) for index in sendable)
+    for n, got in exchange(sender, requests):
+        index = sendable[n]
+        yield index, _copy_reply(sender, got, copies[index]["Bucket"])
+
+
+def _serves_source(sender: Sender, source: Mapping[str, str]) -> bool:
+    return sender.serves(source["Bucket"], source["Key"])
+
+
+def _outgoing(call: Mapping[str, Any]) -> Outgoing:
+    """One CopyObject of a batch, from copy_object's arguments."""
+    args = {name: call.get(name) for name in _COPY_HEADERS}
+    headers = copy_headers(call["CopySource"], args, call.get("Metadata"))
+    return ("PUT", call["Bucket"], call["Key"], headers, b"")
+
+
+def _copy_reply(
+    sender: Sender, got: Union[Response, Exception, NotSent, GetFailed], bucket: str
+) -> HeadReply:
+    """A batched CopyObject's answer, or why there is none (an error status, or an
+    ``<Error>`` in a 200's body: ``GetFailed``; a bucket in another region:
+    ``NotSent``, botocore sends it)."""
+    if isinstance(got, (NotSent, GetFailed)):
+        return got
+    if isinstance(got, Exception):
+        return GetFailed(got)
+    try:
+        checked = sender.check(got, bucket, "PUT", "CopyObject")
+        return parse_copy_answer(checked.read_all(), dict(checked.headers))
+    except NotOurs:
+        return NotSent()
+    except Exception as exc:  # noqa: BLE001 - the attempt's failure, classified later
+        return GetFailed(exc)
 
 
 def parse_copy_answer(body: bytes, headers: Mapping[str, str]) -> S3Answer:
@@ -82,4 +142,4 @@ def answer_root(body: bytes, headers: Mapping[str, str], operation: str) -> Elem
     return root
 
 
-__all__ = ["answer_root", "fast_copy_object", "parse_copy_answer"]
+__all__ = ["answer_root", "copy_headers", "fast_copy_many", "fast_copy_object", "parse_copy_answer"]

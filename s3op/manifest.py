@@ -46,6 +46,10 @@ FIELD_TYPES: Dict[str, Tuple[Tuple[type, ...], str]] = {
     "dst": ((str,), "a string"),
     "delete": ((bool,), "true or false"),
     "compare": ((str,), "a string"),
+    "source_size": ((int,), "an integer"),
+    "source_etag": ((str,), "a string"),
+    "source_crc32": ((str,), "a string"),
+    "source_encryption": ((str,), "a string"),
 }
 
 

@@ -20,6 +20,8 @@ Manifest (JSONL, one request a line)::
     {"url": "s3://b/k"}              delete (with --recursive: a prefix, every object under it)
     {"url": "s3://b2/k2", "source": "s3://b/k", "content_type": "...",
      "metadata": {...}, "encryption": "AES256"}                       copy (server-side)
+    (copy may also carry what a HEAD of its source said: "source_size",
+     "source_etag", "source_crc32", "source_encryption"; see CopyRequest)
 
 ``idx`` defaults to the 0-based line number (blank lines count).
 
@@ -262,7 +264,15 @@ class DeleteRequest:
 class CopyRequest:
     """Copy ``source`` to ``url`` server-side. Content type, metadata and
     encryption are the source's unless given here (any one given replaces
-    only itself)."""
+    only itself).
+
+    ``source_*``: what the caller's own HEAD of the source said (s3client
+    gives them). With ``source_etag`` and ``source_size`` the engine need not
+    HEAD the source again for a one-request copy; the copy stays pinned to
+    that ETag (a source changed since fails ``precondition_failed``). The
+    others, given with them, are taken as complete: no ``source_crc32``
+    means the source has no whole-object CRC32 (``s3op.ops.copy.known_source``).
+    """
 
     idx: int
     url: str  # the destination
@@ -270,6 +280,10 @@ class CopyRequest:
     content_type: Optional[str] = None
     metadata: Optional[Dict[str, Any]] = None  # any JSON-encodable dict
     encryption: Optional[str] = None  # e.g. "AES256", "aws:kms"
+    source_size: Optional[int] = None  # bytes
+    source_etag: Optional[str] = None  # as S3 gives it (quoted)
+    source_crc32: Optional[str] = None  # whole-object CRC32, base64 as S3 gives it
+    source_encryption: Optional[str] = None  # the source's server-side encryption
 
 
 Request = Union[

@@ -104,6 +104,7 @@ def describe_headers(headers: Mapping[str, str]) -> S3Answer:
     optional = {
         "ContentRange": "content-range",
         "ServerSideEncryption": "x-amz-server-side-encryption",
+        "SSEKMSKeyId": "x-amz-server-side-encryption-aws-kms-key-id",
         "SSECustomerAlgorithm": "x-amz-server-side-encryption-customer-algorithm",
         "ChecksumCRC32": "x-amz-checksum-crc32",
         "ChecksumType": "x-amz-checksum-type",

@@ -100,6 +100,7 @@ class Result:
     is_prefix: Optional[bool] = None
     skipped: Optional[str] = None
     etag: Optional[str] = None
+    crc32: Optional[str] = None  # the object's whole-object CRC32 (base64, as S3 gives it)
     attempts: Optional[int] = None
     action: Optional[str] = None  # sync: put, get, copy, delete or skip (s3op.sync.run)
     dry: Optional[bool] = None  # --dry-run: what would happen; nothing was written
@@ -130,7 +131,7 @@ class Result:
         """Parse one result line (ValueError, TypeError or KeyError if it is not one).
 
         Fills the instance's fields directly instead of calling the frozen
-        dataclass's ``__init__``, which sets its 15 fields one
+        dataclass's ``__init__``, which sets its 16 fields one
         ``object.__setattr__`` at a time: that was half the cost of a line,
         and a listing of 10,000 keys is 10,000 lines parsed by the caller.
         The checks are ``__init__``'s: known field names, ``idx`` and ``url``

@@ -1,4 +1,5 @@
-"""The server-side calls (DeleteObjects, CopyObject, UploadPartCopy) on botocore.
+"""The server-side calls (DeleteObjects, CopyObject, UploadPartCopy, a multipart
+copy's CreateMultipartUpload) on botocore.
 
 Both transports make these calls with a botocore client: each is one
 request for many keys or many bytes, so botocore's ~1.1 ms of CPU per
@@ -16,14 +17,14 @@ conformance tests (``tests/conformance_ops.py``).
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Iterator, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Sequence
 
 from s3op.errors import OpError
-from s3op.fastcopy import fast_copy_object
+from s3op.fastcopy import fast_copy_many, fast_copy_object
 from s3op.fastdelete import fast_delete_objects
 from s3op.fastsend import NotOurs
 from s3op.protocol import ErrorKind
-from s3op.transport import S3Answer
+from s3op.transport import CopyReplies, NotSent, S3Answer
 
 if TYPE_CHECKING:
     from s3op.botocore_transport import BotocoreTransport
@@ -116,6 +117,44 @@ class ServerSideCalls:
         )
         with readable_answer():
             answer: S3Answer = self.botocore().client.copy_object(**kwargs)
+        return answer
+
+    def copy_many(self, copies: Sequence[Mapping[str, Any]]) -> CopyReplies:
+        """CopyObjects many in flight on the lean path (``s3op.fastcopy``); none sent
+        where it does not serve (``NotSent``: each is then sent alone)."""
+        fast = self.fast_sender(copies[0]["Bucket"], "") if copies else None
+        if fast is None:
+            for index in range(len(copies)):
+                yield index, NotSent()
+            return
+        yield from fast_copy_many(fast, copies)
+
+    def create_multipart_copy(
+        self,
+        *,
+        Bucket: str,
+        Key: str,
+        ContentType: Optional[str] = None,
+        Metadata: Optional[Mapping[str, str]] = None,
+        ServerSideEncryption: Optional[str] = None,
+        SSEKMSKeyId: Optional[str] = None,
+        ChecksumAlgorithm: Optional[str] = None,
+        ChecksumType: Optional[str] = None,
+    ) -> S3Answer:
+        """CreateMultipartUpload of a multipart copy: as an upload's, plus the KMS key
+        an SSE-KMS source's copy keeps (one call per large copy: botocore)."""
+        kwargs = given(
+            Bucket=Bucket,
+            Key=Key,
+            ContentType=ContentType,
+            Metadata=dict(Metadata) if Metadata is not None else None,
+            ServerSideEncryption=ServerSideEncryption,
+            SSEKMSKeyId=SSEKMSKeyId,
+            ChecksumAlgorithm=ChecksumAlgorithm,
+            ChecksumType=ChecksumType,
+        )
+        with readable_answer():
+            answer: S3Answer = self.botocore().client.create_multipart_upload(**kwargs)
         return answer
 
     def upload_part_copy(

@@ -42,10 +42,10 @@ REQUESTS_PER_THREAD = 8
 
 def window_max(op: str, threads: int) -> int:
     """The window's ceiling for a batch of ``op`` on ``threads`` threads a worker
-    (``WorkerSpec.window_max``). GETs, HEADs and small PUTs are sent many a thread
-    (get, info, put, and a sync's transfers); the others run one request a
-    thread: 0, the default."""
-    return threads * REQUESTS_PER_THREAD if op in ("get", "info", "put", "sync") else 0
+    (``WorkerSpec.window_max``). GETs, HEADs, small PUTs and one-request copies
+    are sent many a thread (get, info, put, copy, and a sync's transfers); the
+    others run one request a thread: 0, the default."""
+    return threads * REQUESTS_PER_THREAD if op in ("get", "info", "put", "sync", "copy") else 0
 
 
 class Window:

@@ -23,8 +23,9 @@ each reply as it arrives (``ReplyHead``: status and headers in, the body
 not read), so one thread can keep many requests in flight
 (``s3op.ops.multiget``). ``batches_gets`` says whether that gains anything
 (the botocore transport implements ``get_many`` as a loop). ``head_many``
-does the same for HEADs, and ``put_many`` for small PUTs whose bodies
-are in memory (``s3op.ops.multiput``).
+does the same for HEADs, ``put_many`` for small PUTs whose bodies
+are in memory (``s3op.ops.multiput``), and ``copy_many`` for small
+server-side copies (``s3op.ops.multicopy``).
 
 Nothing here resends anything: a transport makes one attempt per call
 (except the stale-connection resend inside ``s3op.http1``; see
@@ -158,6 +159,8 @@ GetReplies = Generator[Tuple[int, GetReply], None, None]
 HeadReply = Union[NotSent, GetFailed, S3Answer]
 #: ``head_many``'s (index into its targets, reply) pairs, in the order replies end.
 HeadReplies = Generator[Tuple[int, HeadReply], None, None]
+#: ``copy_many``'s (index into its copies, copy_object's answer or why not) pairs.
+CopyReplies = Generator[Tuple[int, HeadReply], None, None]
 #: What ``put_many`` yields of one PUT: put_object's answer, or why there is none.
 PutReply = Union[NotSent, GetFailed, S3Answer]
 #: ``put_many``'s (index into its uploads, reply) pairs, in the order replies end.
@@ -296,6 +299,26 @@ class Transport(Protocol):
         ChecksumAlgorithm: Optional[str] = None,
     ) -> S3Answer:
         """CopyObject (its ``CopyObjectResult``: ETag, maybe ChecksumCRC32)."""
+
+    def copy_many(self, copies: Sequence[Mapping[str, Any]]) -> CopyReplies:
+        """CopyObject each of ``copies`` (copy_object's arguments); yield (index,
+        copy_object's answer or why not) as each ends, every index once
+        (``put_many``'s rules: nothing is sent twice; an error status, or an
+        ``<Error>`` in a 200's body, is a ``GetFailed``)."""
+
+    def create_multipart_copy(
+        self,
+        *,
+        Bucket: str,
+        Key: str,
+        ContentType: Optional[str] = None,
+        Metadata: Optional[Mapping[str, str]] = None,
+        ServerSideEncryption: Optional[str] = None,
+        SSEKMSKeyId: Optional[str] = None,
+        ChecksumAlgorithm: Optional[str] = None,
+        ChecksumType: Optional[str] = None,
+    ) -> S3Answer:
+        """Start the multipart upload a multipart copy fills (its ``UploadId``)."""
 
     def upload_part_copy(
         self,

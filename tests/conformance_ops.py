@@ -288,3 +288,30 @@ def test_dry_run_of_put_get_copy_writes_nothing(s3backend: Backend, tmp_path: Pa
     assert lines(get)[0]["local"] == str(dest / "src") and lines(get)[0]["dry"] is True
     assert not dest.exists()
     assert _keys(s3backend) == ["src"]
+
+
+def test_a_copy_pinned_to_a_replaced_source_fails_and_writes_nothing(
+    s3backend: Backend, tmp_path: Path
+) -> None:
+    """A copy carrying an old HEAD of its source (``source_etag``) is refused by the
+    store (``x-amz-copy-source-if-match``) once the source was replaced: a named
+    error line, and the destination is never written."""
+    if s3backend.name == "moto":
+        pytest.skip("moto ignores x-amz-copy-source-if-match")
+    _put(s3backend, "v", b"version one")
+    old = s3backend.client().head_object(Bucket=s3backend.bucket, Key="v")
+    _put(s3backend, "v", b"version two!")
+    row = {
+        "source": s3backend.root("v"),
+        "url": s3backend.root("v-copy"),
+        "source_size": old["ContentLength"],
+        "source_etag": old["ETag"],
+    }
+    inputs = tmp_path / "m.jsonl"
+    inputs.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    proc = s3op(s3backend, "copy", "--inputs", str(inputs))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    (line,) = lines(proc)
+    assert line["error"]["kind"] == "precondition_failed"
+    assert "no longer the version" in line["error"]["message"]
+    assert _keys(s3backend) == ["v"]

@@ -20,9 +20,10 @@ the parts' ETags. A dry run HEADs the source and copies nothing.
 
 from __future__ import annotations
 
+import base64
 import binascii
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from s3op.checksum import crc32_b64, crc32_from_b64
 from s3op.errors import OpError
@@ -44,6 +45,11 @@ from s3op.transport import S3Answer
 
 #: The largest object one CopyObject may copy; bigger ones must be copied in parts.
 MAX_SINGLE_COPY = 5 * 1024**3
+#: copy_object's answer to a first attempt a batch made (``s3op.ops.multicopy``): it
+#: returns the answer, or raises what the attempt met.
+FirstCopy = Callable[[], S3Answer]
+#: A copy request found sound: (destination, source, new metadata encoded or None).
+Checked = Tuple[S3Url, S3Url, Optional[Dict[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,37 @@ class CopyArgs:
 
 def run_copy(ctx: OpContext, job: CopyJob) -> Union[Result, SplitCopy]:
     """Copy ``job.req.source`` to ``job.req.url`` (or start its multipart copy)."""
+    return continue_copy(ctx, job, None, None)
+
+
+def continue_copy(
+    ctx: OpContext, job: CopyJob, first: Optional[FirstCopy], deadline: Optional[Deadline]
+) -> Union[Result, SplitCopy]:
+    """``run_copy`` for a copy whose first attempt a batch made (``s3op.ops.multicopy``):
+    ``first`` gives that attempt's answer or raises what it met (None: never sent);
+    ``deadline`` is the operation's, started when the request went out."""
     req = job.req
+    checked = checked_request(req)
+    if isinstance(checked, Result):
+        return checked
+    dst, src_loc, new_metadata = checked
+    src = known_source(ctx, req, src_loc)
+    if src is None:  # not known from the request: HEAD it
+        found = head(ctx, src_loc.bucket, src_loc.key)
+        if isinstance(found, Failure):
+            return failed(req.idx, req.url, _about_source(found, req.source))
+        src = _source(src_loc, found)
+    if ctx.settings.dry_run:
+        return Result(idx=req.idx, url=req.url, size=src.size, etag=src.etag, dry=True, attempts=1)
+    args = copy_args(req, src, new_metadata)
+    if _multipart(ctx, src.size):
+        return _create_copy(ctx, req, dst, src, args)
+    return _copy_single(ctx, req, dst, src, args, first, deadline)
+
+
+def checked_request(req: CopyRequest) -> Union[Result, Checked]:
+    """(destination, source, new metadata encoded), or the named error of a bad
+    request (before any request is sent)."""
     try:
         dst, src_loc = parse_object_url(req.url), parse_object_url(req.source)
     except ValueError as exc:
@@ -87,18 +123,53 @@ def run_copy(ctx: OpContext, job: CopyJob) -> Union[Result, SplitCopy]:
     if dst == src_loc and not (req.content_type or req.metadata is not None or req.encryption):
         message = f"source and destination are the same object ({req.url}); nothing to do"
         return invalid(req.idx, req.url, ErrorKind.INVALID_REQUEST, message)
-    found = head(ctx, src_loc.bucket, src_loc.key)
-    if isinstance(found, Failure):
-        return failed(req.idx, req.url, _about_source(found, req.source))
-    src = _source(src_loc, found)
-    if ctx.settings.dry_run:
-        return Result(idx=req.idx, url=req.url, size=src.size, etag=src.etag, dry=True, attempts=1)
-    args = copy_args(req, src, new_metadata)
-    if src.size > MAX_SINGLE_COPY or (
-        0 < src.size and src.size >= ctx.settings.multipart_threshold
-    ):
-        return _create_copy(ctx, req, dst, src, args)
-    return _copy_single(ctx, req, dst, src, args)
+    problem = _facts_problem(req)
+    if problem is not None:
+        return invalid(req.idx, req.url, ErrorKind.INVALID_REQUEST, problem)
+    return dst, src_loc, new_metadata
+
+
+def _facts_problem(req: CopyRequest) -> Optional[str]:
+    """What is wrong with the request's ``source_*`` facts, if anything."""
+    if req.source_size is not None and req.source_size < 0:
+        return f"source_size {req.source_size} is negative"
+    if (req.source_size is None) != (req.source_etag is None):
+        return "source_size and source_etag go together (give both or neither)"
+    if req.source_crc32 is not None:
+        try:
+            raw = base64.b64decode(req.source_crc32, validate=True)
+        except binascii.Error:
+            raw = b""
+        if len(raw) != 4:
+            return f"source_crc32 {req.source_crc32!r} is not a base64 CRC32 (4 bytes)"
+    return None
+
+
+def _multipart(ctx: OpContext, size: int) -> bool:
+    """Whether an object of ``size`` bytes is copied in parts."""
+    threshold = ctx.settings.multipart_threshold
+    return size > MAX_SINGLE_COPY or (0 < size and size >= threshold)
+
+
+def known_source(ctx: OpContext, req: CopyRequest, loc: S3Url) -> Optional[Source]:
+    """The source as the request's ``source_*`` facts describe it, when they are all a
+    one-request copy needs; else None (the source is HEADed). Not enough: no facts,
+    a new content type or metadata (the copy replaces them, keeping the other one:
+    the source's is needed), a multipart copy (CreateMultipartUpload sets them),
+    or an SSE-KMS source kept as it is (its key id is needed)."""
+    if req.source_etag is None or req.source_size is None:
+        return None
+    if req.content_type or req.metadata is not None or _multipart(ctx, req.source_size):
+        return None
+    if not req.encryption and req.source_encryption == "aws:kms":
+        return None
+    answer = {
+        "ContentLength": req.source_size,
+        "ETag": req.source_etag,
+        "ServerSideEncryption": req.source_encryption,
+    }
+    crc = crc32_from_b64(req.source_crc32)
+    return Source(loc, req.source_size, req.source_etag, crc, answer)
 
 
 def _about_source(failure: Failure, source: str) -> Failure:
@@ -137,27 +208,59 @@ def copy_args(req: CopyRequest, src: Source, new_metadata: Optional[Mapping[str,
     )
 
 
-def _copy_single(
-    ctx: OpContext, req: CopyRequest, dst: S3Url, src: Source, args: CopyArgs
-) -> Result:
-    def attempt(deadline: Deadline) -> Result:
-        answer = ctx.transport.copy_object(
-            Bucket=dst.bucket,
-            Key=dst.key,
-            CopySource=src.ref,
-            CopySourceIfMatch=src.etag or None,
-            MetadataDirective="REPLACE" if args.replace else None,
-            ContentType=args.content_type if args.replace else None,
-            Metadata=args.metadata if args.replace else None,
-            ServerSideEncryption=args.encryption,
-            SSEKMSKeyId=args.kms_key,
-            ChecksumAlgorithm="CRC32" if src.crc32 is not None else None,
-        )
-        etag = check_copy(answer.get("CopyObjectResult") or {}, src, args.encryption)
-        return Result(idx=req.idx, url=req.url, size=src.size, etag=etag)
+def copy_call(dst: S3Url, src: Source, args: CopyArgs) -> Dict[str, Any]:
+    """copy_object's arguments for one CopyObject of ``src`` to ``dst``."""
+    return {
+        "Bucket": dst.bucket,
+        "Key": dst.key,
+        "CopySource": src.ref,
+        "CopySourceIfMatch": src.etag or None,
+        "MetadataDirective": "REPLACE" if args.replace else None,
+        "ContentType": args.content_type if args.replace else None,
+        "Metadata": args.metadata if args.replace else None,
+        "ServerSideEncryption": args.encryption,
+        "SSEKMSKeyId": args.kms_key,
+        "ChecksumAlgorithm": "CRC32" if src.crc32 is not None else None,
+    }
 
-    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+
+def _copy_single(
+    ctx: OpContext,
+    req: CopyRequest,
+    dst: S3Url,
+    src: Source,
+    args: CopyArgs,
+    first: Optional[FirstCopy] = None,
+    deadline: Optional[Deadline] = None,
+) -> Result:
+    given = [first] if first is not None else []
+
+    def attempt(deadline: Deadline) -> Result:
+        if given:  # the batch's attempt (s3op.ops.multicopy): what it got
+            answer = given.pop()()
+        else:
+            answer = ctx.transport.copy_object(**copy_call(dst, src, args))
+        return copy_done(req, answer, src, args.encryption)
+
+    sent = first is not None
+    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle, deadline=deadline, first_sent=sent)
+    if isinstance(out, Failure) and out.kind is ErrorKind.PRECONDITION_FAILED:
+        message = f"source {req.source} is no longer the version (ETag {src.etag}) that was "
+        out = Failure(out.kind, message + f"HEADed: not copied ({out.message})", out.attempts)
     return failed(req.idx, req.url, out) if isinstance(out, Failure) else out
+
+
+def copy_done(
+    req: CopyRequest,
+    answer: S3Answer,
+    src: Source,
+    encryption: Optional[str],
+    attempts: Optional[int] = None,
+) -> Result:
+    """A CopyObject's result, once its answer shows it holds the source's bytes
+    (``check_copy``; else ``OpError``, corrupt)."""
+    etag = check_copy(answer.get("CopyObjectResult") or {}, src, encryption)
+    return Result(idx=req.idx, url=req.url, size=src.size, etag=etag, attempts=attempts)
 
 
 def check_copy(result: Mapping[str, object], src: Source, encryption: Optional[str]) -> str:
@@ -190,12 +293,13 @@ def _create_copy(
 
     def create(checksum: bool) -> Callable[[Deadline], SplitCopy]:
         def attempt(deadline: Deadline) -> SplitCopy:
-            answer = ctx.transport.create_multipart_upload(
+            answer = ctx.transport.create_multipart_copy(
                 Bucket=dst.bucket,
                 Key=dst.key,
                 ContentType=args.content_type,
                 Metadata=args.metadata,
                 ServerSideEncryption=args.encryption,
+                SSEKMSKeyId=args.kms_key,
                 ChecksumAlgorithm="CRC32" if checksum else None,
                 ChecksumType="FULL_OBJECT" if checksum else None,
             )

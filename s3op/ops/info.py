@@ -120,6 +120,13 @@ def _missing_bucket(ctx: OpContext, bucket: str) -> Optional[Failure]:
     return out if out.kind is ErrorKind.BUCKET_NOT_FOUND else None
 
 
+def whole_crc32(resp: S3Answer) -> Optional[str]:
+    """The answer's CRC32 when it is the whole object's (not a composite of parts)."""
+    if resp.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+        return None
+    return resp.get("ChecksumCRC32") or None
+
+
 def describe(
     idx: int,
     url: str,
@@ -139,6 +146,7 @@ def describe(
         encryption=resp.get("ServerSideEncryption"),
         last_modified=int(modified.timestamp()) if modified is not None else None,
         etag=resp.get("ETag"),
+        crc32=whole_crc32(resp),
         local=local,
         range=range,
         attempts=attempts,

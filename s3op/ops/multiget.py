@@ -52,8 +52,9 @@ from typing import (
 )
 
 from s3op.errors import OpError
-from s3op.jobs import GetJob, InfoJob, Job, Outcome, PutJob
+from s3op.jobs import CopyJob, GetJob, InfoJob, Job, Outcome, PutJob
 from s3op.ops import OpContext, internal_failure
+from s3op.ops.copy import continue_copy
 from s3op.ops.get import FirstAttempt, continue_get, needs_parts, run_get, save_whole
 from s3op.ops.info import continue_info, describe, run_info
 from s3op.ops.put import continue_put
@@ -87,8 +88,9 @@ INLINE_BUDGET = 1.0
 
 #: The jobs a batch takes (all of one type).
 Batched = Union[GetJob, InfoJob]
-#: The jobs a batch may hand off (small PUTs are batched by ``s3op.ops.multiput``).
-Resumable = Union[GetJob, InfoJob, PutJob]
+#: The jobs a batch may hand off (small PUTs are batched by ``s3op.ops.multiput``,
+#: copies by ``s3op.ops.multicopy``).
+Resumable = Union[GetJob, InfoJob, PutJob, CopyJob]
 
 
 def batchable(ctx: OpContext, job: object) -> bool:
@@ -129,6 +131,8 @@ def finish_resumed(ctx: OpContext, resumed: Resume) -> Outcome:
         return continue_info(ctx, resumed.job, resumed.first, resumed.deadline)
     if isinstance(resumed.job, PutJob):  # a batch of small PUTs' (s3op.ops.multiput)
         return continue_put(ctx, resumed.job, resumed.first, resumed.deadline)
+    if isinstance(resumed.job, CopyJob):  # a batch of copies' (s3op.ops.multicopy)
+        return continue_copy(ctx, resumed.job, resumed.first, resumed.deadline)
     return continue_get(ctx, resumed.job, resumed.first, resumed.deadline)
 
 

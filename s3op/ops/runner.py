@@ -6,7 +6,8 @@ it builds inside each worker, after it starts, the worker's transport
 (``s3op.client.worker_transport``: clients never cross a fork) and an
 ``OpRunner`` over it. ``OpRunner`` runs one job with the op registered for
 its type (``run_job``), or several whole-object GETs (or HEADs) together
-(``s3op.ops.multiget``), or several small PUTs (``s3op.ops.multiput``), and
+(``s3op.ops.multiget``), or several small PUTs (``s3op.ops.multiput``) or
+copies (``s3op.ops.multicopy``), and
 finishes those a batch handed back.
 """
 
@@ -26,6 +27,7 @@ from s3op.ops import (
     info,
     internal_failure,
     listing,
+    multicopy,
     multiput,
     put,
     upload_parts,
@@ -102,15 +104,22 @@ class OpRunner:
             return internal_failure(job, exc)
 
     def batchable(self, task: object) -> bool:
-        """A whole-object GET, a HEAD or a small PUT, on a transport that keeps many
-        in flight."""
-        return batchable(self.ctx, task) or multiput.batchable(self.ctx, task)
+        """A whole-object GET, a HEAD, a small PUT or a one-request copy, on a
+        transport that keeps many in flight."""
+        return (
+            batchable(self.ctx, task)
+            or multiput.batchable(self.ctx, task)
+            or multicopy.batchable(self.ctx, task)
+        )
 
     def run_batch(self, batch: List[Tuple[int, object]], answer: Answer, hand_off: HandOff) -> bool:
-        """Run whole-object GETs, HEADs or small PUTs together (``multiget.run_gets``,
-        ``multiput.run_puts``)."""
+        """Run whole-object GETs, HEADs, small PUTs or copies together
+        (``multiget.run_gets``, ``multiput.run_puts``, ``multicopy.run_copies``)."""
         if isinstance(batch[0][1], jobs.PutJob):  # all batchable, of one type
             puts = cast(Sequence[Tuple[int, jobs.PutJob]], batch)
             return multiput.run_puts(self.ctx, puts, answer, hand_off)
+        if isinstance(batch[0][1], jobs.CopyJob):
+            copies = cast(Sequence[Tuple[int, jobs.CopyJob]], batch)
+            return multicopy.run_copies(self.ctx, copies, answer, hand_off)
         same = cast(Sequence[Tuple[int, Batched]], batch)
         return run_gets(self.ctx, same, answer, hand_off)

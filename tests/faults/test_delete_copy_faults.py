@@ -43,7 +43,7 @@ pytestmark = pytest.mark.faults
 
 COUNT = 2000
 #: Each fault, as the proxy's mode and its parameters. Copies are 4,000 requests
-#: (a HEAD batch, then HEAD + copy each): a low rate hits many. Deletes are 16
+#: (a HEAD batch, then one CopyObject each, many in flight): a low rate hits many. Deletes are 16
 #: DeleteObjects of 125 keys: 30% of them are hit (``_deletes_only``), each try
 #: drawing afresh, so none is likely to fail 10 times (0.3**10 = 6e-6).
 FAULTS = {
@@ -193,4 +193,55 @@ def test_a_flipped_byte_in_a_copy_answer_is_never_accepted(seaweed_target: Targe
     by_url = {r.url: r for r in run.results}
     for key, etag in etags.items():
         assert by_url[target.url("dst/" + key[4:])].etag == etag  # the true ETag, never a flip
+    assert _etags(target, "dst/") == {"dst/" + k[4:]: e for k, e in etags.items()}
+
+
+def _copies_only(method: str, target: str, headers: object) -> bool:
+    return method == "PUT" and server_side(method, target, headers)  # type: ignore[arg-type]
+
+
+#: Damaged answers to batched copies: a flipped byte, and a 200 whose body is an <Error>.
+DAMAGE = {
+    "flip": ("flip", {"direction": "response"}),
+    "error-in-200": ("error", {"status": 200, "code": "InternalError"}),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_answer_to_a_batched_copy_is_never_accepted(
+    seaweed_target: Target, damage: str
+) -> None:
+    """Copies whose manifest lines carry their source's HEAD go out many at a time
+    (``s3op.ops.multicopy``); a damaged answer among them is attempt 1 of that
+    copy's retry loop, never its result."""
+    target = seaweed_target
+    etags = _seed(target, 300)
+    client = target.direct()
+    entries = []
+    for key in sorted(etags):
+        head = client.head_object(Bucket=target.bucket, Key=key)
+        entries.append(
+            {
+                "source": target.url(key),
+                "url": target.url("dst/" + key[4:]),
+                "source_size": head["ContentLength"],
+                "source_etag": head["ETag"],
+            }
+        )
+    mode, params = DAMAGE[damage]
+    target.proxy.set_mode(mode, rate=0.3, match=_copies_only, **params)
+    manifest = write_manifest(Path(os.environ["S3CLIENT_TMPROOT"]) / "m", entries)
+    run = run_s3op("copy", "--inputs", manifest)
+    hits = sum(v for k, v in target.proxy.counts().items() if k.startswith(("flip", "error")))
+    target.proxy.set_mode("none")
+    retried = sum(1 for r in run.results if (r.attempts or 0) > 1)
+    figure(
+        f"batched copy {damage}",
+        f"{len(entries)} copies, {hits} answers damaged, {retried} retried",
+    )
+    assert run.code == 0, [line for line in run.lines if '"ok":false' in line][:3]
+    assert hits > 0 and retried > 0
+    by_url = {r.url: r for r in run.results}
+    for key, etag in etags.items():
+        assert by_url[target.url("dst/" + key[4:])].etag == etag
     assert _etags(target, "dst/") == {"dst/" + k[4:]: e for k, e in etags.items()}

@@ -233,3 +233,31 @@ def test_an_error_inside_a_200_copy_answer_is_that_error() -> None:
     with pytest.raises(ClientError) as caught:
         parse_copy_answer(body, {})
     assert classify(caught.value)[0] is ErrorKind.TRANSIENT
+
+
+def test_a_copy_whose_request_describes_its_source_sends_no_head() -> None:
+    good = {"CopyObjectResult": {"ETag": MD5, "ChecksumCRC32": crc32_b64(SRC_CRC)}}
+    transport = Scripted(copy_object=[good])
+    facts = {"source_size": len(BODY), "source_etag": MD5, "source_crc32": crc32_b64(SRC_CRC)}
+    req = CopyRequest(0, "s3://bkt/dst", "s3://bkt/src", **facts, source_encryption="AES256")
+    out = run_copy(ctx(transport), CopyJob(req))
+    assert isinstance(out, Result) and out.ok and out.size == len(BODY)
+    ((name, args),) = transport.calls
+    assert name == "copy_object" and args["CopySourceIfMatch"] == MD5
+    assert args["ServerSideEncryption"] == "AES256" and args["ChecksumAlgorithm"] == "CRC32"
+
+
+def test_a_source_replaced_since_its_head_is_a_named_failure() -> None:
+    from botocore.exceptions import ClientError
+
+    changed = ClientError(
+        {"Error": {"Code": "PreconditionFailed"}, "ResponseMetadata": {"HTTPStatusCode": 412}},
+        "CopyObject",
+    )
+    transport = Scripted(copy_object=[changed])
+    req = CopyRequest(0, "s3://bkt/dst", "s3://bkt/src", source_size=3, source_etag=MD5)
+    out = run_copy(ctx(transport), CopyJob(req))
+    assert isinstance(out, Result) and out.error is not None
+    assert out.error.kind is ErrorKind.PRECONDITION_FAILED and out.attempts == 1
+    assert "s3://bkt/src is no longer the version" in out.error.message
+    assert [name for name, _ in transport.calls] == ["copy_object"]
