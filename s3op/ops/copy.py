@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
@@ -45,6 +46,14 @@ from s3op.transport import S3Answer
 
 #: The largest object one CopyObject may copy; bigger ones must be copied in parts.
 MAX_SINGLE_COPY = 5 * 1024**3
+#: UploadPartCopy requests one process keeps in flight, whatever its thread
+#: count (128 for copies). The server reads and writes each part (16 MiB by
+#: default) before it answers: 128 at once on a loaded SeaweedFS took over the
+#: 60 s read timeout and a 5 GiB copy failed at its 300 s deadline. A slot is
+#: taken before a part's retry deadline starts, so waiting for one never
+#: counts against it.
+COPY_PARTS_IN_FLIGHT = 16
+_PART_SLOTS = threading.BoundedSemaphore(COPY_PARTS_IN_FLIGHT)
 #: copy_object's answer to a first attempt a batch made (``s3op.ops.multicopy``): it
 #: returns the answer, or raises what the attempt met.
 FirstCopy = Callable[[], S3Answer]
@@ -334,7 +343,8 @@ def run_copy_part(ctx: OpContext, job: CopyPartJob) -> Union[PartDone, PartFaile
         crc = _crc(result.get("ChecksumCRC32"))
         return PartDone(job.number, etag, crc, job.end - job.start + 1)
 
-    out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
+    with _PART_SLOTS:  # see COPY_PARTS_IN_FLIGHT
+        out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     return PartFailed(failed(job.idx, job.url, out)) if isinstance(out, Failure) else out
 
 

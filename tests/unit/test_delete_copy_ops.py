@@ -261,3 +261,39 @@ def test_a_source_replaced_since_its_head_is_a_named_failure() -> None:
     assert out.error.kind is ErrorKind.PRECONDITION_FAILED and out.attempts == 1
     assert "s3://bkt/src is no longer the version" in out.error.message
     assert [name for name, _ in transport.calls] == ["copy_object"]
+
+
+def test_part_copies_in_flight_are_capped_per_process() -> None:
+    """48 threads copy a part each: at most COPY_PARTS_IN_FLIGHT are ever at the server."""
+    import threading
+    import time
+
+    from s3op.ops.copy import COPY_PARTS_IN_FLIGHT, run_copy_part
+
+    lock = threading.Lock()
+    now = [0]
+    peak = [0]
+
+    def part(kwargs: Mapping[str, Any]) -> Dict[str, Any]:
+        with lock:
+            now[0] += 1
+            peak[0] = max(peak[0], now[0])
+        time.sleep(0.02)
+        with lock:
+            now[0] -= 1
+        return {"CopyPartResult": {"ETag": MD5}}
+
+    context = ctx(Scripted(upload_part_copy=[part]))
+    done: List[Any] = []
+
+    def copy(number: int) -> None:
+        job = CopyPartJob(0, "s3://bkt/dst", "u", number, "s3://bkt/src", MD5, 0, 9)
+        done.append(run_copy_part(context, job))
+
+    threads = [threading.Thread(target=copy, args=(n,)) for n in range(1, 49)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(done) == 48 and all(isinstance(d, PartDone) for d in done)
+    assert peak[0] == COPY_PARTS_IN_FLIGHT
