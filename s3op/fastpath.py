@@ -1,7 +1,8 @@
 """``FastClient``: the ``Transport`` of the lean HTTP path.
 
 botocore's request pipeline costs ~1.1 ms of CPU per request here; signing
-with botocore's own SigV4 signer (~30 us, ``s3op.signing``) and sending
+with our own SigV4 signer (~7 us, ``s3op.signing``; tested against
+botocore's, header for header) and sending
 with our minimal HTTP/1.1 client (``s3op.http1``, through
 ``s3op.fastsend``) costs a fraction of that. ``FastClient`` serves GET,
 HEAD, PUT, part uploads, listings and GetObjectAttributes itself, and
@@ -15,8 +16,8 @@ The rest goes to the botocore transport (``s3op.botocore_transport``),
 built on first use: the multipart upload's create, complete and abort, the
 server-side calls (``s3op.serverside``: delete, copy),
 buckets in another region (``fastsend.NotOurs``), and keys with ``.`` or
-``..`` segments. Credentials, signing and error types stay botocore's;
-only the transport is ours.
+``..`` segments. Credentials and error types stay botocore's; the
+transport and the signer are ours.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """How a fast-path request goes out: its URL, its signature, its connection pool.
 
 ``Sender`` builds the URL of a bucket or object (``Endpoint``), signs the
-request with botocore's SigV4 signer (``s3op.signing``), sends it on the
+request with our SigV4 signer (``s3op.signing``: UNSIGNED-PAYLOAD; integrity
+is Content-MD5 and CRC32), sends it on the
 keep-alive pool of its host (``s3op.http1``), and turns an error status
 into botocore's ``ClientError`` (``s3op.responses.raise_error``). A bucket
 that answers with a redirect to another region raises ``NotOurs`` and is
@@ -13,13 +14,13 @@ remembered: botocore, which follows regions, serves it from then on
 from __future__ import annotations
 
 import threading
-from typing import Dict, Optional, Set, Tuple
+from typing import Dict, NamedTuple, Optional, Set, Tuple
 from urllib.parse import quote, urlsplit
 
 from s3op.http1 import Pool, RequestBody
 from s3op.http1_conn import Response
 from s3op.responses import raise_error
-from s3op.signing import CredentialSource, Signer, sign
+from s3op.signing import CredentialSource, Signer
 
 #: Asks S3 for the object's checksums (a GET's answer then carries its CRC32).
 CHECKSUM_MODE = "x-amz-checksum-mode"
@@ -40,6 +41,7 @@ class Endpoint:
         self.base = endpoint_url.rstrip("/")
         self.region = region
         self.path_style = path_style
+        self._places: Dict[str, Place] = {}  # by bucket: where its requests go
 
     def bucket_url(self, bucket: str) -> str:
         """The bucket's own URL (for listings)."""
@@ -56,15 +58,44 @@ class Endpoint:
         parts = urlsplit(self.base)
         return f"{parts.scheme}://{bucket}.{parts.netloc}/{quoted}"
 
+    def place(self, bucket: str) -> Place:
+        """Where ``bucket``'s requests go: what ``urlsplit`` makes of its URLs, worked
+        out once per bucket (the fast path sent one ``urlsplit`` a request before).
+
+        The key is appended to ``Place.path`` percent-encoded (``quote`` leaves no
+        ``?`` or ``#`` that could end the path), so the path is what ``url`` gives.
+        """
+        place = self._places.get(bucket)
+        if place is None:
+            parts = urlsplit(self.bucket_url(bucket))
+            prefix = parts.path if self.path_style or "." in bucket else ""
+            place = Place(parts.hostname or "", parts.port, prefix)
+            if len(self._places) >= MAX_PLACES:  # a long-lived engine: forget, never grow
+                self._places.clear()
+            self._places[bucket] = place
+        return place
+
+
+class Place(NamedTuple):
+    """A bucket's host and port, and the path its keys go under ("" or ``/bucket``)."""
+
+    host: str
+    port: Optional[int]
+    path: str
+
+    def target(self, key: Optional[str]) -> str:
+        """The request path of ``key`` (None: of the bucket itself)."""
+        if key is None:
+            return self.path or "/"
+        return f"{self.path}/{quote(key, safe='/~')}"
+
+
+#: Buckets an ``Endpoint`` remembers the place of.
+MAX_PLACES = 1024
+
 
 class NotOurs(Exception):
     """The fast path can't serve this bucket (a region redirect): use botocore."""
-
-
-class SigningConfig:
-    """What botocore's S3 signer reads from ``request.context['client_config']``."""
-
-    s3 = {"payload_signing_enabled": False}  # integrity: Content-MD5 + CRC32 instead
 
 
 class Sender:
@@ -116,18 +147,15 @@ class Sender:
         body: Optional[RequestBody] = None,
         query: str = "",
     ) -> Tuple[Pool, str, Dict[str, str]]:
-        """The pool to send to, the request target and the signed headers."""
-        base = self.endpoint.bucket_url(bucket) if key is None else self.endpoint.url(bucket, key)
-        url = base + query
-        parts = urlsplit(url)
-        pool = self._pool(parts.hostname or "", parts.port)
-        headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
-        # Signed as given and sent as given (http1 sends no Host of its own then); left
-        # out, the signer works it out again from the URL on every request.
+        """The pool to send to, the request target and the signed headers (``query``:
+        "" or ``?`` and the query, percent-encoded)."""
+        place = self.endpoint.place(bucket)
+        pool = self._pool(place.host, place.port)
+        # Signed as given and sent as given (http1 sends no Host of its own then).
         headers["host"] = pool.host_header
-        signed = dict(sign(self._signer, method, url, headers, body, SigningConfig))
-        target = parts.path + ("?" + parts.query if parts.query else "")
-        return pool, target, signed
+        path = place.target(key)
+        signed = self._signer.sign(method, path, query[1:], headers)
+        return pool, path + query if query[1:] else path, signed
 
     def check(
         self, resp: Response, bucket: str, method: str, operation: Optional[str] = None

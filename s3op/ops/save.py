@@ -7,6 +7,16 @@ large object are written at their offsets in its one temp file
 (``s3op.ops.get``), the parts of one file taking turns (``WriteTurns``,
 ``pwrite_all``). Bodies are read through ``stream``: one reusable buffer
 per thread, the deadline checked after every chunk.
+
+What the temp file costs, and why it stays (issue 19, measured here: 1,000
+files of 10 KiB, CPU per file). A small object costs open (``O_EXCL``),
+write, fchmod, close and rename: no fsync, no random name (``temp_path``
+uses the process id and a counter, not ``mkstemp``'s random draws and
+retries), no stat. On tmpfs that is ~21 us against ~14 us for writing the
+final name directly; on this machine's ext4 creating any file costs
+0.4-0.6 ms of CPU and the two ways are within its noise. ~7 us is the
+price of never showing a partial or unverified file under the final name
+and never leaving one behind, so the guarantee is kept as it is.
 """
 
 from __future__ import annotations

@@ -9,9 +9,8 @@ from typing import Any, Dict, List
 
 from botocore.credentials import RefreshableCredentials
 
-from s3op.fastsend import SigningConfig
 from s3op.live_credentials import Frozen, LiveCredentials, Refresher, expiry_of, frozen_of
-from s3op.signing import Signer, sign
+from s3op.signing import Signer
 
 
 def test_what_is_published_is_read_back_and_repr_hides_it() -> None:
@@ -80,17 +79,7 @@ def test_the_signer_signs_each_request_with_the_current_set() -> None:
     signer = Signer(live.current, "s3", "us-east-1")
 
     def auth() -> str:
-        headers = dict(
-            sign(
-                signer,
-                "GET",
-                "http://127.0.0.1:9/b/k",
-                {"host": "127.0.0.1:9"},
-                None,
-                SigningConfig,
-            )
-        )
-        return headers["Authorization"]
+        return signer.sign("GET", "/b/k", "", {"host": "127.0.0.1:9"})["Authorization"]
 
     assert "Credential=AKFIRST/" in auth()
     live.publish(Frozen("AKSECOND", "s2", "tok2"), None)
