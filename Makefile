@@ -7,7 +7,7 @@ PIP := $(VPY) -m pip
 # Reinstall when the packaging changes or a package appears (editable installs map packages).
 INSTALL_DEPS := setup.py pyproject.toml $(wildcard s3client/__init__.py s3op/__init__.py)
 
-.PHONY: install check test test-fast demo bench bench-quick bench-streaming bench-cluster clean
+.PHONY: install check test test-fast test-big demo bench bench-quick bench-streaming bench-cluster clean
 
 install: $(VENV)/.installed-test
 
@@ -33,6 +33,10 @@ test: install
 
 test-fast: install
 	$(VPY) -m pytest -q -ra tests/unit tests/functional
+
+# Opt-in: objects over 5 GiB (~16 GiB of disk, minutes); skipped by `make test`.
+test-big: install
+	S3CLIENT_BIG_TESTS=1 $(VPY) -m pytest -q -ra --durations=5 tests/big
 
 demo: install
 	$(VPY) scripts/local_s3.py run -- $(VPY) scripts/demo.py
