@@ -90,9 +90,9 @@ def test_the_window_grows_while_requests_wait_on_latency(clock: Clock) -> None:
     """Latency-bound: each round trip takes as long whatever the window, so a
     bigger window is more throughput, until the gain falls under GAIN."""
     t = Throttle(4, window_max=64)
-    assert t.window.size == 8 and t.window.step == 4  # starts at twice the threads
+    assert t.window.size == 16 and t.window.step == 4  # starts at START_PER_THREAD a thread
     sizes = [_round_trip(t, clock, seconds=0.1) for _ in range(12)]
-    assert sizes[:4] == [12, 16, 20, 24]
+    assert sizes[:4] == [20, 24, 28, 32]
     # at 44 the last step (40 -> 44) gained exactly GAIN (440 vs 400 a period): no more
     assert sizes[-1] == sizes[-2] == 44
 
@@ -101,7 +101,7 @@ def test_the_window_holds_when_the_cpu_is_the_bottleneck(clock: Clock) -> None:
     """CPU-bound (loopback): time grows with the requests out, throughput is flat."""
     t = Throttle(4, window_max=64)
     sizes = [_round_trip(t, clock, seconds=0.01 * t.window.size) for _ in range(10)]
-    assert sizes == [12] * 10  # one step on the first measurement, then flat
+    assert sizes == [20] * 10  # one step (16 -> 20) on the first measurement, then flat
 
 
 def test_reserve_grants_at_least_one_and_the_rest_of_the_window(clock: Clock) -> None:
@@ -117,6 +117,6 @@ def test_reserve_grants_at_least_one_and_the_rest_of_the_window(clock: Clock) ->
 def test_slow_down_halves_threads_and_window_together(clock: Clock) -> None:
     t = Throttle(16, window_max=128)
     t.slow_down()
-    assert (t.limit, t.window.size) == (8, 16)
+    assert (t.limit, t.window.size) == (8, 32)  # from 64 (START_PER_THREAD x 16)
     t.slow_down()  # the same burst: no second cut
-    assert (t.limit, t.window.size) == (8, 16)
+    assert (t.limit, t.window.size) == (8, 32)
