@@ -8,6 +8,7 @@ before a release, or nightly.
 from __future__ import annotations
 
 import os
+from typing import List
 
 import pytest
 
@@ -18,7 +19,7 @@ s3backend = make_s3backend_fixture("seaweed_server", "seaweedfs")
 BIG_TESTS_VAR = "S3CLIENT_BIG_TESTS"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:  # type: ignore[type-arg]
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
     if os.environ.get(BIG_TESTS_VAR) == "1":
         return
     skip = pytest.mark.skip(reason=f"objects over 5 GiB: opt-in, {BIG_TESTS_VAR}=1 (make test-big)")

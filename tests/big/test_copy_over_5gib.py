@@ -14,6 +14,7 @@ import os
 import random
 import time
 from pathlib import Path
+from typing import List, Tuple
 
 import pytest
 
@@ -46,7 +47,7 @@ def write_source(path: Path) -> None:
             written += len(chunk)
 
 
-def probes() -> list:  # type: ignore[type-arg]
+def probes() -> List[Tuple[int, int]]:
     """(offset, length) on both sides of every 16 MiB (and 8 MiB) boundary, and the two ends."""
     step = 8 * MiB
     offsets = [0, SIZE - PROBE] + [k * step - PROBE for k in range(1, SIZE // step + 1)]
