@@ -270,16 +270,21 @@ def test_part_copies_in_flight_are_capped_per_process() -> None:
 
     from s3op.ops.copy import COPY_PARTS_IN_FLIGHT, run_copy_part
 
-    lock = threading.Lock()
+    full = threading.Condition()
     now = [0]
     peak = [0]
 
     def part(kwargs: Mapping[str, Any]) -> Dict[str, Any]:
-        with lock:
+        # Each part stays at the "server" until the cap is reached (48 is
+        # three full waves), so the peak does not depend on thread timing;
+        # without the cap, later threads pile in during the hold.
+        with full:
             now[0] += 1
             peak[0] = max(peak[0], now[0])
+            full.notify_all()
+            full.wait_for(lambda: now[0] >= COPY_PARTS_IN_FLIGHT, timeout=10)
         time.sleep(0.02)
-        with lock:
+        with full:
             now[0] -= 1
         return {"CopyPartResult": {"ETag": MD5}}
 
