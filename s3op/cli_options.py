@@ -91,7 +91,7 @@ RUN_OPTIONS: Tuple[OptionSpec, ...] = (
     OptionSpec(
         "--retries",
         "retries",
-        "Attempts per request, the first included.",
+        "Attempts per request, the first included (a SlowDown counts half).",
         IntRange(1, MAX_RETRIES),
         DEFAULT_RETRIES,
         show_default=True,

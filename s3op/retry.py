@@ -10,7 +10,8 @@ Every layer that may do work again, who owns it, and why it is there
 
 1. The retry loop, ``run_with_retries`` (here; used by every op in
    ``s3op.ops``): each attempt of one operation, up to
-   ``RetryPolicy.max_attempts`` within ``RetryPolicy.deadline``. The only
+   ``RetryPolicy.max_attempts`` within ``RetryPolicy.deadline`` (a "slow
+   down" answer counts half an attempt: ``spent``). The only
    layer that counts attempts (``Result.attempts``). A batched GET's first
    attempt is made outside it, by the batch (``s3op.ops.multiget``), and
    counted here as attempt 1 (``first_sent``); it is not an extra one.
@@ -83,8 +84,9 @@ T = TypeVar("T")
 class RetryPolicy:
     """How hard to try one operation."""
 
-    # 10: under 30% throttling a key fails all of them with p = 0.3**10 = 6e-6
-    # (with 6 it was 7e-4: ~7 failures in a batch of 10,000).
+    # 10: under 30% transient failures a key fails all of them with p = 0.3**10
+    # = 6e-6 (with 6 it was 7e-4: ~7 failures in a batch of 10,000); a SlowDown
+    # counts half an attempt (``spent``), so 30% throttling fails one with 3.5e-11.
     max_attempts: int = 10  # attempts in all, the first included
     base: float = 0.1  # seconds; the n-th backoff is up to base * 2**n
     cap: float = 5.0  # no single sleep is longer than this
@@ -159,6 +161,29 @@ def _count_attempts(value: T, tries: int) -> T:
     return value
 
 
+def spent(policy: RetryPolicy, tries: int, throttled: int) -> bool:
+    """True once ``tries`` attempts, ``throttled`` of them answered "slow down"
+    (``THROTTLE_CODES``), use up the policy's attempts.
+
+    A throttle answer counts half an attempt: the server is well and asks for
+    fewer requests (the AIMD throttle sends fewer), so a request answered
+    SlowDown every time is tried ``2 * max_attempts`` times, any other
+    transient failure ``max_attempts`` times. With 10 attempts, a request
+    meeting 30% SlowDowns fails for good with p = 0.3**20 = 3.5e-11 instead of
+    0.3**10 = 5.9e-6 (2,000 such requests: 1 batch in 85 failed a key).
+    ``max_attempts=1`` is one attempt whatever the answer."""
+    if policy.max_attempts <= 1:
+        return True
+    return 2 * tries - throttled >= 2 * policy.max_attempts
+
+
+def most_attempts(policy: RetryPolicy, throttled: bool) -> int:
+    """The most attempts one request can make: all throttled, or none."""
+    if policy.max_attempts <= 1:
+        return 1
+    return policy.max_attempts * (2 if throttled else 1)
+
+
 #: Retries made by every worker of the batch running now, when someone counts them
 #: (``tallying_retries``): a counter in shared memory, made before the pool forks.
 RETRY_TALLY: Optional[Any] = None
@@ -200,7 +225,7 @@ def run_with_retries(
     then), so only later attempts draw here.
     """
     deadline = deadline or Deadline(policy.deadline)
-    tries = 0
+    tries = throttled = 0
     while True:
         tries += 1
         try:
@@ -209,9 +234,11 @@ def run_with_retries(
             return _count_attempts(attempt(deadline), tries)
         except Exception as exc:  # classified right below; nothing is swallowed
             kind, message = classify(exc)
-            if on_throttle is not None and error_code(exc) in THROTTLE_CODES:
-                on_throttle()
-        if not kind.retryable or tries >= policy.max_attempts:
+            if error_code(exc) in THROTTLE_CODES:
+                throttled += 1
+                if on_throttle is not None:
+                    on_throttle()
+        if not kind.retryable or spent(policy, tries, throttled):
             return Failure(kind, message, tries)
         pause = policy.backoff(tries)
         if deadline.left() < pause:

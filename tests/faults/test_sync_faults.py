@@ -107,6 +107,11 @@ def actions(run: S3opRun) -> Counter:
     return Counter(r.action for r in run.results)
 
 
+def failures(run: S3opRun) -> Tuple[str, List[str]]:
+    """What a failed run said: its stderr and its first five failed result lines."""
+    return run.stderr, [line for line, r in zip(run.lines, run.results) if not r.ok][:5]
+
+
 def one_line_per_key(run: S3opRun) -> bool:
     where = [r.local if r.action == "get" or r.local and r.action == "delete" else r.url
              for r in run.results]  # fmt: skip
@@ -127,17 +132,17 @@ def check_all_directions(
     equal, different, extra = seed_destination(target, "to/", src, sorted(digests))
     arm()
     up = sync(str(src), target.url("to/"), "--delete")
-    assert up.code == 0, (up.stderr, [r for r in up.results if not r.ok][:5])
+    assert up.code == 0, failures(up)
     assert actions(up) == {"skip": equal, "put": COUNT - equal, "delete": extra}
     assert one_line_per_key(up)
     assert stored(target, "to/") == digests
     arm()
     down = sync(target.url("to/"), str(tmp_path / "back"), "--delete")
-    assert down.code == 0 and actions(down) == {"get": COUNT}, down.stderr
+    assert down.code == 0 and actions(down) == {"get": COUNT}, failures(down)
     assert on_disk(tmp_path / "back") == digests and part_files(tmp_path / "back") == []
     arm()
     over = sync(target.url("to/"), target.url("copy/"), "--delete")
-    assert over.code == 0 and actions(over) == {"copy": COUNT}, over.stderr
+    assert over.code == 0 and actions(over) == {"copy": COUNT}, failures(over)
     assert stored(target, "copy/") == digests
     hits = sum(1 for r in target.proxy.log() if r.injected)
     attempts = max((r.attempts or 1) for run in (up, down, over) for r in run.results)

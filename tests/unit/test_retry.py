@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from s3op import throttle as throttle_module
 from s3op.errors import THROTTLE_CODES, OpError
 from s3op.protocol import ErrorKind
-from s3op.retry import Deadline, Failure, RetryPolicy, run_with_retries
+from s3op.retry import Deadline, Failure, RetryPolicy, most_attempts, run_with_retries
 from s3op.throttle import Throttle
 
 
@@ -76,6 +76,32 @@ def test_transient_errors_are_retried_up_to_max_attempts(pauses: List[float]) ->
     assert attempt.calls == 4
     assert len(pauses) == 3  # a pause between attempts, none after the last
     assert "EndpointConnectionError" in out.message
+
+
+def test_a_slow_down_answer_counts_half_an_attempt(pauses: List[float]) -> None:
+    attempt = Always(lambda: client_error(503, "SlowDown"))
+    throttles: List[int] = []
+    policy = RetryPolicy(max_attempts=4)
+    out = run_with_retries(attempt, policy, lambda: throttles.append(1), sleep=pauses.append)
+    assert isinstance(out, Failure) and out.kind is ErrorKind.TRANSIENT
+    assert out.attempts == attempt.calls == 8 == most_attempts(policy, throttled=True)
+    assert len(pauses) == 7 and len(throttles) == 8
+
+
+def test_throttles_and_other_failures_share_one_budget(pauses: List[float]) -> None:
+    # 2 SlowDowns (one attempt's worth) then resets: gives up after 4 + 1 = 5 attempts.
+    slow = [client_error(503, "SlowDown"), client_error(503, "SlowDown")]
+    attempt = Flaky(slow + [transient()] * 10)
+    out = run_with_retries(attempt, RetryPolicy(max_attempts=4), sleep=pauses.append)
+    assert isinstance(out, Failure) and out.attempts == attempt.calls == 5
+    assert "EndpointConnectionError" in out.message
+
+
+def test_one_attempt_means_no_retry_even_when_throttled(pauses: List[float]) -> None:
+    attempt = Always(lambda: client_error(503, "SlowDown"))
+    out = run_with_retries(attempt, RetryPolicy(max_attempts=1), sleep=pauses.append)
+    assert isinstance(out, Failure) and out.attempts == attempt.calls == 1
+    assert pauses == [] and most_attempts(RetryPolicy(max_attempts=1), throttled=True) == 1
 
 
 def test_one_attempt_means_no_retry(pauses: List[float]) -> None:
@@ -182,13 +208,10 @@ def test_on_throttle_is_called_for_slow_down_answers(
     make: Callable[[], BaseException], throttled: bool, pauses: List[float]
 ) -> None:
     calls: List[int] = []
-    run_with_retries(
-        Always(make),
-        RetryPolicy(max_attempts=3),
-        on_throttle=lambda: calls.append(1),
-        sleep=pauses.append,
-    )
-    assert len(calls) == (3 if throttled else 0)
+    policy = RetryPolicy(max_attempts=3)
+    run_with_retries(Always(make), policy, lambda: calls.append(1), sleep=pauses.append)
+    assert len(calls) == (most_attempts(policy, throttled=True) if throttled else 0)
+    assert len(pauses) + 1 == most_attempts(policy, throttled)
 
 
 def test_every_throttle_code_calls_on_throttle(pauses: List[float]) -> None:
