@@ -1,14 +1,18 @@
 """Calls on a client after ``close()`` (documented difference ``after-close``).
 
 metaflow's ``close()`` removes its temp dir and forgets it: most calls still
-work (``get`` then writes its file to the system temp dir, which no
-``close()`` removes); ``get_many``, ``get_recursive`` and ``info_many`` fail
-with a ``TypeError``. s3client refuses every call with a named ``S3Error``.
+work (``get`` then writes its file to the current directory, which no
+``close()`` cleans: the test runs in its own temp dir); ``get_many``,
+``get_recursive`` and ``info_many`` fail with a ``TypeError``. s3client refuses
+every call with a named ``S3Error``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, List, Tuple
+
+import pytest
 
 from tests.differential.conftest import Differential
 
@@ -25,7 +29,10 @@ CALLS: List[Tuple[str, Callable[[Any], Any]]] = [
 ]
 
 
-def test_calls_after_close(differential: Differential) -> None:
+def test_calls_after_close(
+    differential: Differential, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # metaflow's get after close() writes its file here
     differential.store.seed({"a": b"abc", "x/y": b"deep"}, under="c/")
     both = differential.pair(s3root=differential.store.url("c"))
     both.metaflow.close()
