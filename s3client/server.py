@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import subprocess
 import tempfile
 import threading
 import time
@@ -39,7 +38,7 @@ class PrivateServer:
 
     def __init__(self, env: Mapping[str, str]) -> None:
         argv = [*s3op_command(), "serve", "--idle-timeout", str(SERVER_IDLE_SECONDS)]
-        self.process = EngineProcess(argv, env, tempfile.gettempdir(), stdin=subprocess.PIPE)
+        self.process = EngineProcess(argv, env, tempfile.gettempdir(), pipe_stdin=True)
         self.idle_since = time.monotonic()
 
     def usable(self) -> bool:

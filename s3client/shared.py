@@ -29,7 +29,6 @@ import enum
 import fcntl
 import os
 import socket
-import subprocess
 import threading
 import time
 from typing import Dict, List, Mapping, Optional, Sequence, Union
@@ -227,7 +226,7 @@ def _spawn_server(env: Mapping[str, str], prefix: str) -> Optional[EngineProcess
     except OSError:
         return None
     try:
-        return EngineProcess(argv, env, "/", stdout=subprocess.DEVNULL, log=log)
+        return EngineProcess(argv, env, "/", pipe_stdout=False, log=log)
     except S3EngineError:
         return None
     finally:

@@ -4,21 +4,24 @@ Its files are ``DIR/NAME`` + ``.sock`` (its socket), ``.sock.lock`` (held by
 the server), ``.batch`` (held by the client running a batch on it) and
 ``.log`` (its stderr). ``DIR`` is ``$XDG_RUNTIME_DIR/s3client-UID`` (else
 ``/tmp/s3client-UID``), ours with mode 0700 (``s3op.ipc.make_private_dir``).
-``NAME`` is an HMAC of everything that can change what the engine does:
+``NAME`` is a keyed hash of everything that can change what the engine does:
 the environment (credentials, endpoints, proxies, ``PYTHONPATH``...; all
 but ``IGNORED_VARS``), this Python and its ``sys.prefix`` (each venv its
 own), the umask, the s3op source files, the AWS config and credentials
 files (size and mtime). Change any and the next batch gets a new server;
-the old one idles out. An HMAC under a random key kept in ``DIR``, not a
+the old one idles out. Keyed, under a random key kept in ``DIR``, not a
 plain hash: the name is visible to other users and is computed over secrets.
+The hash is BLAKE2b in its keyed mode (a MAC, as HMAC-SHA256 was), 16 bytes,
+from the ``_blake2`` module that ``hashlib`` itself wraps: ``hashlib`` would
+load OpenSSL (``_hashlib``) into every ``import s3client``, and ``hmac``
+with it. Names made by HMAC-SHA256 before are simply other names: their
+servers idle out and ``sweep`` removes their files.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import hmac
 import json
 import os
 import stat
@@ -31,6 +34,14 @@ from s3op import ipc
 
 from .engine_process import s3op_command
 
+try:
+    from _blake2 import blake2b
+except ImportError:  # an interpreter without CPython's module: the same function, via hashlib
+    from hashlib import blake2b
+
+#: Bytes of the keyed digest naming a server (32 hex digits); BLAKE2b keys are <= 64 bytes.
+DIGEST_BYTES = 16
+MAX_KEY_BYTES = 64
 #: Longest socket path bind() takes on Linux (sun_path is 108 bytes with its NUL).
 MAX_SOCKET_PATH = 107
 #: A server's files are removed once it is gone and its batch lock unused this long.
@@ -78,8 +89,9 @@ def digest(env: Mapping[str, str], directory: Optional[str] = None) -> str:
     files = [stamp(p) for p in _aws_files(env)]
     where = [s3op_command()[0], sys.prefix, sys.exec_prefix]  # each venv its own server
     blob = json.dumps([kept, os.getuid(), ipc.current_umask(), where, _code_stamp(), files])
-    key = _secret_key(directory) if directory is not None else b""
-    return hmac.new(key, blob.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+    key = _secret_key(directory)[:MAX_KEY_BYTES] if directory is not None else b""
+    data = blob.encode("utf-8", "surrogatepass")
+    return blake2b(data, digest_size=DIGEST_BYTES, key=key).hexdigest()
 
 
 @functools.lru_cache(maxsize=8)

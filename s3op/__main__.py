@@ -2,6 +2,8 @@
 
 Ctrl-C while the command line is still being imported (start-up) exits
 130, as an interrupt anywhere later does (see ``s3op.cli.S3opGroup``).
+``serve`` with the options ``s3client`` passes runs without importing click
+(``s3op.serve.run_fast``); everything else goes through ``s3op.cli``.
 """
 
 import sys
@@ -13,6 +15,12 @@ INTERRUPTED = 130
 def run() -> None:
     """Import the command line and run it; an early Ctrl-C exits 130."""
     try:
+        if sys.argv[1:2] == ["serve"]:  # the warm engine s3client starts
+            from s3op.serve import run_fast
+
+            code = run_fast(sys.argv[2:])
+            if code is not None:
+                sys.exit(code)
         from s3op.cli import main
 
         main()

@@ -10,7 +10,6 @@ see docs/cli.md for the format and exit codes).
 
 from __future__ import annotations
 
-import io
 import sys
 from typing import IO, Any, List, Optional, Sequence
 
@@ -30,9 +29,7 @@ from s3op.cli_options import (
 )
 from s3op.options import BatchUsageError
 from s3op.protocol import ExitCode
-
-#: Bytes of result lines buffered between flushes (see ``buffer_stdout``).
-STDOUT_BUFFER = 1 << 16
+from s3op.stdout import buffer_stdout
 
 
 class Interrupted(click.ClickException):
@@ -209,32 +206,6 @@ for _op in OPTIONS_OF:
     main.add_command(batch_command(_op))
 
 
-# ---------------------------------------------------------------------- stdout
-
-
-def buffer_stdout() -> None:
-    """Make stdout buffered even under ``PYTHONUNBUFFERED`` or ``python -u``.
-
-    ``run_batch`` flushes its results once per wake-up (``LineSink.flush``),
-    so every line still leaves as soon as the engine has nothing else to
-    do. An unbuffered stdout would add one write syscall per result line
-    instead: 10,000 of them for a 10,000-key listing.
-    """
-    out = sys.stdout
-    if not isinstance(out, io.TextIOWrapper):
-        return  # replaced by a caller (a test runner, say): theirs to manage
-    if isinstance(out.buffer, io.RawIOBase):  # -u: text straight to the file descriptor
-        # A raw file of our own: closing the old stream (or its raw file) leaves ours open.
-        raw = io.FileIO(out.fileno(), "w", closefd=False)
-        sys.stdout = io.TextIOWrapper(
-            io.BufferedWriter(raw, STDOUT_BUFFER),
-            encoding=out.encoding,
-            errors=out.errors,
-        )
-    elif out.write_through or out.line_buffering:
-        out.reconfigure(write_through=False, line_buffering=False)
-
-
 # ----------------------------------------------------------------------- serve
 
 
@@ -260,14 +231,13 @@ def serve(idle_timeout: float, listen: Optional[str]) -> None:
     Each command's result lines are followed by one line
     {"end": true, "exit_code": N, "stderr": "..."}. Used by s3client so
     that small batches do not pay Python start-up and imports each time.
+    (``python -m s3op serve`` reads these options without click when it can:
+    ``s3op.serve.serve_args``; keep the two the same.)
     """
     from s3op.ipc import UnsafeDirectory
-    from s3op.serve import serve_socket, serve_stdin
+    from s3op.serve import ServeArgs, run_server
 
-    if listen is None:
-        serve_stdin(idle_timeout)
-        return
     try:
-        serve_socket(listen, idle_timeout)
+        run_server(ServeArgs(idle_timeout, listen))
     except UnsafeDirectory as exc:
         raise click.ClickException(str(exc)) from None

@@ -24,7 +24,6 @@ import base64
 import hashlib
 import re
 from typing import Dict, List, Sequence
-from xml.sax.saxutils import escape
 
 from s3op.fastcopy import answer_root
 from s3op.fastsend import NotOurs, Sender
@@ -55,6 +54,8 @@ def delete_body(keys: Sequence[str]) -> bytes:
     """The request's XML; ``NotOurs`` when a key cannot travel in XML as it is."""
     if any(min(key, default=" ") < " " and _CONTROL.search(key) for key in keys):
         raise NotOurs("a key with a control character XML cannot carry: botocore sends it")
+    from xml.sax.saxutils import escape  # here: off the engine's start-up path
+
     objects = "".join(f"<Object><Key>{escape(key, _REFS)}</Key></Object>" for key in keys)
     text = f'<Delete xmlns="{_NS}">{objects}<Quiet>false</Quiet></Delete>'
     return text.encode("utf-8")

@@ -34,15 +34,12 @@ credentials meanwhile, and a request they no longer sign fails as S3 says
 from __future__ import annotations
 
 import json
-import logging
 import mmap
 import struct
 import threading
 import time
 import weakref
 from typing import Any, NamedTuple, Optional
-
-log = logging.getLogger(__name__)
 
 #: Bytes of the shared map (an STS session token is ~1-2 KiB; room to spare).
 MAP_SIZE = 16 * 1024
@@ -172,7 +169,11 @@ class Refresher:
             creds = frozen_of(self._source)
         except Exception as exc:  # noqa: BLE001 - any provider error: keep the old set, retry
             self._failures += 1
-            log.warning("s3op: refreshing credentials failed (%s); retrying", type(exc).__name__)
+            import logging  # here: only a failed refresh logs, and logging is off start-up
+
+            logging.getLogger(__name__).warning(
+                "s3op: refreshing credentials failed (%s); retrying", type(exc).__name__
+            )
             return
         self._failures = 0
         if creds != live.current():

@@ -28,6 +28,13 @@ one server holds ``PATH + ".lock"`` at a time; a second one started for
 the same path exits at once. Result lines go to the connection; a client
 that disconnects mid-batch stops that server (the batch cannot report
 anywhere).
+
+``python -m s3op serve ...`` (how ``s3client`` starts one) reads its
+options here, with ``serve_args``, not through the click command line:
+importing click and ``s3op.cli`` is start-up every server would pay.
+Anything ``serve_args`` does not take (``--help``, an unknown option, a bad
+value) goes to the click command ``s3op.cli.serve``, so help and errors are
+click's, unchanged.
 """
 
 from __future__ import annotations
@@ -39,20 +46,102 @@ import select
 import socket
 import sys
 import time
-from typing import Optional, TextIO, Tuple
+from typing import Dict, NamedTuple, Optional, Sequence, TextIO, Tuple
 
 from s3op.batch import INTERRUPTED_NOTE, LineSink, run_batch
 from s3op.cli_batch import ShowHelp, parse_batch_argv
 from s3op.credentials import CredentialCache, client_config
-from s3op.ipc import ForeignPeer, check_peer, check_private_dir, end_line, parse_command
+from s3op.ipc import (
+    ForeignPeer,
+    UnsafeDirectory,
+    check_peer,
+    check_private_dir,
+    end_line,
+    parse_command,
+)
 from s3op.options import DEFAULT_DEADLINE, DEFAULT_THREADS, PUT_THREADS, BatchUsageError
 from s3op.paths import remove_file
 from s3op.protocol import ExitCode
+from s3op.stdout import buffer_stdout
 
 #: How often an idle shared server checks that its socket path is still its own.
 IDENTITY_CHECK_SECONDS = 5.0
 #: Bytes of result lines buffered on a connection between flushes.
 CONNECTION_BUFFER = 1 << 16
+#: The options ``serve_args`` reads (the click command's, spelled the same): flag -> field.
+SERVE_OPTIONS = {"--idle-timeout": "idle_timeout", "--listen": "listen"}
+
+
+class ServeArgs(NamedTuple):
+    """The options of ``s3op serve``; the defaults are the click command's."""
+
+    idle_timeout: float = 300.0  # exit after this many seconds without a command (>= 1)
+    listen: Optional[str] = None  # a Unix socket's path; None: commands on stdin/stdout
+
+
+def serve_args(argv: Sequence[str]) -> Optional[ServeArgs]:
+    """``serve``'s options from ``argv`` (what follows ``serve``), without click.
+
+    ``--idle-timeout SECONDS`` and ``--listen PATH``, each also as ``--flag=VALUE``,
+    in any order, the last of a repeated one winning (as click does). None for
+    anything else (``--help``, another option, a value click would refuse or that
+    looks like an option): the click command line parses those instead.
+    """
+    values: Dict[str, str] = {}
+    rest = list(argv)
+    while rest:
+        flag, equals, value = rest.pop(0).partition("=")
+        if flag not in SERVE_OPTIONS:
+            return None
+        if not equals:
+            if not rest:
+                return None
+            value = rest.pop(0)
+        if not value or value.startswith("-"):
+            return None
+        values[SERVE_OPTIONS[flag]] = value
+    idle_timeout = _seconds(values.get("idle_timeout"))
+    if idle_timeout is None:
+        return None
+    return ServeArgs(idle_timeout, values.get("listen"))
+
+
+def _seconds(text: Optional[str]) -> Optional[float]:
+    """``--idle-timeout``'s value: a finite number >= 1 (absent: the default), else None."""
+    if text is None:
+        return ServeArgs().idle_timeout
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 1 <= value < float("inf") else None  # NaN, inf, < 1: click's to judge
+
+
+def run_server(args: ServeArgs) -> None:
+    """Serve on stdin/stdout, or on ``args.listen`` (``UnsafeDirectory`` if its
+    directory is not private), until idle for ``args.idle_timeout`` s."""
+    if args.listen is None:
+        serve_stdin(args.idle_timeout)
+    else:
+        serve_socket(args.listen, args.idle_timeout)
+
+
+def run_fast(argv: Sequence[str]) -> Optional[int]:
+    """``python -m s3op serve ARGV``: serve without click when ``serve_args`` reads
+    ``argv``, and return the exit code; None: leave it to the click command line."""
+    args = serve_args(argv)
+    if args is None:
+        return None
+    buffer_stdout()  # as the click group does before any command
+    try:
+        run_server(args)
+    except UnsafeDirectory as exc:
+        sys.stderr.write(f"Error: {exc}\n")  # click's form for its ClickException
+        return 1
+    except BrokenPipeError:  # stdout's reader is gone: exit 1 quietly, as click does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return 0
 
 
 class BatchServer:
@@ -247,4 +336,7 @@ class LineReader:
         return line.decode("utf-8", "replace")
 
 
-__all__ = ["BatchServer", "LineReader", "serve_socket", "serve_stdin"]
+__all__ = [
+    "BatchServer", "LineReader", "SERVE_OPTIONS", "ServeArgs", "run_fast", "run_server",
+    "serve_args", "serve_socket", "serve_stdin",
+]  # fmt: skip

@@ -101,7 +101,7 @@ def test_a_three_page_listing_every_way(
 def test_stdout_is_buffered_under_python_u() -> None:
     code = (
         "import sys\n"
-        "from s3op.cli import buffer_stdout\n"
+        "from s3op.stdout import buffer_stdout\n"
         "buffer_stdout()\n"
         "sys.__stdout__.close()  # the original stream going away leaves ours working\n"
         "print(type(sys.stdout.buffer).__name__, sys.stdout.write_through)\n"

@@ -102,6 +102,34 @@ def test_processes_share_one_warm_server(s3backend: Backend, runtime: Path) -> N
     assert stored["KeyCount"] == 3
 
 
+#: A program's batches on a running shared engine: which heavy modules it loaded.
+LEAN_CLIENT = """
+import sys
+from s3client import S3
+with S3(s3root=sys.argv[1]) as s3:
+    got = s3.get_many(["seed"])[0].blob.decode()
+    found = s3.list_recursive([""])
+print(got, len(found))
+print([m for m in sys.argv[2].split(",") if m in sys.modules])
+"""
+#: What a batch on a running shared engine never needs in the client.
+NOT_IN_CLIENT = ("boto3", "botocore", "metaflow", "click", "subprocess", "_hashlib", "hmac")
+
+
+def test_a_batch_on_a_running_server_imports_no_engine_modules(
+    s3backend: Backend, runtime: Path
+) -> None:
+    """Once the shared server runs, a program's get and list start no process and
+    compute its name without OpenSSL: no subprocess, hashlib or hmac, no botocore."""
+    s3backend.client().put_object(Bucket=s3backend.bucket, Key="lean/seed", Body=b"seed")
+    assert run_python(CLIENT, [s3backend.root("lean")], timeout=60).returncode == 0  # starts it
+    (sock,) = _sockets(runtime)
+    done = run_python(LEAN_CLIENT, [s3backend.root("lean"), ",".join(NOT_IN_CLIENT)], timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["seed 2", "[]"]
+    assert _sockets(runtime) == [sock]  # the same server answered: nothing was started
+
+
 def test_a_different_configuration_gets_its_own_server(
     s3backend: Backend, runtime: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
