@@ -46,13 +46,21 @@ class CredentialCache:
         self._lock = threading.Lock()
 
     def resolve(self, raw: ClientConfig) -> ClientConfig:
-        """``raw`` resolved: the cached resolution while younger than ``ttl``."""
-        key = repr(raw) + repr(sorted((k, v) for k, v in os.environ.items() if k[:4] == "AWS_"))
+        """``raw`` resolved: the cached resolution while younger than ``ttl``.
+
+        The pool size is no part of a resolution: configurations differing only
+        in it (a get's threads and a put's) share one, each keeping its own size.
+        """
+        pool = raw.max_pool_connections
+        plain = dataclasses.replace(raw, max_pool_connections=0)
+        key = repr(plain) + repr(sorted((k, v) for k, v in os.environ.items() if k[:4] == "AWS_"))
         with self._lock:
             cached = self._resolved.get(key)
             now = self._clock()
             if cached is not None and now - cached[0] < self.ttl:
-                return cached[1]
+                kept = cached[1]
+                same = kept.max_pool_connections == pool
+                return kept if same else dataclasses.replace(kept, max_pool_connections=pool)
             config = resolve(raw)
             if config.credentials is not None:
                 self._resolved[key] = (now, config)

@@ -16,6 +16,7 @@ from s3op.client import (
     Credentials,
     _fast_endpoint,
     _resolve_from_env,
+    botocore_session,
     resolve,
     resolve_credentials,
 )
@@ -59,8 +60,9 @@ def _full_env(env: pytest.MonkeyPatch) -> None:
 def _via_session(config: ClientConfig) -> ClientConfig:
     from dataclasses import replace
 
-    resolved = resolve_credentials(config)
-    return replace(resolved, fast=_fast_endpoint(resolved))
+    session = botocore_session(config.session_vars)
+    resolved = resolve_credentials(config, session)
+    return replace(resolved, fast=_fast_endpoint(resolved, session))
 
 
 def test_env_shortcut_matches_the_session(env: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,7 @@ reuses a resolution for RESOLVE_TTL_SECONDS, then picks up new credentials."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import Any, List
 
 import pytest
 
@@ -51,6 +51,37 @@ def test_a_cache_re_resolves_once_its_resolution_is_ttl_old(creds: Path) -> None
     clock.now += 1
     again = cache.resolve(raw)
     assert again.credentials is not None and again.credentials.access_key == "AKIDNEW"
+
+
+def test_configs_differing_in_pool_size_share_one_resolution(creds: Path) -> None:
+    """The engine's warm-up resolves a get's and a put's configuration: once."""
+    cache = CredentialCache()
+    small = cache.resolve(config_from_env(None, 4))
+    creds.write_text(NEW)
+    big = cache.resolve(config_from_env(None, 128))
+    assert (small.max_pool_connections, big.max_pool_connections) == (4, 128)
+    assert big.credentials is small.credentials  # the same resolution, not a new one
+    assert big.credentials is not None and big.credentials.access_key == "AKIDOLD"
+
+
+def test_one_resolution_builds_one_botocore_session(
+    creds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Credentials and the endpoint come from one session (no endpoint URL: AWS)."""
+    import botocore.session
+
+    made: List[int] = []
+    real = botocore.session.Session.__init__
+
+    def counting(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
+        made.append(1)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "__init__", counting)
+    config = client_config(None, 2, 300.0)
+    assert config.fast == ("https://s3.eu-west-3.amazonaws.com", "eu-west-3", False)
+    assert config.credentials is not None and config.credentials.access_key == "AKIDOLD"
+    assert len(made) == 1
 
 
 def test_without_a_cache_every_run_resolves_afresh(creds: Path) -> None:
