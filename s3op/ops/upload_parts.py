@@ -1,8 +1,10 @@
 """The parts of a multipart upload, its complete and its abort (the parent plans
 them: ``s3op.assembly.upload``; ``s3op.ops.put`` starts the upload).
 
-Each part goes with ``Content-MD5`` and its CRC32 and is streamed from the
-file, never held in memory whole; its ETag is checked against our MD5. The
+Each part goes with its CRC32, and with ``Content-MD5`` only to a server that
+echoes no CRC32 (``s3op.ops.upload_check``: how the answer is checked); it is
+streamed from the file, never held in memory whole (``sendfile`` on plain
+HTTP with no bandwidth cap). The
 complete is conditional with no-overwrite, and a 412 is resolved as a
 single PUT's is (``put.resolve_exists``); a failed complete aborts the
 upload so no parts linger.
@@ -10,8 +12,9 @@ upload so no parts linger.
 
 from __future__ import annotations
 
+import hashlib
 import os
-from typing import Union
+from typing import Optional, Tuple, Union
 
 from s3op.checksum import crc32_b64
 from s3op.errors import OpError
@@ -28,17 +31,19 @@ from s3op.ops.put import (
     _check_multipart_etag,
     _part_entry,
     b64,
-    check_etag,
+    file_crc32,
     part_digests,
     resolve_exists,
 )
+from s3op.ops.upload_check import check_answer, wants_md5
 from s3op.protocol import ErrorKind, Result, parse_url
 from s3op.retry import Deadline, Failure, run_with_retries
 from s3op.transport import FileSlice
 
 
 def run_upload_part(ctx: OpContext, job: UploadPartJob) -> Union[PartDone, PartFailed]:
-    """Upload one part, checked by Content-MD5, CRC32 and the returned ETag."""
+    """Upload one part with its CRC32, checked by the server's echo of it (or the
+    ETag's MD5: ``s3op.ops.upload_check``)."""
     loc = parse_url(job.url)
 
     def attempt(deadline: Deadline) -> PartDone:
@@ -46,25 +51,37 @@ def run_upload_part(ctx: OpContext, job: UploadPartJob) -> Union[PartDone, PartF
         # no part is ever held in memory whole.
         if os.path.getsize(job.local) < job.offset + job.length:
             raise OpError(ErrorKind.LOCAL_FILE_ERROR, f"{job.local} shrank while uploading")
-        md5, crc = part_digests(job.local, job.offset, job.length)
+        md5, crc = _part_digests(loc.bucket, job)
         with open(job.local, "rb") as f:
-            body = FileSlice(f, job.offset, job.length)
             resp = ctx.transport.upload_part(
                 Bucket=loc.bucket,
                 Key=loc.key,
                 UploadId=job.upload_id,
                 PartNumber=job.number,
-                Body=body,
-                ContentMD5=b64(md5),
+                Body=FileSlice(f, job.offset, job.length),
+                ContentMD5=b64(md5) if md5 is not None else None,
                 ChecksumCRC32=crc32_b64(crc),
             )
-        check_etag(resp.get("ETag"), md5.hexdigest(), None)
+        check_answer(loc.bucket, resp, crc, md5, lambda: _part_md5(job))
         return PartDone(job.number, resp["ETag"], crc, job.length)
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     if isinstance(out, Failure):
         return PartFailed(failed(job.idx, job.url, out))
     return out
+
+
+def _part_md5(job: UploadPartJob) -> hashlib._Hash:
+    """The MD5 of a part, read again (its answer echoed no CRC32)."""
+    return part_digests(job.local, job.offset, job.length)[0]
+
+
+def _part_digests(bucket: str, job: UploadPartJob) -> Tuple[Optional[hashlib._Hash], int]:
+    """(MD5, CRC32) of a part: its CRC32 alone unless ``bucket``'s server echoes
+    no CRC32 (``upload_check.wants_md5``)."""
+    if wants_md5(bucket):
+        return part_digests(job.local, job.offset, job.length)
+    return None, file_crc32(job.local, job.offset, job.length)
 
 
 def run_complete(ctx: OpContext, job: CompleteUploadJob) -> Result:
