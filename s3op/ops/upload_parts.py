@@ -12,9 +12,8 @@ upload so no parts linger.
 
 from __future__ import annotations
 
-import hashlib
 import os
-from typing import Optional, Tuple, Union
+from typing import Union
 
 from s3op.checksum import crc32_b64
 from s3op.errors import OpError
@@ -30,12 +29,10 @@ from s3op.ops.put import (
     _abort,
     _check_multipart_etag,
     _part_entry,
-    b64,
-    file_crc32,
-    part_digests,
+    body_digests,
+    checksum_args,
     resolve_exists,
 )
-from s3op.ops.upload_check import check_answer, wants_md5
 from s3op.protocol import ErrorKind, Result, parse_url
 from s3op.retry import Deadline, Failure, run_with_retries
 from s3op.transport import FileSlice
@@ -51,7 +48,7 @@ def run_upload_part(ctx: OpContext, job: UploadPartJob) -> Union[PartDone, PartF
         # no part is ever held in memory whole.
         if os.path.getsize(job.local) < job.offset + job.length:
             raise OpError(ErrorKind.LOCAL_FILE_ERROR, f"{job.local} shrank while uploading")
-        md5, crc = _part_digests(loc.bucket, job)
+        digests = body_digests(loc.bucket, job.local, job.offset, job.length)
         with open(job.local, "rb") as f:
             resp = ctx.transport.upload_part(
                 Bucket=loc.bucket,
@@ -59,29 +56,15 @@ def run_upload_part(ctx: OpContext, job: UploadPartJob) -> Union[PartDone, PartF
                 UploadId=job.upload_id,
                 PartNumber=job.number,
                 Body=FileSlice(f, job.offset, job.length),
-                ContentMD5=b64(md5) if md5 is not None else None,
-                ChecksumCRC32=crc32_b64(crc),
+                **checksum_args(digests),
             )
-        check_answer(loc.bucket, resp, crc, md5, lambda: _part_md5(job))
-        return PartDone(job.number, resp["ETag"], crc, job.length)
+        digests.verify(resp)
+        return PartDone(job.number, resp["ETag"], digests.crc, job.length)
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     if isinstance(out, Failure):
         return PartFailed(failed(job.idx, job.url, out))
     return out
-
-
-def _part_md5(job: UploadPartJob) -> hashlib._Hash:
-    """The MD5 of a part, read again (its answer echoed no CRC32)."""
-    return part_digests(job.local, job.offset, job.length)[0]
-
-
-def _part_digests(bucket: str, job: UploadPartJob) -> Tuple[Optional[hashlib._Hash], int]:
-    """(MD5, CRC32) of a part: its CRC32 alone unless ``bucket``'s server echoes
-    no CRC32 (``upload_check.wants_md5``)."""
-    if wants_md5(bucket):
-        return part_digests(job.local, job.offset, job.length)
-    return None, file_crc32(job.local, job.offset, job.length)
 
 
 def run_complete(ctx: OpContext, job: CompleteUploadJob) -> Result:

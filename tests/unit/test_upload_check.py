@@ -16,9 +16,10 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 
 from s3op.checksum import crc32_b64
-from s3op.jobs import PartDone, PartFailed, Settings, UploadPartJob
+from s3op.errors import OpError
+from s3op.jobs import PartDone, PartFailed, PutJob, Settings, UploadPartJob
 from s3op.ops import OpContext, put, upload_check, upload_parts
-from s3op.protocol import ErrorKind
+from s3op.protocol import ErrorKind, PutRequest, Result
 from s3op.retry import RetryPolicy
 
 DATA = bytes(range(256)) * 5000 + b"tail"  # 1.2 MiB: more than one read block
@@ -36,7 +37,7 @@ class Server:
         self.sent: List[Dict[str, Any]] = []
 
     def upload_part(self, *, Body: Any, **args: Any) -> Dict[str, str]:
-        data = Body.read()
+        data = Body if isinstance(Body, bytes) else Body.read()
         self.sent.append({**args, "data": data})
         answer = {"ETag": f'"{hashlib.md5(data).hexdigest()}"'}
         if self.wrong_etag:
@@ -48,6 +49,8 @@ class Server:
                 self.wrong_crc -= 1
                 answer["ChecksumCRC32"] = WRONG
         return answer
+
+    put_object = upload_part  # a single PUT is answered the same way
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +70,7 @@ def md5_reads(monkeypatch: pytest.MonkeyPatch) -> List[Tuple[int, int]]:
         seen.append((offset, length))
         return real(path, offset, length)
 
-    monkeypatch.setattr(upload_parts, "part_digests", spy)
+    monkeypatch.setattr(put, "part_digests", spy)
     return seen
 
 
@@ -150,12 +153,11 @@ def test_silence_is_remembered_per_bucket(tmp_path: Path) -> None:
 
 
 def test_a_composite_crc32_is_no_echo() -> None:
-    with pytest.raises(Exception) as caught:
-        upload_check.check_answer(
-            "bkt", {"ChecksumCRC32": "AAAAAA==-3", "ETag": '"' + "0" * 32 + '"'}, 5, None,
-            lambda: hashlib.md5(b"x"),
-        )  # fmt: skip
-    assert getattr(caught.value, "kind", None) is ErrorKind.CORRUPT
+    answer = {"ChecksumCRC32": "AAAAAA==-3", "ETag": '"' + "0" * 32 + '"'}
+    digests = upload_check.memory_digests("bkt", b"x")
+    with pytest.raises(OpError) as caught:
+        digests.verify(answer)
+    assert caught.value.kind is ErrorKind.CORRUPT and "MD5" in str(caught.value)
     assert upload_check.wants_md5("bkt")
 
 
@@ -170,3 +172,29 @@ def test_file_crc32_is_the_crc32_of_the_slice(tmp_path: Path, offset: int, lengt
 
 def _b64_md5() -> str:
     return base64.b64encode(hashlib.md5(DATA[1000:701_000]).digest()).decode()
+
+
+# ------------------------------------------------------------ single PUTs
+
+
+def _put(tmp_path: Path, server: Server, size: int) -> Result:
+    path = tmp_path / f"s{size}"
+    path.write_bytes(DATA[:size])
+    ctx = OpContext(server, RetryPolicy(max_attempts=3, base=0.0), Settings())  # type: ignore[arg-type]
+    out = put.run_put(ctx, PutJob(PutRequest(0, "s3://bkt/k", str(path))))
+    assert isinstance(out, Result)
+    return out
+
+
+@pytest.mark.parametrize("size", [5000, put.SMALL_BODY + 1])  # in memory, and streamed
+def test_a_single_put_follows_the_same_rule(tmp_path: Path, size: int) -> None:
+    crc, md5 = crc32_b64(zlib.crc32(DATA[:size])), hashlib.md5(DATA[:size]).digest()
+    loud = Server(echo=True, wrong_crc=1)
+    assert _put(tmp_path, loud, size).attempts == 2  # a wrong echo: corrupt, sent again
+    assert [(s["ChecksumCRC32"], s["ContentMD5"]) for s in loud.sent] == [(crc, None)] * 2
+    quiet = Server(echo=False, wrong_etag=1)
+    assert _put(tmp_path, quiet, size).attempts == 2  # no echo: the ETag's MD5 is the check
+    assert _put(tmp_path, quiet, size).attempts == 1
+    md5s = [s["ContentMD5"] for s in quiet.sent]
+    assert md5s == [None, base64.b64encode(md5).decode(), base64.b64encode(md5).decode()]
+    assert all(s["data"] == DATA[:size] for s in loud.sent + quiet.sent)
