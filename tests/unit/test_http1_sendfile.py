@@ -1,14 +1,17 @@
 """Upload bodies that are slices of a file go by ``sendfile`` (``s3op.http1``) on
 plain TCP with no bandwidth cap, and block by block under a cap (which counts
-them); either way the server gets exactly the slice's bytes. A file that ends
-before its slice breaks the request instead of leaving the server waiting."""
+them) or over TLS; either way the server gets exactly the slice's bytes. A file
+that ends before its slice breaks the request instead of leaving the server
+waiting."""
 
 from __future__ import annotations
 
+import datetime
 import socket
+import ssl
 import threading
 from pathlib import Path
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -38,10 +41,11 @@ def _read_request(conn: socket.socket) -> bytes:
     return body
 
 
-@pytest.fixture
-def server() -> Iterator[Tuple[int, List[bytes]]]:
-    """Answers 200 to every request; records each body."""
+def _serve(tls: Optional[ssl.SSLContext]) -> Iterator[Tuple[int, List[bytes]]]:
+    """Answers 200 to every request (over TLS with ``tls``); records each body."""
     listener = socket.create_server(("127.0.0.1", 0))
+    if tls is not None:
+        listener = tls.wrap_socket(listener, server_side=True)
     bodies: List[bytes] = []
 
     def serve() -> None:
@@ -61,6 +65,49 @@ def server() -> Iterator[Tuple[int, List[bytes]]]:
 
 
 @pytest.fixture
+def server() -> Iterator[Tuple[int, List[bytes]]]:
+    """A plain HTTP server (``_serve``)."""
+    yield from _serve(None)
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[Tuple[int, List[bytes]]]:
+    """An HTTPS server (``_serve``) with a self-signed certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*_self_signed(tmp_path))
+    yield from _serve(context)
+
+
+def _self_signed(where: Path) -> Tuple[str, str]:
+    """(certificate, key) files of a throw-away certificate for 127.0.0.1."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = where / "cert.pem", where / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+@pytest.fixture
 def sendfile_calls(monkeypatch: pytest.MonkeyPatch) -> List[Tuple[int, int]]:
     """(offset, count) of every ``socket.sendfile`` call."""
     calls: List[Tuple[int, int]] = []
@@ -71,11 +118,12 @@ def sendfile_calls(monkeypatch: pytest.MonkeyPatch) -> List[Tuple[int, int]]:
         return real(self, file, offset, count)
 
     monkeypatch.setattr(socket.socket, "sendfile", spy)
+    monkeypatch.setattr(ssl.SSLSocket, "sendfile", spy)  # its own: a loop of sends
     return calls
 
 
-def _put_slice(port: int, path: Path, offset: int, length: int) -> None:
-    pool = Pool("http", "127.0.0.1", port, (2.0, 5.0))
+def _put_slice(port: int, path: Path, offset: int, length: int, scheme: str = "http") -> None:
+    pool = Pool(scheme, "127.0.0.1", port, (2.0, 5.0), verify=False)
     with open(path, "rb") as f:
         body = FileSlice(f, offset, length)
         headers = {"Content-Length": str(length)}
@@ -114,6 +162,17 @@ def test_under_a_cap_the_slice_goes_block_by_block_and_is_counted(
     assert bodies == [DATA[1234:701_234]]
     assert sendfile_calls == []
     assert sum(taken) >= 700_000  # the head and every block of the body
+
+
+def test_over_tls_the_slice_goes_block_by_block(
+    tmp_path: Path, tls_server: Tuple[int, List[bytes]], sendfile_calls: List[Tuple[int, int]]
+) -> None:
+    port, bodies = tls_server
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    _put_slice(port, path, 1234, 700_000, scheme="https")
+    assert bodies == [DATA[1234:701_234]]
+    assert sendfile_calls == []  # TLS encrypts in Python's buffers: no zero copy there
 
 
 def test_a_file_that_ends_before_its_slice_breaks_the_request(
