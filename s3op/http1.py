@@ -7,7 +7,10 @@ with a bytes or file-like body, a status line, headers, and a body framed
 by Content-Length or chunked encoding, read as a stream. Connections are
 kept per (scheme, host, port) and reused. ``Pool.start`` / ``Pool.answer``
 let one thread keep many requests in flight (``s3op.inflight``): GETs,
-HEADs, and small PUTs whose bodies are in memory.
+HEADs, and small PUTs whose bodies are in memory. A body that is a slice of a
+file (an upload part) goes by ``sendfile`` on plain TCP with no bandwidth cap:
+the kernel copies it from the page cache to the socket, with no read into
+Python (TLS, or a cap that counts the blocks, keeps the block loop).
 
 Stale connections: this module is the one place a request is ever sent
 again without the retry loop (``s3op.retry`` lists every layer that may
@@ -32,12 +35,20 @@ import socket
 import ssl
 import threading
 import time
-from typing import Dict, List, Optional, Protocol, Tuple, Union
+from typing import IO, Dict, List, Optional, Protocol, Tuple, Union, runtime_checkable
 
 from s3op import bandwidth
 from s3op.http1_conn import Connection, Response, TransportError, UnresolvedHost, read_head
 
-__all__ = ["Pending", "Pool", "Readable", "RequestBody", "TransportError", "UnresolvedHost"]
+__all__ = [
+    "FileSpan",
+    "Pending",
+    "Pool",
+    "Readable",
+    "RequestBody",
+    "TransportError",
+    "UnresolvedHost",
+]
 
 SEND_BLOCK = 256 * 1024
 
@@ -47,6 +58,14 @@ class Readable(Protocol):
 
     def read(self, amt: int = -1) -> bytes:
         """Up to ``amt`` bytes; b"" at the end."""
+
+
+@runtime_checkable
+class FileSpan(Readable, Protocol):
+    """A body that is a span of a file, which ``sendfile`` can send (``FileSlice``)."""
+
+    def take_span(self) -> Tuple[IO[bytes], int, int]:
+        """(the file, offset in it, bytes to send), all counted as read."""
 
 
 #: What a request sends: bytes in memory, or a file streamed in blocks.
@@ -237,6 +256,13 @@ def _host_header(host: str, port: int, default_port: int) -> str:
 
 
 def _send_file(sock: socket.socket, body: Readable) -> None:
+    """Send a body read from a file: by ``sendfile`` (no copy through Python)
+    when it is a slice of a file, the socket is plain TCP and no bandwidth cap
+    counts its blocks; else block by block."""
+    if isinstance(body, FileSpan) and bandwidth.LIMITER is None:
+        if not isinstance(sock, ssl.SSLSocket):  # TLS encrypts in Python's buffers
+            _send_span(sock, *body.take_span())
+            return
     while True:
         block = body.read(SEND_BLOCK)
         if not block:
@@ -244,6 +270,16 @@ def _send_file(sock: socket.socket, body: Readable) -> None:
         if bandwidth.LIMITER is not None:
             bandwidth.sending(len(block))
         sock.sendall(block)
+
+
+def _send_span(sock: socket.socket, fileobj: IO[bytes], offset: int, count: int) -> None:
+    """``count`` bytes of ``fileobj`` from ``offset`` by ``sendfile``; a file that
+    ends sooner breaks the request (the server would wait for the rest)."""
+    if count <= 0:
+        return
+    sent = sock.sendfile(fileobj, offset, count)
+    if sent < count:
+        raise TransportError(f"the file ended after {sent} of {count} bytes")
 
 
 def _tls_context(verify: bool) -> ssl.SSLContext:

@@ -65,7 +65,8 @@ class Body(Protocol):
 
 
 class FileSlice:
-    """``length`` bytes of an open file from ``offset``, read in blocks.
+    """``length`` bytes of an open file from ``offset``, read in blocks, or handed
+    whole to a sender that copies them from file to socket (``take_span``).
 
     An upload body that never holds a whole part in memory.
     """
@@ -85,6 +86,14 @@ class FileSlice:
         data = self._file.read(amt) if amt else b""
         self._pos += len(data)
         return data
+
+    def take_span(self) -> Tuple[IO[bytes], int, int]:
+        """(the file, offset in it, bytes) of what is left of the slice, all counted as
+        read: for a sender that moves them itself (``os.sendfile``)."""
+        left = self._length - self._pos
+        offset = self._start + self._pos
+        self._pos = self._length
+        return self._file, offset, left
 
     def tell(self) -> int:
         """Position within the slice."""

@@ -6,12 +6,14 @@ has room for: ``s3op.worker``, ``s3op.throttle``) and hands them to the
 transport's ``put_many``, which sends every PUT at once and yields each
 answer as it arrives (``s3op.transport``). Each file is read once (one
 open, one read) and hashed, and its PUT carries what a single PUT's does
-(``put.upload_args``): ``Content-MD5``, its CRC32, content type, metadata,
-encryption, and ``If-None-Match: *`` with no-overwrite. A 2xx answer whose
-ETag checks out is the result right there (``put.put_done``). Anything
-else (an error status, 412 and 503 included, a broken connection, no
-answer within the read timeout, an ETag that is not our MD5, a PUT the
-transport did not send) is handed to any free thread as a ``Resume``, and
+(``put.upload_args``): its CRC32 (and ``Content-MD5`` to a server that
+echoes no CRC32: ``s3op.ops.upload_check``), content type, metadata,
+encryption, and ``If-None-Match: *`` with no-overwrite. A 2xx answer that
+checks out (its CRC32 echo, or its ETag) is the result right there
+(``put.put_done``). Anything else (an error status, 412 and 503 included,
+a broken connection, no answer within the read timeout, a CRC32 or ETag
+that is not ours, a PUT the transport did not send) is handed to any free
+thread as a ``Resume``, and
 ``put.continue_put`` finishes it with the batch's attempt as attempt 1 and
 the deadline that started when the request went out: the same retry loop,
 backoff, resolution of a 412 (our own earlier write, or someone else's)
@@ -33,16 +35,15 @@ requests in flight. ``PUT_INLINE_MAX`` is 128 KiB because:
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
-from s3op.checksum import crc32
 from s3op.errors import OpError
 from s3op.jobs import PutJob
 from s3op.ops import OpContext
 from s3op.ops.multiget import Answer, HandOff, Resume, Settled, _Batch, _raising
 from s3op.ops.put import put_args, put_done, read_small, run_put, upload_args
+from s3op.ops.upload_check import Digests, memory_digests
 from s3op.protocol import parse_object_url
 from s3op.retry import Deadline, InjectedFailure, inject_failure
 from s3op.transport import GetFailed, NotSent, PutReplies, PutReply, PutUpload
@@ -82,12 +83,12 @@ def run_puts(
 class _Sending:
     """A job whose PUT goes out in the batch: what it sends, and its clock."""
 
-    __slots__ = ("job_id", "job", "upload", "md5_hex", "deadline")
+    __slots__ = ("job_id", "job", "upload", "digests", "deadline")
 
     def __init__(
-        self, job_id: int, job: PutJob, upload: PutUpload, md5_hex: str, deadline: Deadline
+        self, job_id: int, job: PutJob, upload: PutUpload, digests: Digests, deadline: Deadline
     ) -> None:
-        self.job_id, self.job, self.upload, self.md5_hex = job_id, job, upload, md5_hex
+        self.job_id, self.job, self.upload, self.digests = job_id, job, upload, digests
         self.deadline = deadline  # the operation's, from just before the request went out
 
 
@@ -128,11 +129,11 @@ def _before_sending(ctx: OpContext, job_id: int, job: PutJob) -> Union[_Sending,
         inject_failure(ctx.policy)  # attempt 1 is made here, outside the retry loop
     except InjectedFailure as exc:
         return Resume(job, _raising(exc), deadline, injected=True)
-    md5 = hashlib.md5(data)
+    digests = memory_digests(loc.bucket, data)
     conditional = "*" if ctx.settings.no_overwrite else None
-    args = upload_args(md5, crc32(data), extra, conditional)
+    args = upload_args(digests, extra, conditional)
     upload = PutUpload(loc.bucket, loc.key, data, args, extra.metadata)
-    return _Sending(job_id, job, upload, md5.hexdigest(), deadline)
+    return _Sending(job_id, job, upload, digests, deadline)
 
 
 def _on_reply(out: _Sending, reply: PutReply) -> Settled:
@@ -142,6 +143,6 @@ def _on_reply(out: _Sending, reply: PutReply) -> Settled:
     if isinstance(reply, GetFailed):
         return Resume(out.job, _raising(reply.error), out.deadline)
     try:
-        return put_done(out.job.req, reply, out.md5_hex, len(out.upload.body), attempts=1)
-    except OpError as exc:  # a corrupt ETag: attempt 1, retried by continue_put
+        return put_done(out.job.req, reply, out.digests, len(out.upload.body), attempts=1)
+    except OpError as exc:  # corrupt (CRC32 or ETag): attempt 1, retried by continue_put
         return Resume(out.job, _raising(exc), out.deadline)

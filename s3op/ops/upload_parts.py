@@ -1,8 +1,10 @@
 """The parts of a multipart upload, its complete and its abort (the parent plans
 them: ``s3op.assembly.upload``; ``s3op.ops.put`` starts the upload).
 
-Each part goes with ``Content-MD5`` and its CRC32 and is streamed from the
-file, never held in memory whole; its ETag is checked against our MD5. The
+Each part goes with its CRC32, and with ``Content-MD5`` only to a server that
+echoes no CRC32 (``s3op.ops.upload_check``: how the answer is checked); it is
+streamed from the file, never held in memory whole (``sendfile`` on plain
+HTTP with no bandwidth cap). The
 complete is conditional with no-overwrite, and a 412 is resolved as a
 single PUT's is (``put.resolve_exists``); a failed complete aborts the
 upload so no parts linger.
@@ -27,9 +29,8 @@ from s3op.ops.put import (
     _abort,
     _check_multipart_etag,
     _part_entry,
-    b64,
-    check_etag,
-    part_digests,
+    body_digests,
+    checksum_args,
     resolve_exists,
 )
 from s3op.protocol import ErrorKind, Result, parse_url
@@ -38,7 +39,8 @@ from s3op.transport import FileSlice
 
 
 def run_upload_part(ctx: OpContext, job: UploadPartJob) -> Union[PartDone, PartFailed]:
-    """Upload one part, checked by Content-MD5, CRC32 and the returned ETag."""
+    """Upload one part with its CRC32, checked by the server's echo of it (or the
+    ETag's MD5: ``s3op.ops.upload_check``)."""
     loc = parse_url(job.url)
 
     def attempt(deadline: Deadline) -> PartDone:
@@ -46,20 +48,18 @@ def run_upload_part(ctx: OpContext, job: UploadPartJob) -> Union[PartDone, PartF
         # no part is ever held in memory whole.
         if os.path.getsize(job.local) < job.offset + job.length:
             raise OpError(ErrorKind.LOCAL_FILE_ERROR, f"{job.local} shrank while uploading")
-        md5, crc = part_digests(job.local, job.offset, job.length)
+        digests = body_digests(loc.bucket, job.local, job.offset, job.length)
         with open(job.local, "rb") as f:
-            body = FileSlice(f, job.offset, job.length)
             resp = ctx.transport.upload_part(
                 Bucket=loc.bucket,
                 Key=loc.key,
                 UploadId=job.upload_id,
                 PartNumber=job.number,
-                Body=body,
-                ContentMD5=b64(md5),
-                ChecksumCRC32=crc32_b64(crc),
+                Body=FileSlice(f, job.offset, job.length),
+                **checksum_args(digests),
             )
-        check_etag(resp.get("ETag"), md5.hexdigest(), None)
-        return PartDone(job.number, resp["ETag"], crc, job.length)
+        digests.verify(resp)
+        return PartDone(job.number, resp["ETag"], digests.crc, job.length)
 
     out = run_with_retries(attempt, ctx.policy, ctx.on_throttle)
     if isinstance(out, Failure):

@@ -4,7 +4,7 @@ Small PUTs go many a thread (``s3op.ops.multiput``). Each test writes 2,000
 files of 0-8 KiB, runs ``s3op put`` with 2 threads through the fault proxy,
 and checks: exit 0, exactly one ``ok`` line per request, every object on
 the server with the file's bytes (its ETag is the file's MD5; SeaweedFS
-also checks each body's Content-MD5 and CRC32), faults really injected,
+also checks each body's CRC32), faults really injected,
 and more PUTs in flight at once than there are threads (so the batches,
 not one PUT a thread, met the faults). The faults: request bodies cut
 mid-way by a reset, 503 SlowDown, and, with ``--no-overwrite``, PUTs the

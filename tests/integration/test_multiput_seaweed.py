@@ -1,5 +1,5 @@
 """The batched-PUT tests of tests/functional/test_multiput.py, on SeaweedFS (which,
-unlike moto, checks Content-MD5 and the CRC32 of every body it is sent)."""
+unlike moto, checks the CRC32 of every body it is sent, and echoes it)."""
 
 from tests.functional.test_multiput import (  # noqa: F401 - collected here, on SeaweedFS
     test_a_batch_of_puts_ends_each_job_as_run_put_would,
