@@ -145,12 +145,14 @@ def _serve(
         if not batch:  # the window is full: ``msg`` went back to the inbox
             throttle.wait_for_room()
             continue
-        with throttle.slot():
-            if len(batch) > 1:
-                listening = runner.run_batch(batch, answer, hand_off)
-            else:
-                listening = answer(msg[0], runner.run(msg[1]))
-        throttle.finished(len(batch), len(batch))
+        try:
+            with throttle.slot():
+                if len(batch) > 1:
+                    listening = runner.run_batch(batch, answer, hand_off)
+                else:
+                    listening = answer(msg[0], runner.run(msg[1]))
+        finally:  # even if a runner's bug ends this thread: others may wait for room
+            throttle.finished(len(batch), len(batch))
         if not listening:
             return
 

@@ -153,6 +153,32 @@ def _waiting(throttle: Throttle) -> int:
     return int(getattr(throttle, "waiting", 0))
 
 
+class Broken(Gated):
+    """A runner whose first batch raises (a bug): its thread ends."""
+
+    def run_batch(self, batch: List[Message], answer: Answer, hand_off: HandOff) -> bool:
+        with self.lock:
+            first = not self.batches
+        if first:
+            self.batches.append([])
+            raise RuntimeError("a bug in a runner")
+        return super().run_batch(batch, answer, hand_off)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_batch_that_raises_still_gives_its_room_back() -> None:
+    """Else the thread waiting for that room would wait for ever."""
+    runner = Broken(batch_size=2)
+    runner.gate.set()
+    throttle = Throttle(2, window=2)
+    worker = Worker(runner, throttle, [f"b{i}" for i in range(6)], threads=2)
+    assert _until(lambda: len(worker.answers) == 4)  # the first batch's two are lost
+    assert sorted(job_id for job_id, _ in worker.answers) == [2, 3, 4, 5]
+    worker.inbox.put(SHUTDOWN_SIGNAL)
+    assert _until(lambda: not any(t.is_alive() for t in worker.threads))
+    assert throttle.in_flight == 0
+
+
 def test_a_job_that_cannot_batch_runs_though_the_window_is_full() -> None:
     runner = Gated(batch_size=8)
     throttle = Throttle(2, window=2)
