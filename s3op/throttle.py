@@ -10,7 +10,11 @@ Two numbers, one mechanism (additive increase, multiplicative decrease):
   from one thread: ``s3op.worker``). It grows by a step while throughput grows,
   holds when throughput flattens (the server, the network or our CPU is
   the bottleneck: more requests out would only wait), and halves with the
-  thread limit when S3 says slow down.
+  thread limit when S3 says slow down. A thread holding batchable work
+  that finds it full waits for room (``reserve_some`` grants 0, then
+  ``wait_for_room``); each request that ends wakes one such thread while
+  there is room, and all of them once nothing is in flight, so no thread
+  waits on nothing.
 
 Throughput is measured by the worker itself, in periods of at least
 ``PERIOD_MIN_SECONDS`` and a window's worth of requests, and only a period
@@ -28,7 +32,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Optional
 
 #: Throughput must beat the best seen by this factor for the window to grow again.
 GAIN = 1.1
@@ -40,8 +44,9 @@ PERIOD_MIN_SECONDS = 0.05
 REQUESTS_PER_THREAD = 8
 #: Requests in flight a worker starts from, per thread (then grows, as above). At
 #: 2 a thread, 29-35% of a 1,000-GET batch's requests ran alone (a thread that
-#: finds the window full sends the one it took), each paying a whole round of
-#: the fast path; at 4 about 12%, and the engine's CPU per GET and PUT fell.
+#: found the window full then sent the one it took; it now waits for room), each
+#: paying a whole round of the fast path; at 4 about 12%, and the engine's CPU
+#: per GET and PUT fell.
 START_PER_THREAD = 4
 
 
@@ -99,7 +104,10 @@ class Throttle:
         start = window or START_PER_THREAD * self.maximum
         self.window = Window(start, max(window_max, start), step=self.maximum)
         self.in_flight = 0  # requests reserved by running jobs and batches
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # a slot came free
+        self._room = threading.Condition(lock)  # the window has room again
+        self.waiting = 0  # threads in ``wait_for_room`` now
         self._last_cut = 0.0
         self._period_start = time.monotonic()
         self._period_done = 0
@@ -125,17 +133,51 @@ class Throttle:
         """Room for up to ``wanted`` requests in the window: at least one (a
         thread always runs the job it holds). Give back what goes unused
         with ``finished``."""
+        return self._grant(wanted, least=1)
+
+    def reserve_some(self, wanted: int) -> int:
+        """Room for up to ``wanted`` requests in the window, or 0 when it is full
+        and requests are in flight (their end makes room: the caller puts its
+        work back and calls ``wait_for_room``). With nothing in flight it grants
+        at least one. Give back what goes unused with ``finished``."""
+        return self._grant(wanted, least=0)
+
+    def _grant(self, wanted: int, least: int) -> int:
         with self._cond:
             room = self.window.size - self.in_flight
             if wanted > room:
                 self._period_full = True
-            granted = max(1, min(wanted, room))
+            floor = least if self.in_flight > 0 else 1  # nothing out: nothing makes room
+            granted = max(floor, min(wanted, room))
             self.in_flight += granted
+            self._pass_room()
             return granted
+
+    def wait_for_room(self, timeout: Optional[float] = None) -> bool:
+        """Wait until the window has room or nothing is in flight (no request
+        would end to make room then: never waits on nothing); False if
+        ``timeout`` seconds passed first."""
+        with self._cond:
+            self._period_full = True  # work waited for room
+            self.waiting += 1
+            try:
+                return self._room.wait_for(self._has_room, timeout)
+            finally:
+                self.waiting -= 1
+
+    def _has_room(self) -> bool:
+        return self.in_flight <= 0 or self.in_flight < self.window.size
+
+    def _pass_room(self) -> None:
+        """Wake one thread waiting for room, if there is room (lock held): it
+        passes the turn on in its own ``reserve_some`` while room is left."""
+        if self.waiting and self._has_room():
+            self._room.notify()
 
     def finished(self, reserved: int, done: int) -> None:
         """``done`` requests of a ``reserve(...)`` of ``reserved`` ended (the rest
-        were never sent); measures throughput, and may resize the window."""
+        were never sent); measures throughput, may resize the window, and wakes
+        a thread waiting for room (all of them once nothing is in flight)."""
         with self._cond:
             self.in_flight -= reserved
             self._period_done += done
@@ -144,6 +186,10 @@ class Throttle:
             if elapsed >= PERIOD_MIN_SECONDS and self._period_done >= self.window.size:
                 self.window.observe(self._period_done, elapsed, self._period_full)
                 self._new_period(now)
+            if self.waiting and self.in_flight <= 0:
+                self._room.notify_all()  # nothing in flight: no one else would wake them
+            else:
+                self._pass_room()
 
     def _new_period(self, now: float) -> None:
         self._period_start, self._period_done, self._period_full = now, 0, False

@@ -12,7 +12,10 @@ that takes a job the runner calls batchable also takes the batchable jobs
 of its kind waiting behind it (``_gather``, never waiting for more), as
 many as the throttle's window of requests in flight has room for, and has
 the runner run them together (``Runner.run_batch``: many GETs or HEADs in
-flight on one thread). The window grows while throughput grows and halves
+flight on one thread). A thread whose batchable job finds the window full
+puts it back and waits until a request in flight ends (never when none
+is): sent alone, it would hold the thread for a whole round trip and pay
+the single path's cost. The window grows while throughput grows and halves
 when S3 says slow down (``s3op.throttle``). A runner may hand a job back
 to the inbox to be finished by any free thread (``hand_off``), so a slow
 one never holds up the rest of its batch.
@@ -139,12 +142,17 @@ def _serve(
             inbox.put(SHUTDOWN_SIGNAL)  # for the next thread
             return
         batch, carried = _gather(runner, inbox, msg, throttle)
-        with throttle.slot():
-            if len(batch) > 1:
-                listening = runner.run_batch(batch, answer, hand_off)
-            else:
-                listening = answer(msg[0], runner.run(msg[1]))
-        throttle.finished(len(batch), len(batch))
+        if not batch:  # the window is full: ``msg`` went back to the inbox
+            throttle.wait_for_room()
+            continue
+        try:
+            with throttle.slot():
+                if len(batch) > 1:
+                    listening = runner.run_batch(batch, answer, hand_off)
+                else:
+                    listening = answer(msg[0], runner.run(msg[1]))
+        finally:  # even if a runner's bug ends this thread: others may wait for room
+            throttle.finished(len(batch), len(batch))
         if not listening:
             return
 
@@ -156,18 +164,25 @@ def _gather(
     throttle: Throttle,
 ) -> Tuple[List[Message], Optional[Message]]:
     """``msg`` and the batchable tasks of its kind waiting behind it, as many as
-    the throttle's window has room for (``Throttle.reserve``: the caller gives
-    them back with ``finished``), at most the runner's ``batch_size`` (never
-    waits), plus the first other task met on the way (None if none): the
-    caller runs it next, so nothing taken is put back behind later work. A
-    shutdown met on the way goes back into the inbox: it is None, so it
-    cannot be carried, and the threads pass it on to each other. The pool's
-    capacity (``s3op.pool``) bounds what can be waiting."""
+    the throttle's window has room for (``Throttle.reserve_some``: the caller
+    gives them back with ``finished``), at most the runner's ``batch_size``
+    (never waits), plus the first other task met on the way (None if none):
+    the caller runs it next, so nothing taken is put back behind later work.
+    A batchable ``msg`` that finds the window full goes back into the inbox
+    and no batch is returned: the caller waits for room (``wait_for_room``)
+    rather than send it alone, and whoever has room next takes it with the
+    others. A task that is not batchable always runs (``reserve``: at least
+    one). A shutdown met on the way goes back into the inbox: it is None, so
+    it cannot be carried, and the threads pass it on to each other. The
+    pool's capacity (``s3op.pool``) bounds what can be waiting."""
     batch = [msg]
     if not runner.batchable(msg[1]):
         throttle.reserve(1)
         return batch, None
-    room = throttle.reserve(min(runner.batch_size, 1 + inbox.qsize()))
+    room = throttle.reserve_some(min(runner.batch_size, 1 + inbox.qsize()))
+    if room == 0:
+        inbox.put(msg)
+        return [], None
     carried: Optional[Message] = None
     while len(batch) < room:
         try:
