@@ -5,8 +5,25 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from s3op.client import ClientConfig, Credentials
 from s3op.ops import OpContext
 from s3op.ops.multiget import Resume, finish_resumed
+from s3op.retry import RetryPolicy
+from tests.backends import REGION
+
+#: Three quick attempts: the batch tests' retry policy.
+QUICK_RETRIES = RetryPolicy(max_attempts=3, base=0.01, cap=0.05, deadline=30.0)
+
+
+def fast_config(endpoint: str) -> ClientConfig:
+    """The lean HTTP path to a test server (moto's or SeaweedFS's) at ``endpoint``."""
+    return ClientConfig(
+        credentials=Credentials("testing", "testing"),
+        fast=(endpoint, REGION, True),
+        connect_timeout=5.0,
+        read_timeout=30.0,
+    )
+
 
 #: ``run_gets`` / ``run_puts``: (ctx, jobs, answer, hand_off) -> True unless nobody listens.
 BatchRunner = Callable[..., bool]

@@ -16,16 +16,15 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 from s3client import S3
-from s3op.client import ClientConfig, Credentials, make_client
+from s3op.client import make_client
 from s3op.jobs import CopyJob, Settings
 from s3op.ops import OpContext
 from s3op.ops.copy import run_copy
 from s3op.ops.multicopy import batchable, run_copies
 from s3op.protocol import CopyRequest, Result
-from s3op.retry import RetryPolicy
-from tests.backends import REGION, Backend
+from tests.backends import Backend
 from tests.conformance_ops import lines, s3op
-from tests.functional.batches import run_one_batch
+from tests.functional.batches import QUICK_RETRIES, fast_config, run_one_batch
 from tests.functional.test_cli import manifest
 
 
@@ -48,13 +47,7 @@ class CountingTransport:
 
 
 def _context(endpoint: str, **settings: Any) -> OpContext:
-    config = ClientConfig(
-        credentials=Credentials("testing", "testing"),
-        fast=(endpoint, REGION, True),
-        connect_timeout=5.0,
-        read_timeout=30.0,
-    )
-    policy = RetryPolicy(max_attempts=3, base=0.01, cap=0.05, deadline=30.0)
+    config, policy = fast_config(endpoint), QUICK_RETRIES
     transport = CountingTransport(make_client(config))
     return OpContext(transport, policy, Settings(tmp_tag="mctest", **settings))  # type: ignore[arg-type]
 

@@ -12,26 +12,19 @@ import dataclasses
 from typing import Any, Dict, List, Tuple
 
 from s3op import run_batch
-from s3op.client import ClientConfig, Credentials, make_client
+from s3op.client import make_client
 from s3op.jobs import InfoJob, Settings
 from s3op.ops import OpContext
 from s3op.ops.info import run_info
 from s3op.ops.multiget import batchable, run_gets
 from s3op.options import BatchOptions, PoolOptions
 from s3op.protocol import ErrorKind, InfoRequest, Result
-from s3op.retry import RetryPolicy
-from tests.backends import REGION, Backend
-from tests.functional.batches import run_one_batch
+from tests.backends import Backend
+from tests.functional.batches import QUICK_RETRIES, fast_config, run_one_batch
 
 
 def _context(endpoint: str) -> OpContext:
-    config = ClientConfig(
-        credentials=Credentials("testing", "testing"),
-        fast=(endpoint, REGION, True),
-        connect_timeout=5.0,
-        read_timeout=30.0,
-    )
-    policy = RetryPolicy(max_attempts=3, base=0.01, cap=0.05, deadline=30.0)
+    config, policy = fast_config(endpoint), QUICK_RETRIES
     return OpContext(make_client(config), policy, Settings(tmp_tag="mhtest"))
 
 

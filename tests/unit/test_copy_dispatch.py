@@ -24,15 +24,14 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple, cast
 import pytest
 
 from s3op import jobs
-from s3op.client import ClientConfig, Credentials
 from s3op.jobs import CopyJob, InfoJob, Outcome
 from s3op.ops.runner import OpRunner, OpWorker
 from s3op.protocol import CopyRequest, InfoRequest, Result
-from s3op.retry import RetryPolicy
 from s3op.throttle import Throttle
 from s3op.worker import SHUTDOWN_SIGNAL, Answer, HandOff, Message, Runner, _serve
-from tests.backends import REGION, Backend
+from tests.backends import Backend
 from tests.conftest import make_s3backend_fixture
+from tests.functional.batches import QUICK_RETRIES, fast_config
 
 s3backend = make_s3backend_fixture("moto_server", "moto")
 
@@ -284,13 +283,7 @@ class CountingRunner(OpRunner):
 
 
 def _runner(endpoint: str) -> CountingRunner:
-    config = ClientConfig(
-        credentials=Credentials("testing", "testing"),
-        fast=(endpoint, REGION, True),
-        connect_timeout=5.0,
-        read_timeout=30.0,
-    )
-    policy = RetryPolicy(max_attempts=3, base=0.01, cap=0.05, deadline=30.0)
+    config, policy = fast_config(endpoint), QUICK_RETRIES
     built = OpWorker(config, policy, jobs.Settings(tmp_tag="dispatch"))(lambda: None, False)
     return CountingRunner(built)
 
