@@ -21,12 +21,43 @@ from __future__ import annotations
 
 import base64
 import functools
-from typing import Iterable, List, Optional, Tuple
+import os
+from typing import Iterable, Iterator, List, Optional, Tuple
 
 try:
     from zlib_ng.zlib_ng import crc32 as crc32
 except ImportError:  # pragma: no cover - a platform with no zlib-ng wheel
     from zlib import crc32 as crc32
+
+#: Bytes read from a file at a time for a checksum.
+READ_BLOCK = 1024 * 1024
+
+
+def read_blocks(path: str, offset: int = 0, length: Optional[int] = None) -> Iterator[memoryview]:
+    """``length`` bytes of ``path`` from ``offset`` (to its end when None; less where
+    it ends sooner), as views of one buffer that each next block overwrites (no
+    1 MiB object a block; none kept after the call: 64 upload threads would hold
+    64 MiB)."""
+    with open(path, "rb", buffering=0) as f:
+        left = os.fstat(f.fileno()).st_size - offset if length is None else length
+        buf = memoryview(bytearray(min(READ_BLOCK, max(left, 1))))
+        f.seek(offset)
+        while left > 0:
+            n = f.readinto(buf[: min(READ_BLOCK, left)])
+            if not n:
+                return
+            yield buf[:n]
+            left -= n
+
+
+def file_crc32(path: str, offset: int = 0, length: Optional[int] = None) -> int:
+    """CRC32 of ``length`` bytes of ``path`` from ``offset`` (the whole file by
+    default): ~0.3 ms a 16 MiB part once read, where its MD5 takes ~40 ms."""
+    crc = 0
+    for block in read_blocks(path, offset, length):
+        crc = crc32(block, crc)
+    return crc
+
 
 _POLY = 0xEDB88320  # CRC-32 (reflected), as zlib and S3 use
 Matrix = Tuple[int, ...]

@@ -53,7 +53,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from s3op.checksum import crc32
+from s3op.checksum import file_crc32
 from s3op.options import BatchOptions, BatchUsageError
 from s3op.protocol import PutRequest, Request, Result, request_to_json
 
@@ -65,8 +65,6 @@ GROUP_RECORDS = 256
 GROUP_SECONDS = 0.25
 #: The ops that keep a journal.
 JOURNALED_OPS = ("get", "put")
-#: Bytes read at a time when checksumming a downloaded file.
-READ_CHUNK = 1 << 20
 
 
 class JournalError(BatchUsageError):
@@ -214,17 +212,6 @@ def _record(path: str, number: int, line: bytes) -> Dict[str, Any]:
 # ---------------------------------------------------------------- checking
 
 
-def file_crc32(path: str) -> int:
-    """The CRC32 of a file's bytes."""
-    value = 0
-    with open(path, "rb") as stream:
-        while True:
-            chunk = stream.read(READ_CHUNK)
-            if not chunk:
-                return value
-            value = crc32(chunk, value)
-
-
 def source_stamp(path: str) -> Optional[List[int]]:
     """[size, mtime_ns] of an upload's local file (None if it cannot be read)."""
     try:
@@ -329,7 +316,6 @@ __all__ = [
     "JournalMismatch",
     "JournalWriter",
     "Loaded",
-    "file_crc32",
     "journal_header",
     "journal_path",
     "load_journal",

@@ -35,10 +35,10 @@ from typing import (
     Tuple,
 )
 
+from s3op.checksum import file_crc32
 from s3op.journal import (
     JournalWriter,
     Loaded,
-    file_crc32,
     journal_header,
     journal_path,
     load_journal,

@@ -17,9 +17,9 @@ import hashlib
 import os
 import threading
 from dataclasses import dataclass
-from typing import IO, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import IO, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
-from s3op.checksum import crc32, crc32_b64, spans
+from s3op.checksum import crc32, crc32_b64, file_crc32, read_blocks, spans
 from s3op.errors import OpError, classify
 from s3op.jobs import PutJob, Settings, SplitPut
 from s3op.ops import OpContext, failed, invalid
@@ -40,7 +40,6 @@ from s3op.transport import FileSlice, S3Answer, UploadBody
 #: raises what that attempt met.
 FirstPut = Callable[[], S3Answer]
 
-READ_BLOCK = 1024 * 1024
 #: Files up to this size are read into memory once per attempt (threads x this, at most).
 SMALL_BODY = 1024 * 1024
 
@@ -253,31 +252,6 @@ def file_digests(path: str, offset: int, length: int) -> Tuple[hashlib._Hash, in
         digest.update(block)  # hashlib and zlib-ng release the GIL on such blocks
         crc = crc32(block, crc)
     return digest, crc
-
-
-def file_crc32(path: str, offset: int, length: int) -> int:
-    """CRC32 of ``length`` bytes of ``path`` from ``offset`` (zlib-ng's: ~0.3 ms a
-    16 MiB part once read, where its MD5 takes ~40 ms)."""
-    crc = 0
-    for block in read_blocks(path, offset, length):
-        crc = crc32(block, crc)
-    return crc
-
-
-def read_blocks(path: str, offset: int, length: int) -> Iterator[memoryview]:
-    """``length`` bytes of ``path`` from ``offset`` (less at its end), as views of one
-    buffer that each next block overwrites (no 1 MiB object a block; none kept after
-    the call: 64 upload threads would hold 64 MiB)."""
-    buf = memoryview(bytearray(min(READ_BLOCK, max(length, 1))))
-    with open(path, "rb", buffering=0) as f:
-        f.seek(offset)
-        left = length
-        while left > 0:
-            n = f.readinto(buf[: min(READ_BLOCK, left)])
-            if not n:
-                return
-            yield buf[:n]
-            left -= n
 
 
 def body_digests(bucket: str, path: str, offset: int, length: int) -> Digests:

@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
-from s3op.checksum import crc32_b64
+from s3op.checksum import crc32_b64, file_crc32
 from s3op.errors import OpError
 from s3op.jobs import PartDone, PartFailed, PutJob, Settings, UploadPartJob
 from s3op.ops import OpContext, put, upload_check, upload_parts
@@ -167,7 +167,14 @@ def test_a_composite_crc32_is_no_echo() -> None:
 def test_file_crc32_is_the_crc32_of_the_slice(tmp_path: Path, offset: int, length: int) -> None:
     path = tmp_path / "f"
     path.write_bytes(DATA)
-    assert put.file_crc32(str(path), offset, length) == zlib.crc32(DATA[offset : offset + length])
+    assert file_crc32(str(path), offset, length) == zlib.crc32(DATA[offset : offset + length])
+
+
+@pytest.mark.parametrize("offset", [0, 7, len(DATA)])
+def test_file_crc32_without_a_length_reads_to_the_end(tmp_path: Path, offset: int) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    assert file_crc32(str(path), offset) == zlib.crc32(DATA[offset:])
 
 
 def _b64_md5() -> str:
