@@ -15,8 +15,9 @@ object:
   (an object uploaded in parts without a whole-object CRC32, by another
   tool), it falls back to ``size_and_time``.
 
-A local file is read once, for both digests (``ops.put.file_digests``),
-only when the sizes are equal. HEADs are made only for objects whose ETag
+A local file is read once, for the digest compared (its MD5 against a plain
+MD5 ETag, else its CRC32: ``checksum.file_crc32``, no MD5 taken), only when
+the sizes are equal. HEADs are made only for objects whose ETag
 is not a plain MD5 and whose size matches.
 """
 
@@ -26,6 +27,7 @@ import math
 import re
 from typing import Callable, Optional
 
+from s3op.checksum import file_crc32
 from s3op.ops.put import file_digests
 from s3op.sync.entries import Entry
 
@@ -91,8 +93,7 @@ def _local_vs_remote(local: Entry, remote: Entry, crc_of: RemoteCrc) -> Optional
     crc = crc_of(remote)
     if crc is None:
         return None
-    _, local_crc = file_digests(local.path, 0, local.size)
-    return local_crc == crc
+    return file_crc32(local.path, 0, local.size) == crc
 
 
 def _remote_vs_remote(
