@@ -18,27 +18,9 @@ import pytest
 from s3op import bandwidth
 from s3op.http1 import Pool, TransportError
 from s3op.transport import FileSlice
+from tests.unit.raw_http import read_body
 
 DATA = bytes(range(251)) * 4000  # ~1 MiB, a prime period: a shifted slice shows
-
-
-def _read_request(conn: socket.socket) -> bytes:
-    """One request's body (framed by Content-Length)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return b""
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    fields = dict(line.lower().split(b": ", 1) for line in head.split(b"\r\n")[1:])
-    length = int(fields[b"content-length"])
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return body
 
 
 def _serve(tls: Optional[ssl.SSLContext]) -> Iterator[Tuple[int, List[bytes]]]:
@@ -55,7 +37,7 @@ def _serve(tls: Optional[ssl.SSLContext]) -> Iterator[Tuple[int, List[bytes]]]:
             except OSError:
                 return
             with conn:
-                bodies.append(_read_request(conn))
+                bodies.append(read_body(conn))
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 
     thread = threading.Thread(target=serve, daemon=True)

@@ -19,18 +19,9 @@ import pytest
 from s3op.http1 import Pending, Pool, TransportError
 from s3op.http1_conn import Response
 from s3op.inflight import InFlight
+from tests.unit.raw_http import read_head
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-
-def _read_request(conn: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return b""
-        data += chunk
-    return data
 
 
 @pytest.fixture
@@ -48,9 +39,9 @@ def one_per_connection() -> Iterator[Tuple[int, List[bytes]]]:
             except OSError:
                 continue
             with conn:
-                request = _read_request(conn)
-                if request:
-                    seen.append(request.split(b"\r\n", 1)[0])
+                head, _ = read_head(conn)
+                if head:
+                    seen.append(head.split(b"\r\n", 1)[0])
                     conn.sendall(OK)
 
     thread = threading.Thread(target=serve, daemon=True)
