@@ -12,9 +12,11 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-from s3client import S3, S3GetObject, S3Object, S3PutObject
+from s3client import S3, S3GetObject, S3NotFound, S3Object, S3PutObject
 
 
 def main() -> int:
@@ -26,6 +28,12 @@ def main() -> int:
         written = put_dataset(s3)
         check_gets(s3, written)
         check_info_and_listing(s3, written)
+        check_copy_and_delete(s3, written)
+        with tempfile.TemporaryDirectory() as tmp:
+            check_sync(s3, Path(tmp))
+        removed = s3.delete_recursive([None], allow_root=True)
+        expect(s3.list_recursive() == [], "delete_recursive of the root leaves nothing")
+        show("delete_recursive", f"the demo's root: {len(removed)} objects deleted", [])
     print("\nall checks passed")
     return 0
 
@@ -100,6 +108,52 @@ def check_info_and_listing(s3: S3, written: dict) -> None:
     every = s3.list_recursive()
     expect(sorted(o.key for o in every) == sorted(written), "list_recursive finds every object")
     show("list_recursive", f"{len(every)} objects", [f"{o.key}: {o.size} bytes" for o in every])
+
+
+def check_copy_and_delete(s3: S3, written: dict) -> None:
+    """copy_many server-side (metadata kept), a missing source refused, delete_many."""
+    pairs = [(key, f"backup/{key}") for key in written]
+    copied = s3.copy_many(pairs)
+    table = s3.info("backup/tables/squares.jsonl")
+    expect(table.metadata == {"rows": 50, "schema": ["id", "value"]}, "a copy keeps metadata")
+    for key, value in written.items():
+        expect(s3.get(f"backup/{key}").blob == value, f"backup/{key} holds the source's bytes")
+    try:
+        s3.copy("raw/missing", "backup/never")
+        expect(False, "copying a missing source raises")
+    except S3NotFound:
+        expect(not s3.info("backup/never", return_missing=True).exists, "nothing copied")
+    gone = s3.delete_many([f"backup/{key}" for key in written] + ["backup/not-there"])
+    expect(s3.list_recursive(["backup"]) == [], "delete_many removed every copy")
+    show("copy_many", f"{len(copied)} objects server-side, metadata kept", [])
+    show("delete_many", f"{len(gone)} keys (one never existed: not an error)", [])
+
+
+def check_sync(s3: S3, tmp: Path) -> None:
+    """sync a local tree up, change it, sync again with delete, and back down."""
+    tree = tmp / "site"
+    for name, text in {"index.html": "<h1>hi</h1>", "a/b.css": "b{}", "a/c.js": "c()"}.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text(text)
+    first = s3.sync(tree, "site")
+    expect(len(first.copied) == 3 and first.ok, "the first sync copies all three files")
+    (tree / "index.html").write_text("<h1>hello</h1>")
+    (tree / "a" / "c.js").unlink()
+    second = s3.sync(tree, "site", delete=True)
+    expect(len(second.copied) == 1 and len(second.skipped) == 1, "only the change moves")
+    expect([Path(u).name for u in second.deleted] == ["c.js"], "delete=True removes c.js")
+    down = s3.sync("site", tmp / "copy")
+    expect((tmp / "copy" / "index.html").read_text() == "<h1>hello</h1>", "synced back down")
+    show(
+        "sync",
+        "local -> prefix -> local",
+        [
+            f"first: {len(first.copied)} copied",
+            f"after a change and a removal, delete=True: {len(second.copied)} copied, "
+            f"{len(second.skipped)} skipped, {len(second.deleted)} deleted",
+            f"prefix -> a new directory: {len(down.copied)} copied",
+        ],
+    )
 
 
 def digest(obj: S3Object) -> str:
