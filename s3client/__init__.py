@@ -13,10 +13,12 @@ manager (``engine_process.py``, with the shared, private and one-shot
 policies) hands each batch to ``s3op`` as a manifest; ``objects.py`` holds
 the value types; ``errors.py`` the exception tree (``except S3Error``
 catches all), ``compat.py`` metaflow's names for it.
-Importing this package is cheap: boto3 is only ever imported by the engine.
+Importing this package is cheap: boto3 is only ever imported by the engine,
+and what a get, a listing or a HEAD does not need (sync, the progress
+types, the bandwidth error) is imported when first asked for.
 """
 
-from s3op.protocol import BandwidthError
+from typing import TYPE_CHECKING, Any
 
 from .client import S3
 from .errors import (
@@ -38,8 +40,34 @@ from .errors import (
     S3URLError,
 )
 from .objects import PutValue, RangeInfo, S3GetObject, S3Object, S3PutObject
-from .progress import ProgressSnapshot
-from .sync import S3InvalidSync, SyncSummary
+
+if TYPE_CHECKING:
+    from s3op.bandwidth import BandwidthError
+    from s3op.progress import ProgressSnapshot
+
+    from .sync import S3InvalidSync, SyncSummary
+
+#: Public names -> the module defining them, imported on first use (a test checks
+#: that ``import s3client`` leaves these modules out).
+_LAZY = {
+    "BandwidthError": "s3op.bandwidth",
+    "ProgressSnapshot": "s3op.progress",
+    "S3InvalidSync": "s3client.sync",
+    "SyncSummary": "s3client.sync",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The names of ``_LAZY``, imported when first asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 's3client' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 #: The package version; kept equal to setup.py's and ``s3op.__version__`` (a test checks).
 __version__ = "0.1.0"

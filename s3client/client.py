@@ -29,7 +29,7 @@ from .progress import ProgressOption, batch_progress, takes_progress
 from .puts import PutForms
 from .results import described, downloaded, grouped, listed, recursive_download
 from .runner import Engine, results_by_request, sigterm_as_interrupt
-from .sync import SyncForm
+from .sync_form import SyncForm
 from .urls import as_prefix, choose_root, range_header, resolve_object_url, resolve_url
 
 GetKey = Union[str, S3GetObject, None]

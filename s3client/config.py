@@ -88,7 +88,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from s3op.protocol import CLIENT_PARAMS_ENV, MAX_RETRIES, SESSION_VARS_ENV, parse_rate
+from s3op.protocol import CLIENT_PARAMS_ENV, MAX_RETRIES, SESSION_VARS_ENV
 
 from .mfconfig import MetaflowSettings
 
@@ -279,7 +279,11 @@ class EngineOptions:
 def _rate(value: Any) -> Optional[int]:
     """``max_bandwidth=`` in bytes a second (``"50MB/s"`` or a number); None: no cap.
     ``BandwidthError`` (a ValueError) for anything else."""
-    return None if value is None else parse_rate(value)
+    if value is None:
+        return None
+    from s3op.bandwidth import parse_rate  # here: only a capped client needs it
+
+    return parse_rate(value)
 
 
 def _journal_dir(value: Any) -> Optional[str]:

@@ -38,7 +38,6 @@ Ctrl-C does.
 from __future__ import annotations
 
 import os
-import queue
 import threading
 from typing import Any, Iterable, Iterator, List, Optional, Sequence, Union
 
@@ -91,6 +90,8 @@ class _BatchThread(threading.Thread):
     """Runs one engine command under ``policy``, its lines into a bounded queue."""
 
     def __init__(self, policy: Policy, argv: Sequence[str]) -> None:
+        import queue  # here: only the iterator forms need it
+
         super().__init__(daemon=True, name="s3client-iterator")
         self.policy, self.argv = policy, argv
         self.lines: queue.Queue[Union[Line, _End]] = queue.Queue(QUEUE_LINES)
@@ -115,6 +116,8 @@ class _BatchThread(threading.Thread):
         return _End(answer.exit_code, answer.stderr)
 
     def _hand_on(self, item: Union[Line, _End]) -> None:
+        import queue  # loaded by __init__
+
         while True:
             if self.abandoned.is_set():
                 raise Abandoned()

@@ -24,9 +24,9 @@ unless ``content_type``/``metadata`` are given (``copy``); the client's
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from s3op.protocol import CopyRequest, DeleteRequest, InfoRequest, Request, Result, parse_url
+from s3op.protocol import InfoRequest, Request, Result, parse_url
 
 from .batching import key_list, names_all_failures
 from .client_parts import ClientParts
@@ -34,8 +34,10 @@ from .errors import S3NotFound, S3RefusedError, is_not_found, raise_for_result
 from .outcome import results_by_request
 from .progress import ProgressOption, takes_progress
 from .results import grouped
-from .uploads import check_metadata
 from .urls import as_prefix
+
+if TYPE_CHECKING:  # the requests that write are imported by the first write
+    from s3op.protocol import CopyRequest, DeleteRequest
 
 
 class DataOps(ClientParts):
@@ -60,7 +62,7 @@ class DataOps(ClientParts):
         """Delete objects (up to 1,000 per request, in parallel); return their URLs, in
         order. A missing key is not an error."""
         urls = [self._object_url(key) for key in key_list(keys, "delete_many")]
-        requests = [DeleteRequest(i, url) for i, url in enumerate(urls)]
+        requests = _delete_requests(urls)
         _raise_first(requests, self._run_op("delete", requests, dry_run))
         return urls
 
@@ -78,7 +80,7 @@ class DataOps(ClientParts):
         """
         keys = key_list(prefixes, "delete_recursive")
         urls = [_deletable_prefix(self._url(key), key, allow_root) for key in keys]
-        requests = [DeleteRequest(i, url) for i, url in enumerate(urls)]
+        requests = _delete_requests(urls)
         results = self._run_op("delete", requests, dry_run, ["--recursive"])
         return [res.url for group in grouped(results, len(requests)) for res in group]
 
@@ -96,6 +98,8 @@ class DataOps(ClientParts):
     ) -> str:  # fmt: skip
         """Copy one object server-side; return the destination URL. ``content_type``
         and ``metadata`` replace the source's (else the copy keeps them)."""
+        from .uploads import check_metadata  # here: a client that only reads never loads it
+
         url = self._object_url(dst)
         checked = check_metadata(url, metadata)
         spec = (self._object_url(src), url, content_type, checked)
@@ -165,6 +169,8 @@ def _copy_request(
     """The copy's request, carrying what the source's HEAD said, so the engine need
     not HEAD it again (the copy stays pinned to that ETag: a source replaced
     since fails, never copies another version)."""
+    from s3op.protocol import CopyRequest
+
     known = head.etag is not None and head.size is not None
     return CopyRequest(
         idx,
@@ -177,6 +183,12 @@ def _copy_request(
         source_crc32=head.crc32 if known else None,
         source_encryption=head.encryption if known else None,
     )
+
+
+def _delete_requests(urls: Sequence[str]) -> List[DeleteRequest]:
+    from s3op.protocol import DeleteRequest
+
+    return [DeleteRequest(i, url) for i, url in enumerate(urls)]
 
 
 def _deletable_prefix(url: str, key: Any, allow_root: bool) -> str:

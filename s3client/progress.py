@@ -27,21 +27,15 @@ import contextlib
 import contextvars
 import functools
 import sys
-from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Tuple, TypeVar, Union
 
-from s3op.protocol import (
-    ProgressBar,
-    ProgressSnapshot,
-    ProgressTracker,
-    PutRequest,
-    Request,
-    Result,
-    Throttled,
-    is_terminal,
-)
+from s3op.protocol import Request, Result
+
+if TYPE_CHECKING:  # s3op.progress is imported when a batch asks for progress
+    from s3op.progress import ProgressSnapshot, ProgressTracker, Throttled
 
 #: What ``progress=`` takes.
-ProgressOption = Union[None, bool, Callable[[ProgressSnapshot], None]]
+ProgressOption = Union[None, bool, Callable[["ProgressSnapshot"], None]]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _REQUESTED: contextvars.ContextVar[ProgressOption] = contextvars.ContextVar(
@@ -90,6 +84,8 @@ def batch_progress(op: str, requests: Sequence[Request], recursive: bool = False
     if show is None:
         yield
         return
+    from s3op.progress import Throttled
+
     tracker = _tracker(op, requests, recursive)
     throttled = Throttled(tracker, show)
     token = _OBSERVER.set(functools.partial(_observe, tracker, throttled))
@@ -107,13 +103,20 @@ def display(
     """(what shows a snapshot, what ends the display); (None, ...) for no progress."""
     if callable(wanted):
         return wanted, _nothing
-    if wanted and is_terminal(sys.stderr):
+    if not wanted:
+        return None, _nothing
+    from s3op.progress import ProgressBar, is_terminal
+
+    if is_terminal(sys.stderr):
         bar = ProgressBar(op, sys.stderr)
         return bar.show, bar.close
     return None, _nothing
 
 
 def _tracker(op: str, requests: Sequence[Request], recursive: bool) -> ProgressTracker:
+    from s3op.progress import ProgressTracker
+    from s3op.protocol import PutRequest
+
     tracker = ProgressTracker(op)
     tracker.growing = tracker.growing or recursive
     if not tracker.growing:
@@ -137,6 +140,5 @@ def _nothing() -> None:
 
 
 __all__ = [
-    "ProgressOption", "ProgressSnapshot", "batch_progress", "checked", "display", "observer",
-    "takes_progress",
+    "ProgressOption", "batch_progress", "checked", "display", "observer", "takes_progress",
 ]  # fmt: skip

@@ -8,7 +8,7 @@ temp dir, runs one ``put`` batch and removes what it staged.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from s3op.protocol import Request
 
@@ -18,7 +18,9 @@ from .errors import raise_for_result
 from .objects import PutValue, S3PutObject
 from .progress import ProgressOption, takes_progress
 from .runner import remove_file, results_by_request
-from .uploads import PutItem, items_from_files, items_from_values, put_spec, stage_value
+
+if TYPE_CHECKING:  # .uploads is imported by the first put: a client that only reads never does
+    from .uploads import PutItem
 
 
 class PutForms(ClientParts):
@@ -40,6 +42,8 @@ class PutForms(ClientParts):
         seekable file object. ``key`` may be an ``S3PutObject``: its
         options apply unless given here, and ``obj`` replaces its value.
         """
+        from .uploads import items_from_values, put_spec
+
         spec = put_spec(key, obj, content_type, metadata)
         items = items_from_values([spec], self._object_url, self._encryption)
         self._upload(items, overwrite)
@@ -61,6 +65,8 @@ class PutForms(ClientParts):
         a bad value, bad metadata or a key given twice raises before
         anything is uploaded.
         """
+        from .uploads import items_from_values
+
         entries = key_list(key_objs, "put_many")
         items = items_from_values(entries, self._object_url, self._encryption)
         # As metaflow: put_many sends a file object from where it stands, put from its start.
@@ -79,6 +85,8 @@ class PutForms(ClientParts):
         Each entry is ``(key, local_path)`` or an ``S3PutObject``. Every file
         must exist and be readable (else S3LocalFileError, nothing uploaded).
         """
+        from .uploads import items_from_files
+
         entries = key_list(key_paths, "put_files")
         items = items_from_files(entries, self._object_url, self._encryption)
         return self._upload(items, overwrite)
@@ -112,6 +120,8 @@ class PutForms(ClientParts):
     ) -> Request:
         if item.path is not None:
             return item.request(idx, item.path)
+        from .uploads import stage_value
+
         local = os.path.join(self._tmpdir, f"put-{batch}-{idx}")
         staged.append(local)
         stage_value(item.url, item.value, local, rewind)

@@ -1,4 +1,5 @@
-"""``S3.sync``: what the two sides are, the checks made first, and the summary.
+"""``S3.sync``: what the two sides are, the checks made first, and the summary
+(the method itself is ``sync_form.SyncForm``'s, which imports this module on first use).
 
 Which side is local decides the direction (local -> prefix: uploads;
 prefix -> local: downloads; prefix -> prefix: server-side copies). A side
@@ -13,16 +14,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Sequence, Union
+from typing import Any, Callable, List, Sequence
 
 from s3op.protocol import Result, SyncRequest, sync_problem
 
-from .client_parts import ClientParts
 from .errors import S3Error, error_for_kind
-from .progress import ProgressOption, takes_progress
-
-#: What ``S3.sync`` takes for either side.
-SyncSide = Union[str, "os.PathLike[str]", None]
+from .sync_form import SyncForm, SyncSide
 
 _LOCAL_STARTS = ("/", "./", "../", "~")
 
@@ -97,34 +94,6 @@ def summarize(req: SyncRequest, results: Sequence[Result], dry_run: bool) -> Syn
 def flags(dry_run: bool) -> List[str]:
     """The engine flags of a sync."""
     return ["--dry-run"] if dry_run else []
-
-
-class SyncForm(ClientParts):
-    """``sync``, as a method of ``S3``."""
-
-    @takes_progress
-    def sync(
-        self,
-        src: SyncSide,
-        dst: SyncSide,
-        delete: bool = False,
-        compare: str = "checksum",
-        dry_run: bool = False,
-        *, progress: ProgressOption = None,
-    ) -> SyncSummary:  # fmt: skip
-        """Make ``dst`` hold what ``src`` holds: a local directory and a prefix (either
-        way), or two prefixes (server-side copies). Only what is missing or different
-        moves; ``delete=True`` also removes at ``dst`` what ``src`` lacks. ``compare``:
-        ``checksum``, ``size`` or ``size_and_time`` (docs/sync.md). Which side is local
-        is told as this module's docstring says. Returns a ``SyncSummary``; per-key
-        failures are in it, not raised. ``S3InvalidSync`` before anything is done for
-        a destination that is a file, equal or nested prefixes and an unknown mode."""
-        rooted = self._s3root is not None
-        req = sync_request(
-            side_text(src, self._url, rooted), side_text(dst, self._url, rooted), delete, compare
-        )
-        self._new_batch()
-        return summarize(req, self._run("sync", [req], flags(dry_run)), dry_run)
 
 
 __all__ = [

@@ -4,7 +4,8 @@ This is the only module that both ``s3op`` and ``s3client`` import (with
 ``s3op.run_batch``'s types). Every type here has exactly one JSON form
 (``to_json`` / ``from_json``), used for manifest lines (requests) and
 result lines (results). Results, error kinds and exit codes live in
-``s3op.results`` and are re-exported here; the names of the environment
+``s3op.results``, the requests that write in ``s3op.writes``, sync's in
+``s3op.sync.spec``; all are re-exported here; the names of the environment
 variables the engine reads, and the limits its options accept, are
 defined here and nowhere else.
 
@@ -46,6 +47,7 @@ the lines it would give, each marked ``"dry": true``, and writes nothing
 Also re-exported for s3client (which draws a batch's progress from the result
 lines it reads, and checks ``max_bandwidth=`` before anything runs): the
 progress counts and bar of ``s3op.progress`` and ``s3op.bandwidth.parse_rate``.
+What a read does not need is imported on first use (``_LAZY``).
 """
 
 from __future__ import annotations
@@ -53,17 +55,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
-from s3op.bandwidth import BandwidthError, parse_rate
-from s3op.progress import (
-    LISTING_OPS,
-    ProgressBar,
-    ProgressSnapshot,
-    ProgressTracker,
-    Throttled,
-    is_terminal,
-)
 from s3op.results import (
     Error,
     ErrorKind,
@@ -75,7 +68,55 @@ from s3op.results import (
     exit_code_of,
     worst_exit,
 )
-from s3op.sync.spec import COMPARE_MODES, SyncRequest, sync_problem
+
+if TYPE_CHECKING:
+    from s3op.bandwidth import BandwidthError, parse_rate
+    from s3op.progress import (
+        LISTING_OPS,
+        ProgressBar,
+        ProgressSnapshot,
+        ProgressTracker,
+        Throttled,
+        is_terminal,
+    )
+    from s3op.sync.spec import COMPARE_MODES, SyncRequest, sync_problem
+    from s3op.writes import CopyRequest, DeleteRequest, PutRequest
+
+#: Re-exported names -> the module defining them, imported on first use: a client
+#: that only gets, lists and describes objects (``import s3client``, then a batch)
+#: never loads the requests that write, the progress bar, the bandwidth cap or
+#: sync's checks (tests/unit/test_lazy_imports.py).
+_LAZY = {
+    "LISTING_OPS": "s3op.progress",
+    "ProgressBar": "s3op.progress",
+    "ProgressSnapshot": "s3op.progress",
+    "ProgressTracker": "s3op.progress",
+    "Throttled": "s3op.progress",
+    "is_terminal": "s3op.progress",
+    "BandwidthError": "s3op.bandwidth",
+    "parse_rate": "s3op.bandwidth",
+    "COMPARE_MODES": "s3op.sync.spec",
+    "SyncRequest": "s3op.sync.spec",
+    "sync_problem": "s3op.sync.spec",
+    "CopyRequest": "s3op.writes",
+    "DeleteRequest": "s3op.writes",
+    "PutRequest": "s3op.writes",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The re-exported names of ``_LAZY`` and ``REQUEST_TYPES``, made on first use."""
+    if name == "REQUEST_TYPES":
+        value: Any = _request_types()
+    elif name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 's3op.protocol' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 # ------------------------------------------------------- environment names
 # The engine's settings that travel in its environment. s3client sets them for
@@ -225,18 +266,6 @@ class GetRequest:
 
 
 @dataclass(frozen=True)
-class PutRequest:
-    """Upload one local file."""
-
-    idx: int
-    url: str
-    local: str
-    content_type: Optional[str] = None
-    metadata: Optional[Dict[str, Any]] = None  # any JSON-encodable dict
-    encryption: Optional[str] = None  # e.g. "AES256", "aws:kms"
-
-
-@dataclass(frozen=True)
 class InfoRequest:
     """HEAD one object."""
 
@@ -252,53 +281,34 @@ class ListRequest:
     url: str
 
 
-@dataclass(frozen=True)
-class DeleteRequest:
-    """Delete one object (with ``recursive``, every object under a prefix)."""
-
-    idx: int
-    url: str
-
-
-@dataclass(frozen=True)
-class CopyRequest:
-    """Copy ``source`` to ``url`` server-side. Content type, metadata and
-    encryption are the source's unless given here (any one given replaces
-    only itself).
-
-    ``source_*``: what the caller's own HEAD of the source said (s3client
-    gives them). With ``source_etag`` and ``source_size`` the engine need not
-    HEAD the source again for a one-request copy; the copy stays pinned to
-    that ETag (a source changed since fails ``precondition_failed``). The
-    others, given with them, are taken as complete: no ``source_crc32``
-    means the source has no whole-object CRC32 (``s3op.ops.copy.known_source``).
-    """
-
-    idx: int
-    url: str  # the destination
-    source: str
-    content_type: Optional[str] = None
-    metadata: Optional[Dict[str, Any]] = None  # any JSON-encodable dict
-    encryption: Optional[str] = None  # e.g. "AES256", "aws:kms"
-    source_size: Optional[int] = None  # bytes
-    source_etag: Optional[str] = None  # as S3 gives it (quoted)
-    source_crc32: Optional[str] = None  # whole-object CRC32, base64 as S3 gives it
-    source_encryption: Optional[str] = None  # the source's server-side encryption
-
-
 Request = Union[
-    GetRequest, PutRequest, InfoRequest, ListRequest, DeleteRequest, CopyRequest, SyncRequest
+    GetRequest,
+    "PutRequest",
+    InfoRequest,
+    ListRequest,
+    "DeleteRequest",
+    "CopyRequest",
+    "SyncRequest",
 ]
 
-REQUEST_TYPES: Dict[str, type] = {
-    "get": GetRequest,
-    "put": PutRequest,
-    "info": InfoRequest,
-    "list": ListRequest,
-    "sync": SyncRequest,
-    "delete": DeleteRequest,
-    "copy": CopyRequest,
-}
+if TYPE_CHECKING:
+    #: The request type of each op (the engine's manifest reader; built on first use).
+    REQUEST_TYPES: Dict[str, type]
+
+
+def _request_types() -> Dict[str, type]:
+    from s3op.sync.spec import SyncRequest
+    from s3op.writes import CopyRequest, DeleteRequest, PutRequest
+
+    return {
+        "get": GetRequest,
+        "put": PutRequest,
+        "info": InfoRequest,
+        "list": ListRequest,
+        "sync": SyncRequest,
+        "delete": DeleteRequest,
+        "copy": CopyRequest,
+    }
 
 
 def request_to_json(req: Request) -> str:

@@ -28,6 +28,7 @@ from s3client.server import REGISTRY
 from tests.backends import Backend
 from tests.conftest import shared_servers
 from tests.interop_helpers import run_python
+from tests.unit.test_lazy_imports import LAZY_MODULES
 
 CLIENT = """
 import os, sys
@@ -109,24 +110,30 @@ from s3client import S3
 with S3(s3root=sys.argv[1]) as s3:
     got = s3.get_many(["seed"])[0].blob.decode()
     found = s3.list_recursive([""])
-print(got, len(found))
+    described = s3.info_many(["seed"])[0].size
+print(got, len(found), described)
 print([m for m in sys.argv[2].split(",") if m in sys.modules])
 """
-#: What a batch on a running shared engine never needs in the client.
-NOT_IN_CLIENT = ("boto3", "botocore", "metaflow", "click", "subprocess", "_hashlib", "hmac")
+#: What a batch on a running shared engine never needs in the client; and what a get,
+#: a listing or a HEAD never needs (imported on first use: tests/unit/test_lazy_imports.py).
+NOT_IN_CLIENT = (
+    "boto3", "botocore", "metaflow", "click", "subprocess", "_hashlib", "hmac",
+    *LAZY_MODULES,
+)  # fmt: skip
 
 
 def test_a_batch_on_a_running_server_imports_no_engine_modules(
     s3backend: Backend, runtime: Path
 ) -> None:
-    """Once the shared server runs, a program's get and list start no process and
-    compute its name without OpenSSL: no subprocess, hashlib or hmac, no botocore."""
+    """Once the shared server runs, a program's get, list and info start no process and
+    compute its name without OpenSSL: no subprocess, hashlib or hmac, no botocore; nor
+    do they load sync, uploads, the requests that write, progress or the bandwidth cap."""
     s3backend.client().put_object(Bucket=s3backend.bucket, Key="lean/seed", Body=b"seed")
     assert run_python(CLIENT, [s3backend.root("lean")], timeout=60).returncode == 0  # starts it
     (sock,) = _sockets(runtime)
     done = run_python(LEAN_CLIENT, [s3backend.root("lean"), ",".join(NOT_IN_CLIENT)], timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split("\n")[:2] == ["seed 2", "[]"]
+    assert done.stdout.split("\n")[:2] == ["seed 2 4", "[]"]
     assert _sockets(runtime) == [sock]  # the same server answered: nothing was started
 
 
