@@ -30,7 +30,6 @@ import itertools
 import os
 import signal
 import threading
-import uuid
 from types import FrameType
 from typing import (
     Callable,
@@ -249,7 +248,7 @@ def batch_settings(options: BatchOptions) -> jobs.Settings:
         may_repeat=options.may_repeat,
         part_size=options.transfer.part_size,
         multipart_threshold=max(options.transfer.multipart_threshold, 1),
-        tmp_tag=uuid.uuid4().hex[:12],
+        tmp_tag=os.urandom(6).hex(),  # 12 random hex digits; uuid costs ~2 ms of start-up
         file_mode=0o666 & ~current_umask(),
         dry_run=options.dry_run,
     )

@@ -38,7 +38,6 @@ from typing import (
 )
 
 from s3op import __version__
-from s3op.cli_help import command_help
 from s3op.cli_options import OPTIONS_OF, OptionSpec
 from s3op.manifest import url_problem
 from s3op.manifest_stream import ManifestSource
@@ -96,6 +95,8 @@ def parse_batch_argv(
     specs = OPTIONS_OF[op]
     options_part = argv[1 : argv.index("--")] if "--" in argv else argv[1:]
     if "--help" in options_part or "-h" in options_part:  # as click: before any checks
+        from s3op.cli_help import command_help  # here: help is text start-up need not build
+
         raise ShowHelp(command_help(op))
     given, args = scan_argv(argv[1:], specs)
     values = {**option_defaults(specs, os.environ if environ is None else environ), **given}

@@ -15,16 +15,19 @@ is read and parsed the same way, an ``<Error>`` in a 200 being a failure.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Union
 from urllib.parse import quote
-from xml.etree import ElementTree
 
 from s3op.errors import OpError
 from s3op.fastmany import Outgoing, exchange
 from s3op.fastsend import NotOurs, Sender
 from s3op.http1_conn import Response
 from s3op.protocol import ErrorKind
+from s3op.responses import xml_root
 from s3op.transport import CopyReplies, GetFailed, HeadReply, NotSent, S3Answer
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 #: copy_object arguments sent as plain headers.
 _COPY_HEADERS = {
@@ -121,13 +124,15 @@ def parse_copy_answer(body: bytes, headers: Mapping[str, str]) -> S3Answer:
     return {"CopyObjectResult": result}
 
 
-def answer_root(body: bytes, headers: Mapping[str, str], operation: str) -> ElementTree.Element:
+def answer_root(body: bytes, headers: Mapping[str, str], operation: str) -> Element:
     """The root element of a 200 answer's XML. An ``<Error>`` root (S3 failed after
     sending the status) raises the ClientError it names; XML that does not parse
     (damaged on the way) is ``corrupt``."""
+    from xml.etree.ElementTree import ParseError
+
     try:
-        root = ElementTree.fromstring(body)
-    except (ElementTree.ParseError, LookupError, ValueError) as exc:  # LookupError: a
+        root = xml_root(body)
+    except (ParseError, LookupError, ValueError) as exc:  # LookupError: a
         # flipped byte in the declaration's encoding name ("UTFC8")
         raise OpError(ErrorKind.CORRUPT, f"unreadable {operation} answer: {exc}") from None
     if root.tag.rpartition("}")[2] == "Error":

@@ -32,13 +32,26 @@ for a host name that does not resolve, ``UnresolvedHost`` (a
 from __future__ import annotations
 
 import socket
-import ssl
+import sys
 import threading
 import time
-from typing import IO, Dict, List, Optional, Protocol, Tuple, Union, runtime_checkable
+from typing import (
+    IO,
+    TYPE_CHECKING,
+    Dict,
+    List,
+    Optional,
+    Protocol,
+    Tuple,
+    Union,
+    runtime_checkable,
+)
 
 from s3op import bandwidth
 from s3op.http1_conn import Connection, Response, TransportError, UnresolvedHost, read_head
+
+if TYPE_CHECKING:  # ssl is imported for an https endpoint only (~3 ms of start-up)
+    import ssl
 
 __all__ = [
     "FileSpan",
@@ -260,7 +273,7 @@ def _send_file(sock: socket.socket, body: Readable) -> None:
     when it is a slice of a file, the socket is plain TCP and no bandwidth cap
     counts its blocks; else block by block."""
     if isinstance(body, FileSpan) and bandwidth.LIMITER is None:
-        if not isinstance(sock, ssl.SSLSocket):  # TLS encrypts in Python's buffers
+        if not _is_tls(sock):  # TLS encrypts in Python's buffers
             _send_span(sock, *body.take_span())
             return
     while True:
@@ -282,7 +295,15 @@ def _send_span(sock: socket.socket, fileobj: IO[bytes], offset: int, count: int)
         raise TransportError(f"the file ended after {sent} of {count} bytes")
 
 
+def _is_tls(sock: socket.socket) -> bool:
+    """Whether ``sock`` speaks TLS (none can before ``ssl`` is imported)."""
+    ssl_module = sys.modules.get("ssl")
+    return ssl_module is not None and isinstance(sock, ssl_module.SSLSocket)
+
+
 def _tls_context(verify: bool) -> ssl.SSLContext:
+    import ssl  # here: a plain-HTTP endpoint never needs it
+
     context = ssl.create_default_context()
     if not verify:
         context.check_hostname = False

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import io
 import socket
-import ssl
-from typing import Callable, Dict, List, Optional, Tuple, Union, cast
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple, Union, cast
 
 from s3op import bandwidth
+
+if TYPE_CHECKING:
+    import ssl
 
 READ_BUFFER = 64 * 1024
 

@@ -27,7 +27,6 @@ memory a put line while the check runs, freed before the first request).
 from __future__ import annotations
 
 import hashlib
-import tempfile
 import weakref
 from typing import Iterator, Optional, Set, TextIO
 
@@ -54,6 +53,8 @@ class ManifestSource:
             start = stream.tell()
             source = cls(op, stream, start, _check(op, stream))
         else:
+            import tempfile  # here: only a manifest on a pipe is spooled
+
             spool = tempfile.TemporaryFile("w+", encoding="utf-8")
             try:
                 count = _check(op, _copied(stream, spool))

@@ -25,16 +25,18 @@ the parent (``PR_SET_PDEATHSIG``) so nothing is left orphaned.
 
 from __future__ import annotations
 
-import multiprocessing
+import select
 import threading
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
-from typing import Dict, List, Optional, Tuple, Union, cast
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from s3op.channel import SHUTDOWN_SIGNAL, Channel
 from s3op.jobs import Job, Outcome
 from s3op.worker import WorkerSpec, process_entry, worker_main
+
+if TYPE_CHECKING:  # multiprocessing is imported only when workers are forked (~8 ms)
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
 __all__ = ["Channel", "Died", "Done", "HELD_MAX", "Pool", "SHUTDOWN_SIGNAL", "Worker", "WorkerSpec"]
 
@@ -92,6 +94,8 @@ class Pool:
             )
             thread.start()
             return Worker(channel, None, {})
+        import multiprocessing  # here: a batch on in-process threads never needs it
+
         parent_end, child_end = multiprocessing.Pipe(duplex=True)
         siblings = [w.conn for w in self.workers]
         ctx = multiprocessing.get_context("fork")
@@ -127,8 +131,7 @@ class Pool:
         events: List[Union[Done, Died]] = []
         if self.processes == 0:  # a Channel may hold outcomes: take them at least this often
             timeout = HELD_MAX if timeout is None else min(timeout, HELD_MAX)
-        # wait() needs only fileno(): pipes, sentinels and a Channel's wake-up pipe
-        ready = wait(cast(List[Connection], list(handles)), timeout)
+        ready = _ready(list(handles), timeout)
         for handle in ready:
             worker = handles[handle]
             if handle is worker.conn:
@@ -183,3 +186,22 @@ class Pool:
     def pids(self) -> List[int]:
         """PIDs of worker processes (for tests and diagnostics)."""
         return [w.process.pid for w in self.workers if w.process and w.process.pid]
+
+
+def _ready(handles: Sequence[object], timeout: Optional[float]) -> List[object]:
+    """The ``handles`` ready to read (a sentinel: its process ended) within ``timeout`` s.
+
+    Only ``fileno()`` is needed: pipes, sentinels and a Channel's wake-up pipe.
+    An in-process worker's channel alone is polled here; with worker processes,
+    ``multiprocessing.connection.wait`` (imported with them) does it.
+    """
+    if any(not isinstance(h, Channel) for h in handles):
+        from multiprocessing.connection import wait
+
+        return list(wait(cast("List[Connection]", handles), timeout))
+    poller = select.poll()
+    for channel in cast("List[Channel]", handles):
+        poller.register(channel.fileno(), select.POLLIN)
+    ms = None if timeout is None else max(0.0, timeout) * 1000.0
+    fds = {fd for fd, _ in poller.poll(ms)}
+    return [h for h in cast("List[Channel]", handles) if h.fileno() in fds]

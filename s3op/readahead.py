@@ -19,7 +19,6 @@ Pages nobody takes (a listing abandoned half-way) are dropped after
 
 from __future__ import annotations
 
-import html
 import threading
 import time
 from collections import OrderedDict
@@ -47,7 +46,11 @@ def next_token(body: bytes) -> Optional[str]:
     if end < 0:
         return None
     text = body[start:end].decode("utf-8", "replace")
-    return html.unescape(text) if "&" in text else text
+    if "&" not in text:
+        return text
+    import html  # here: tokens are rarely escaped, and start-up need not pay ~1 ms
+
+    return html.unescape(text)
 
 
 class _Fetch:

@@ -67,7 +67,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import multiprocessing
 import os
 import random
 import time
@@ -200,6 +199,8 @@ def _tally_one() -> None:
 def tallying_retries() -> Iterator[Callable[[], int]]:
     """Count every retry made meanwhile, in this process and in workers forked
     meanwhile; yields a function reading the count (the end-of-batch summary's)."""
+    import multiprocessing  # here: only a CLI run's progress counts retries
+
     global RETRY_TALLY
     previous, RETRY_TALLY = RETRY_TALLY, multiprocessing.Value("q", 0)
     tally = RETRY_TALLY

@@ -32,12 +32,14 @@ import queue
 import signal
 import threading
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from typing import Callable, ContextManager, List, Optional, Protocol, Tuple, Union
+from typing import TYPE_CHECKING, Callable, ContextManager, List, Optional, Protocol, Tuple, Union
 
 from s3op.channel import SHUTDOWN_SIGNAL, WorkerEnd
 from s3op.jobs import Outcome
 from s3op.throttle import Throttle
+
+if TYPE_CHECKING:  # a forked worker's pipe; in-process workers never import multiprocessing
+    from multiprocessing.connection import Connection
 
 #: (job id, task): a job from the parent, or one a runner handed back to finish.
 Message = Tuple[int, object]
@@ -81,7 +83,7 @@ class WorkerSpec:
 
 
 #: The worker's end of its link to the parent: a pipe, or an in-process channel.
-Link = Union[Connection, WorkerEnd]
+Link = Union["Connection", WorkerEnd]
 
 
 def worker_main(conn: Link, spec: WorkerSpec) -> None:

@@ -162,6 +162,42 @@ def test_the_real_server_on_pipes(s3backend: Backend, client: Any) -> None:
     assert help_end["exit_code"] == 0 and "Usage: s3op list" in help_end["stderr"]
 
 
+#: What a serving engine imports only when a batch needs it, not for a first GET
+#: (each costs its start-up; docs/benchmarks.md, issue-19h): worker processes, TLS,
+#: XML, HTTP dates other than S3's, botocore, help text.
+DEFERRED = (
+    "multiprocessing", "ssl", "xml.etree.ElementTree", "email.utils", "uuid", "tempfile",
+    "html", "botocore", "s3op.cli_help",
+)  # fmt: skip
+
+
+def test_a_first_get_imports_only_what_it_needs(
+    s3backend: Backend, client: Any, tmp_path: Path
+) -> None:
+    client.put_object(Bucket=s3backend.bucket, Key="k", Body=b"abc")
+    manifest = tmp_path / "get.jsonl"
+    request = {"idx": 0, "url": s3backend.root("k"), "local": str(tmp_path / "k")}
+    manifest.write_text(json.dumps(request) + "\n")
+    script = (
+        "import atexit, runpy, sys\n"
+        f"atexit.register(lambda: print([m for m in {DEFERRED!r} if m in sys.modules]))\n"
+        "sys.argv = ['s3op', 'serve', '--idle-timeout', '30']\n"
+        "runpy.run_module('s3op', run_name='__main__', alter_sys=True)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        input=command_line(["get", "--inputs", str(manifest)]),
+        capture_output=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.decode().splitlines()
+    assert json.loads(lines[0])["size"] == 3 and (tmp_path / "k").read_bytes() == b"abc"
+    assert json.loads(lines[1])["exit_code"] == 0
+    assert lines[2] == "[]"
+
+
 def test_serving_imports_neither_click_nor_the_command_line() -> None:
     code = "import sys, s3op.serve; print('click' in sys.modules, 's3op.cli' in sys.modules)"
     out = subprocess.run(
