@@ -135,13 +135,10 @@ class DataOps(ClientParts):
 
     def _sources_exist(self, sources: Sequence[str]) -> Dict[str, Result]:
         """Each source's HEAD, by URL; S3NotFound naming the first missing source
-        (nothing is copied then). The HEADs go out with a copy's requests in flight
-        (``SOURCE_HEAD_THREADS``), not an ``info`` batch's."""
+        (nothing is copied then). A big batch of HEADs runs on more threads than a
+        small one (``s3op.options.INFO_THREADS``)."""
         requests = [InfoRequest(i, url) for i, url in enumerate(sources)]
-        flags = ["--allow-missing"]
-        if len(sources) > INFO_START_WINDOW:  # else all go at once anyway; a user's --threads wins
-            flags += ["--threads", str(SOURCE_HEAD_THREADS)]
-        by_idx = results_by_request(requests, self._run("info", requests, flags))
+        by_idx = results_by_request(requests, self._run("info", requests, ["--allow-missing"]))
         for req in requests:
             res = by_idx[req.idx]
             if is_not_found(res):
@@ -157,17 +154,6 @@ class DataOps(ClientParts):
         self._new_batch()  # refuses once the client is closed
         return self._run(op, requests, [*flags, *(["--dry-run"] if dry_run else [])])
 
-
-#: Threads of the batch that HEADs a copy's sources, when there are more than
-#: ``INFO_START_WINDOW``: the engine starts a batch with 4 requests in flight a thread
-#: (``s3op.throttle``), so 256 here, as many as s5cmd keeps, where an ``info`` batch's
-#: default 16 threads start at 64 and grow to 128 (a thread each is started for the
-#: batch: not worth it for a few). 1,000 sources over the benchmark's network model (20 ms
-#: a request): 0.37 s of HEADs at 16 threads, 0.19 s at 64 (W10; on loopback, where the
-#: HEADs are CPU-bound, 0.13-0.14 s either way).
-SOURCE_HEAD_THREADS = 64
-#: Requests an ``info`` batch on the engine's default threads starts with in flight.
-INFO_START_WINDOW = 64
 
 #: (source URL, destination URL, new content type, new metadata) of one copy.
 _CopySpec = Tuple[str, str, Optional[str], Optional[Dict[str, Any]]]

@@ -55,6 +55,7 @@ from s3op.options import (
     DEFAULT_THREADS,
     FORK_MIN_CPUS,
     IN_PROCESS_MAX,
+    INFO_THREADS,
     PUT_THREADS,
     BatchOptions,
     BatchUsageError,
@@ -69,7 +70,7 @@ from s3op.protocol import (
 )
 from s3op.retry import RetryPolicy
 from s3op.scheduler import Scheduler
-from s3op.throttle import window_max
+from s3op.throttle import START_PER_THREAD, window_max
 
 #: What the scheduler hands a sink: a result, or a listing page's objects in compact form.
 Emitted = Union[Result, jobs.Found]
@@ -171,7 +172,7 @@ def _run_batch(
         with bandwidth.capped(options.max_bandwidth):
             return run_sync(list(batch), options, out)  # type: ignore[arg-type]
     processes = worker_processes(options.pool.num_workers, _size_hint(op, count, options))
-    default = {"put": PUT_THREADS, "copy": COPY_THREADS}.get(op, DEFAULT_THREADS)
+    default = default_threads(op, count)
     threads = options.pool.threads or threads_per_process(default, processes)
     settings = batch_settings(options)
     window = window_max(op, threads)  # requests in flight a worker may grow to
@@ -228,6 +229,15 @@ def worker_processes(num_workers: Optional[int], size_hint: int) -> int:
     if size_hint <= IN_PROCESS_MAX or cpus < FORK_MIN_CPUS:
         return 0
     return cpus
+
+
+def default_threads(op: str, count: int) -> int:
+    """Threads a batch of ``count`` requests of ``op`` runs on when none were asked
+    for: more for uploads and copies (they wait on the server), and for HEADs of a
+    batch bigger than the default threads start with in flight (``INFO_THREADS``)."""
+    if op == "info" and count > DEFAULT_THREADS * START_PER_THREAD:
+        return INFO_THREADS
+    return {"put": PUT_THREADS, "copy": COPY_THREADS}.get(op, DEFAULT_THREADS)
 
 
 def threads_per_process(default: int, processes: int) -> int:
@@ -326,6 +336,7 @@ __all__ = [
     "retry_policy",
     "run_planned",
     "run_batch",
+    "default_threads",
     "threads_per_process",
     "worker_processes",
 ]

@@ -38,6 +38,7 @@ from s3op.options import (
     DEFAULT_THREADS,
     FORK_MIN_CPUS,
     IN_PROCESS_MAX,
+    INFO_THREADS,
     LAYOUTS,
     MAX_THREADS,
     MIN_DEADLINE,
@@ -85,7 +86,8 @@ RUN_OPTIONS: Tuple[OptionSpec, ...] = (
         "--threads",
         "threads",
         f"Threads per worker [default: {DEFAULT_THREADS}; put: {PUT_THREADS}, "
-        f"copy: {COPY_THREADS}, shared out among forked workers, at least {DEFAULT_THREADS} each].",
+        f"copy: {COPY_THREADS}, info of over {DEFAULT_THREADS * 4} requests: {INFO_THREADS}; "
+        f"shared out among forked workers, at least {DEFAULT_THREADS} each].",
         IntRange(1, MAX_THREADS),
     ),
     OptionSpec(
@@ -297,11 +299,22 @@ DASK_OPTIONS: Tuple[OptionSpec, ...] = (
 #: The options of each batch command, in the order ``--help`` lists them.
 OPTIONS_OF: Dict[str, Tuple[OptionSpec, ...]] = {
     "get": (
-        INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, ALLOW_MISSING, *GET_OPTIONS, DRY_RUN,
-        JOURNAL, *DASK_OPTIONS,
+        INPUTS,
+        *RUN_OPTIONS,
+        *TRANSFER_OPTIONS,
+        ALLOW_MISSING,
+        *GET_OPTIONS,
+        DRY_RUN,
+        JOURNAL,
+        *DASK_OPTIONS,
     ),
     "put": (
-        INPUTS, *RUN_OPTIONS, *TRANSFER_OPTIONS, OVERWRITE, DRY_RUN, JOURNAL,
+        INPUTS,
+        *RUN_OPTIONS,
+        *TRANSFER_OPTIONS,
+        OVERWRITE,
+        DRY_RUN,
+        JOURNAL,
         *DASK_OPTIONS,
     ),
     "info": (INPUTS, *RUN_OPTIONS, ALLOW_MISSING, *DASK_OPTIONS),

@@ -44,6 +44,13 @@ PUT_THREADS = 64
 #: 3 interleaved pairs on a loaded 2-CPU box, load 30-50): 64 threads 23.1 / 25.9 s
 #: (network model / loopback medians), 128 threads 19.0 / 16.8 s; faster in 5 of 6 pairs.
 COPY_THREADS = 128
+#: HEADs of a batch bigger than its default threads start with in flight
+#: (``DEFAULT_THREADS`` x ``s3op.throttle.START_PER_THREAD``, 64): a thread keeps
+#: 4 to 8 HEADs in flight, so more threads put more out from the start. 1,000 HEADs
+#: over the benchmark's network model (20 ms a request): 0.37-0.41 s at 16 threads,
+#: 0.19-0.22 s at 64; on loopback, where HEADs are CPU-bound, 0.13-0.15 s either way
+#: (W10's source HEADs, docs/benchmarks.md "issue-16f"). Smaller batches keep 16.
+INFO_THREADS = 64
 MAX_THREADS = 256
 DEFAULT_RETRIES = 10
 DEFAULT_DEADLINE = 300.0
@@ -166,6 +173,7 @@ __all__ = [
     "DEFAULT_RETRIES",
     "DEFAULT_SHARD_SIZE",
     "DEFAULT_THREADS",
+    "INFO_THREADS",
     "FORK_MIN_CPUS",
     "IN_PROCESS_MAX",
     "LAYOUTS",

@@ -86,6 +86,10 @@ class WorkerSpec:
 Link = Union["Connection", WorkerEnd]
 
 
+#: The name of a worker's job threads (and a number): what a thread dump shows.
+WORKER_THREAD_NAME = "s3op-worker"
+
+
 def worker_main(conn: Link, spec: WorkerSpec) -> None:
     """Body of a worker: build its runner, run jobs on M threads until shutdown."""
     throttle = Throttle(spec.threads, window_max=spec.window_max)
@@ -105,8 +109,13 @@ def worker_main(conn: Link, spec: WorkerSpec) -> None:
         return True
 
     threads = [
-        threading.Thread(target=_serve, args=(runner, inbox, answer, throttle), daemon=True)
-        for _ in range(spec.threads)
+        threading.Thread(
+            target=_serve,
+            args=(runner, inbox, answer, throttle),
+            name=f"{WORKER_THREAD_NAME}-{n}",
+            daemon=True,
+        )
+        for n in range(spec.threads)
     ]
     for t in threads:
         t.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing
+import os
 import threading
 from pathlib import Path
 from typing import Any, Iterator, List
@@ -21,7 +22,13 @@ from s3op import BatchOptions, BatchUsageError, run_batch
 from s3op.batch import LineSink
 from s3op.client import ClientConfig
 from s3op.credentials import CredentialCache
-from s3op.options import DownloadOptions, PoolOptions, RetryOptions
+from s3op.options import (
+    DEFAULT_THREADS,
+    INFO_THREADS,
+    DownloadOptions,
+    PoolOptions,
+    RetryOptions,
+)
 from s3op.protocol import (
     ErrorKind,
     ExitCode,
@@ -32,6 +39,7 @@ from s3op.protocol import (
     Request,
     Result,
 )
+from s3op.worker import WORKER_THREAD_NAME
 from tests.backends import Backend
 
 
@@ -294,3 +302,41 @@ def test_run_batch_works_off_the_main_thread(s3backend: Backend, client: Any) ->
     thread.start()
     thread.join(60)
     assert outcome[0] is ExitCode.OK and isinstance(outcome[1], Result) and outcome[1].ok
+
+
+# ------------------------------------------------------------- threads
+
+
+def _most_threads_while_answering(count: int, options: BatchOptions) -> int:
+    """Run an info batch of ``count`` HEADs (of missing keys) in-process; the most
+    threads alive while its results came back."""
+    seen: List[int] = []
+
+    def note(result: Result) -> None:
+        assert result.error is not None and result.error.kind is ErrorKind.NOT_FOUND
+        seen.append(sum(t.name.startswith(WORKER_THREAD_NAME) for t in threading.enumerate()))
+
+    requests = [InfoRequest(i, f"s3://{_bucket()}/missing-{i}") for i in range(count)]
+    run_batch("info", requests, options, note)
+    assert len(seen) == count
+    return max(seen)
+
+
+def _bucket() -> str:
+    return os.environ["S3CLIENT_TEST_BUCKET"]
+
+
+@pytest.mark.parametrize(
+    "pool", [PoolOptions(num_workers=0), PoolOptions(num_workers=0, threads=8)]
+)
+def test_a_big_info_batch_runs_on_more_threads_unless_told(
+    s3backend: Backend, monkeypatch: pytest.MonkeyPatch, pool: PoolOptions
+) -> None:
+    monkeypatch.setenv("S3CLIENT_TEST_BUCKET", s3backend.bucket)
+    options = BatchOptions(pool=pool, allow_missing=True)
+    small = _most_threads_while_answering(DEFAULT_THREADS * 4, options)
+    big = _most_threads_while_answering(DEFAULT_THREADS * 4 + 1, options)
+    if pool.threads is None:
+        assert (small, big) == (DEFAULT_THREADS, INFO_THREADS)
+    else:
+        assert (small, big) == (8, 8)  # the caller's threads win

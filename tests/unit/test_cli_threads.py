@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from s3op.batch import threads_per_process
-from s3op.options import DEFAULT_THREADS, PUT_THREADS
+from s3op.batch import default_threads, threads_per_process
+from s3op.options import COPY_THREADS, DEFAULT_THREADS, INFO_THREADS, PUT_THREADS
+from s3op.throttle import START_PER_THREAD
 
 
 @pytest.mark.parametrize(
@@ -21,3 +22,17 @@ from s3op.options import DEFAULT_THREADS, PUT_THREADS
 )
 def test_threads_per_process(default: int, processes: int, want: int) -> None:
     assert threads_per_process(default, processes) == want
+
+
+@pytest.mark.parametrize(
+    "op,count,want",
+    [
+        ("get", 10_000, DEFAULT_THREADS),
+        ("put", 1, PUT_THREADS),
+        ("copy", 1, COPY_THREADS),
+        ("info", DEFAULT_THREADS * START_PER_THREAD, DEFAULT_THREADS),  # all start in flight
+        ("info", DEFAULT_THREADS * START_PER_THREAD + 1, INFO_THREADS),
+    ],
+)
+def test_default_threads(op: str, count: int, want: int) -> None:
+    assert default_threads(op, count) == want
