@@ -13,7 +13,7 @@ import os
 import queue
 import threading
 from collections import deque
-from typing import Deque, Optional, Tuple
+from typing import Callable, Deque, Optional, Tuple
 
 from s3op.protocol import Result
 
@@ -64,6 +64,7 @@ class Channel:
         self._closed = False
         self._held = 0  # jobs sent and not answered yet: queued, or running on a thread
         self._lock = threading.Lock()
+        self._on_send: Optional[Callable[[], None]] = None
         self.worker_end = WorkerEnd(self)
 
     # parent side
@@ -73,10 +74,15 @@ class Channel:
 
     def send(self, msg: Parcel) -> None:
         """Hand a job (or ``SHUTDOWN_SIGNAL``) to the worker."""
-        if msg is not SHUTDOWN_SIGNAL:
-            with self._lock:
-                self._held += 1
+        if msg is SHUTDOWN_SIGNAL:
+            self.inbox.put(msg)
+            return
+        with self._lock:
+            self._held += 1
+            on_send = self._on_send
         self.inbox.put(msg)
+        if on_send is not None:
+            on_send()
 
     def poll(self) -> bool:
         """True while an outcome waits."""
@@ -105,6 +111,12 @@ class Channel:
             os.close(self._wake_w)
 
     # worker side
+    def watch(self, on_send: Callable[[], None]) -> None:
+        """Call ``on_send()`` after each job sent from now on (the worker's threads
+        start as jobs arrive: ``s3op.job_threads``)."""
+        with self._lock:
+            self._on_send = on_send
+
     def deliver(self, msg: Tuple[int, object], urgent: bool = True) -> None:
         """An outcome for the parent; ``urgent`` ones wake it at once."""
         with self._lock:

@@ -1,4 +1,4 @@
-"""One worker: M threads taking jobs off one inbox and answering each.
+"""One worker: up to M threads taking jobs off one inbox and answering each.
 
 A worker knows nothing of what its jobs do. ``WorkerSpec.runner`` (a
 ``RunnerFactory``, picklable) builds, inside the worker after it starts,
@@ -7,6 +7,7 @@ transport of the worker's own (clients never cross a fork). The worker
 gives it one thing: ``slow_down``, its ``Throttle``'s, to call when S3
 says slow down.
 
+Threads are started as work waits for them (``s3op.job_threads``), up to M.
 Each thread runs one job at a time under a ``Throttle`` slot. A thread
 that takes a job the runner calls batchable also takes the batchable jobs
 of its kind waiting behind it (``_gather``, never waiting for more), as
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, ContextManager, List, Optional, Protocol, Tuple, Union
 
 from s3op.channel import SHUTDOWN_SIGNAL, WorkerEnd
+from s3op.job_threads import JobThreads
 from s3op.jobs import Outcome
 from s3op.throttle import Throttle
 
@@ -86,12 +88,8 @@ class WorkerSpec:
 Link = Union["Connection", WorkerEnd]
 
 
-#: The name of a worker's job threads (and a number): what a thread dump shows.
-WORKER_THREAD_NAME = "s3op-worker"
-
-
 def worker_main(conn: Link, spec: WorkerSpec) -> None:
-    """Body of a worker: build its runner, run jobs on M threads until shutdown."""
+    """Body of a worker: build its runner, run jobs on up to M threads until shutdown."""
     throttle = Throttle(spec.threads, window_max=spec.window_max)
     in_process = isinstance(conn, WorkerEnd)  # threads take jobs straight off the channel
     runner = spec.runner(throttle.slow_down, in_process)
@@ -108,25 +106,20 @@ def worker_main(conn: Link, spec: WorkerSpec) -> None:
                 return False
         return True
 
-    threads = [
-        threading.Thread(
-            target=_serve,
-            args=(runner, inbox, answer, throttle),
-            name=f"{WORKER_THREAD_NAME}-{n}",
-            daemon=True,
-        )
-        for n in range(spec.threads)
-    ]
-    for t in threads:
-        t.start()
+    threads = JobThreads(spec.threads)
+    threads.target = lambda: _serve(runner, inbox, answer, throttle, threads)
+    if isinstance(conn, WorkerEnd):
+        conn.channel.watch(threads.arrived)
+    threads.arrived()  # the first thread: it takes what was sent before the watch
     if not isinstance(conn, WorkerEnd):
-        _pump(conn, inbox)
+        _pump(conn, inbox, threads)
         inbox.put(SHUTDOWN_SIGNAL)
-    for t in threads:
-        t.join()
+    threads.join()
 
 
-def _pump(conn: Connection, inbox: queue.SimpleQueue[Optional[Message]]) -> None:
+def _pump(
+    conn: Connection, inbox: queue.SimpleQueue[Optional[Message]], threads: JobThreads
+) -> None:
     while True:
         try:
             msg = conn.recv()
@@ -135,6 +128,7 @@ def _pump(conn: Connection, inbox: queue.SimpleQueue[Optional[Message]]) -> None
         if msg is SHUTDOWN_SIGNAL:
             return
         inbox.put(msg)
+        threads.arrived()
 
 
 def _serve(
@@ -142,13 +136,15 @@ def _serve(
     inbox: queue.SimpleQueue[Optional[Message]],
     answer: Answer,
     throttle: Throttle,
+    threads: JobThreads,
 ) -> None:
     def hand_off(job_id: int, task: object) -> None:
         inbox.put((job_id, task))  # any free thread finishes it (SimpleQueue: never full)
+        threads.arrived()
 
     carried: Optional[Message] = None  # taken while gathering a batch, run right after it
     while True:
-        msg = carried if carried is not None else inbox.get()
+        msg = carried if carried is not None else threads.take(inbox)
         if msg is SHUTDOWN_SIGNAL:
             inbox.put(SHUTDOWN_SIGNAL)  # for the next thread
             return
@@ -156,6 +152,7 @@ def _serve(
         if not batch:  # the window is full: ``msg`` went back to the inbox
             throttle.wait_for_room()
             continue
+        threads.took(more_waiting=not inbox.empty())
         try:
             with throttle.slot():
                 if len(batch) > 1:

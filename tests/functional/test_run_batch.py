@@ -22,13 +22,8 @@ from s3op import BatchOptions, BatchUsageError, run_batch
 from s3op.batch import LineSink
 from s3op.client import ClientConfig
 from s3op.credentials import CredentialCache
-from s3op.options import (
-    DEFAULT_THREADS,
-    INFO_THREADS,
-    DownloadOptions,
-    PoolOptions,
-    RetryOptions,
-)
+from s3op.job_threads import WORKER_THREAD_NAME
+from s3op.options import INFO_THREADS, DownloadOptions, PoolOptions, RetryOptions
 from s3op.protocol import (
     ErrorKind,
     ExitCode,
@@ -39,7 +34,6 @@ from s3op.protocol import (
     Request,
     Result,
 )
-from s3op.worker import WORKER_THREAD_NAME
 from tests.backends import Backend
 
 
@@ -309,7 +303,7 @@ def test_run_batch_works_off_the_main_thread(s3backend: Backend, client: Any) ->
 
 def _most_threads_while_answering(count: int, options: BatchOptions) -> int:
     """Run an info batch of ``count`` HEADs (of missing keys) in-process; the most
-    threads alive while its results came back."""
+    job threads alive while its results came back."""
     seen: List[int] = []
 
     def note(result: Result) -> None:
@@ -326,17 +320,12 @@ def _bucket() -> str:
     return os.environ["S3CLIENT_TEST_BUCKET"]
 
 
-@pytest.mark.parametrize(
-    "pool", [PoolOptions(num_workers=0), PoolOptions(num_workers=0, threads=8)]
-)
-def test_a_big_info_batch_runs_on_more_threads_unless_told(
-    s3backend: Backend, monkeypatch: pytest.MonkeyPatch, pool: PoolOptions
+def test_threads_start_as_work_waits_for_them(
+    s3backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("S3CLIENT_TEST_BUCKET", s3backend.bucket)
-    options = BatchOptions(pool=pool, allow_missing=True)
-    small = _most_threads_while_answering(DEFAULT_THREADS * 4, options)
-    big = _most_threads_while_answering(DEFAULT_THREADS * 4 + 1, options)
-    if pool.threads is None:
-        assert (small, big) == (DEFAULT_THREADS, INFO_THREADS)
-    else:
-        assert (small, big) == (8, 8)  # the caller's threads win
+    alone = BatchOptions(pool=PoolOptions(num_workers=0), allow_missing=True)
+    assert _most_threads_while_answering(1, alone) == 1  # not DEFAULT_THREADS
+    assert 1 <= _most_threads_while_answering(500, alone) <= INFO_THREADS
+    capped = BatchOptions(pool=PoolOptions(num_workers=0, threads=2), allow_missing=True)
+    assert _most_threads_while_answering(500, capped) <= 2

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple, cast
 import pytest
 
 from s3op import jobs
+from s3op.job_threads import JobThreads
 from s3op.jobs import CopyJob, InfoJob, Outcome
 from s3op.ops.runner import OpRunner, OpWorker
 from s3op.protocol import CopyRequest, InfoRequest, Result
@@ -100,8 +101,9 @@ class Worker:
             self.inbox.put((job_id, task))
         self.lock = threading.Lock()
         self.answers: List[Tuple[int, Outcome]] = []
+        fixed = JobThreads(0)  # these threads, no more
         self.threads = [
-            threading.Thread(target=_serve, args=(runner, self.inbox, self.answer, throttle))
+            threading.Thread(target=_serve, args=(runner, self.inbox, self.answer, throttle, fixed))
             for _ in range(threads)
         ]
         for t in self.threads:
