@@ -307,9 +307,7 @@ def test_a_server_closing_unanswered_sends_the_batch_to_a_private_one(
             REGISTRY.close_all()
 
 
-def test_a_forked_child_does_not_hold_the_parents_lease(
-    s3backend: Backend, runtime: Path
-) -> None:
+def test_a_forked_child_does_not_hold_the_parents_lease(s3backend: Backend, runtime: Path) -> None:
     """fork() while a batch holds the shared server: once the parent lets go, the
     server is free again even though the child still runs."""
     s3backend.client().put_object(Bucket=s3backend.bucket, Key="sh/seed", Body=b"seed")
