@@ -26,6 +26,7 @@ $(VENV)/.installed-bench: $(INSTALL_DEPS) | $(VPY)
 
 check: install
 	$(VENV)/bin/ruff check s3client s3op tests scripts
+	$(VENV)/bin/ruff format --check s3client s3op tests scripts
 	$(VENV)/bin/mypy s3client s3op
 
 test: install
