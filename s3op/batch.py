@@ -178,7 +178,8 @@ def _run_batch(
     window = window_max(op, threads)  # requests in flight a worker may grow to
     config = client_config_for(options, threads, window + threads)
     runner = OpWorker(config, retry_policy(options), settings)
-    pool = Pool(WorkerSpec(runner, threads, window), processes)
+    # as many threads as requests to start with (more start as parts and pages wait)
+    pool = Pool(WorkerSpec(runner, threads, window, eager=min(threads, max(1, count))), processes)
     download = options.download
     scheduler = Scheduler(
         pool,

@@ -82,6 +82,7 @@ class WorkerSpec:
     runner: RunnerFactory  # builds what runs the jobs, inside the worker
     threads: int  # threads per worker: jobs run at once (fewer while S3 throttles)
     window_max: int = 0  # requests in flight it may grow to (``Throttle``); 0: 2 x threads
+    eager: Optional[int] = None  # threads started with it (None: all); more as work waits
 
 
 #: The worker's end of its link to the parent: a pipe, or an in-process channel.
@@ -110,7 +111,7 @@ def worker_main(conn: Link, spec: WorkerSpec) -> None:
     threads.target = lambda: _serve(runner, inbox, answer, throttle, threads)
     if isinstance(conn, WorkerEnd):
         conn.channel.watch(threads.arrived)
-    threads.arrived()  # the first thread: it takes what was sent before the watch
+    threads.start(spec.threads if spec.eager is None else max(1, spec.eager))
     if not isinstance(conn, WorkerEnd):
         _pump(conn, inbox, threads)
         inbox.put(SHUTDOWN_SIGNAL)
