@@ -23,7 +23,13 @@ from s3op.batch import LineSink
 from s3op.client import ClientConfig
 from s3op.credentials import CredentialCache
 from s3op.job_threads import WORKER_THREAD_NAME
-from s3op.options import INFO_THREADS, DownloadOptions, PoolOptions, RetryOptions
+from s3op.options import (
+    DEFAULT_THREADS,
+    INFO_THREADS,
+    DownloadOptions,
+    PoolOptions,
+    RetryOptions,
+)
 from s3op.protocol import (
     ErrorKind,
     ExitCode,
@@ -326,6 +332,7 @@ def test_threads_start_as_work_waits_for_them(
     monkeypatch.setenv("S3CLIENT_TEST_BUCKET", s3backend.bucket)
     alone = BatchOptions(pool=PoolOptions(num_workers=0), allow_missing=True)
     assert _most_threads_while_answering(1, alone) == 1  # not DEFAULT_THREADS
-    assert 1 <= _most_threads_while_answering(500, alone) <= INFO_THREADS
+    assert _most_threads_while_answering(DEFAULT_THREADS * 4, alone) == DEFAULT_THREADS
+    assert _most_threads_while_answering(DEFAULT_THREADS * 4 + 1, alone) == INFO_THREADS
     capped = BatchOptions(pool=PoolOptions(num_workers=0, threads=2), allow_missing=True)
-    assert _most_threads_while_answering(500, capped) <= 2
+    assert _most_threads_while_answering(500, capped) == 2
