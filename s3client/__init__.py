@@ -20,6 +20,8 @@ types, the bandwidth error) is imported when first asked for.
 
 from typing import TYPE_CHECKING, Any
 
+from s3op.lazy import load
+
 from .client import S3
 from .errors import (
     S3AccessDenied,
@@ -59,14 +61,7 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """The names of ``_LAZY``, imported when first asked for."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 's3client' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return load(globals(), _LAZY, name)
 
 
 #: The package version; kept equal to setup.py's and ``s3op.__version__`` (a test checks).

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from s3op.lazy import load
+
 #: ``s3op --version``. A literal kept equal to setup.py's version (a test checks):
 #: reading package metadata would add its import and a search of sys.path to every
 #: ``python -m s3op`` start-up.
@@ -39,14 +41,7 @@ _LAZY = {
 
 def __getattr__(name: str) -> object:
     """``run_batch`` and its types, imported when first asked for."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 's3op' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return load(globals(), _LAZY, name)
 
 
 __all__ = ["BatchOptions", "BatchUsageError", "ResultSink", "__version__", "run_batch"]

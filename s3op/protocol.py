@@ -57,6 +57,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
+from s3op.lazy import load
 from s3op.results import (
     Error,
     ErrorKind,
@@ -106,15 +107,9 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """The re-exported names of ``_LAZY`` and ``REQUEST_TYPES``, made on first use."""
-    if name == "REQUEST_TYPES":
-        value: Any = _request_types()
-    elif name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-    else:
-        raise AttributeError(f"module 's3op.protocol' has no attribute {name!r}")
-    globals()[name] = value
+    if name != "REQUEST_TYPES":
+        return load(globals(), _LAZY, name)
+    value = globals()[name] = _request_types()
     return value
 
 
