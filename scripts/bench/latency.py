@@ -63,7 +63,8 @@ else:
         from s3client import S3
     else:
         from metaflow import S3
-    s3 = S3(s3root=root, tmproot=tempfile.mkdtemp(prefix="bench-w7-"))
+    tmproot = tempfile.mkdtemp(prefix="bench-w7-")
+    s3 = S3(s3root=root, tmproot=tmproot)
     def call():
         objs = s3.get_many(keys)
         return len(objs), sum(len(o.blob) for o in objs)
@@ -80,6 +81,7 @@ timed()  # warm-up: client, connections, engine
 samples = [timed() for _ in range(calls)]
 if tool in ("s3client", "metaflow"):
     s3.close()  # metaflow keeps its temp dirs otherwise
+    os.rmdir(tmproot)  # close() removes what it made inside; the root is ours
 print(json.dumps(samples), flush=True)
 if tool == "obstore":
     os._exit(0)  # obstore's tokio threads can abort Python's finalization (tools.py)
