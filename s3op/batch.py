@@ -178,8 +178,9 @@ def _run_batch(
     window = window_max(op, threads)  # requests in flight a worker may grow to
     config = client_config_for(options, threads, window + threads)
     runner = OpWorker(config, retry_policy(options), settings)
-    # as many threads as requests to start with (more start as parts and pages wait)
-    pool = Pool(WorkerSpec(runner, threads, window, eager=min(threads, max(1, count))), processes)
+    # one thread to start: it gathers a burst of small requests; more start as work
+    # waits and no thread is idle (``s3op.job_threads``)
+    pool = Pool(WorkerSpec(runner, threads, window, eager=1), processes)
     download = options.download
     scheduler = Scheduler(
         pool,

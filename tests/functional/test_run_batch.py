@@ -332,7 +332,8 @@ def test_threads_start_as_work_waits_for_them(
     monkeypatch.setenv("S3CLIENT_TEST_BUCKET", s3backend.bucket)
     alone = BatchOptions(pool=PoolOptions(num_workers=0), allow_missing=True)
     assert _most_threads_while_answering(1, alone) == 1  # not DEFAULT_THREADS
-    assert _most_threads_while_answering(DEFAULT_THREADS * 4, alone) == DEFAULT_THREADS
-    assert _most_threads_while_answering(DEFAULT_THREADS * 4 + 1, alone) == INFO_THREADS
+    # a thread takes up to 32 HEADs (GET_BATCH) at a time; others start as work waits
+    assert 2 <= _most_threads_while_answering(DEFAULT_THREADS * 4, alone) <= DEFAULT_THREADS
+    assert 2 <= _most_threads_while_answering(DEFAULT_THREADS * 4 + 1, alone) <= INFO_THREADS
     capped = BatchOptions(pool=PoolOptions(num_workers=0, threads=2), allow_missing=True)
     assert _most_threads_while_answering(500, capped) == 2

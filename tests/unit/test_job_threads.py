@@ -52,28 +52,27 @@ def test_a_burst_of_jobs_starts_one_thread_that_takes_them_all() -> None:
 
 @pytest.mark.parametrize("jobs,most", [(5, 16), (5, 3)])
 def test_long_jobs_get_a_thread_each_up_to_most(jobs: int, most: int) -> None:
-    if True:
-        inbox: queue.SimpleQueue[Optional[int]] = queue.SimpleQueue()
-        running: List[int] = []
-        release = threading.Event()
-        all_running = threading.Event()
+    inbox: queue.SimpleQueue[Optional[int]] = queue.SimpleQueue()
+    running: List[int] = []
+    release = threading.Event()
+    all_running = threading.Event()
 
-        def run(task: int) -> None:
-            running.append(task)
-            if len(running) == min(jobs, most):
-                all_running.set()
-            release.wait()  # a long job: holds its thread
+    def run(task: int) -> None:
+        running.append(task)
+        if len(running) == min(jobs, most):
+            all_running.set()
+        release.wait()  # a long job: holds its thread
 
-        threads = _threads(most, inbox, run)
-        for task in range(jobs):
-            inbox.put(task)
-            threads.arrived()
-        assert all_running.wait(10), running
-        assert len(threads.started) == min(jobs, most)
-        release.set()
-        inbox.put(STOP)
-        threads.join()
-        assert sorted(running) == list(range(jobs))
+    threads = _threads(most, inbox, run)
+    for task in range(jobs):
+        inbox.put(task)
+        threads.arrived()
+    assert all_running.wait(10), running
+    assert len(threads.started) == min(jobs, most)
+    release.set()
+    inbox.put(STOP)
+    threads.join()
+    assert sorted(running) == list(range(jobs))
 
 
 def test_a_job_arriving_while_every_thread_is_busy_starts_one_more() -> None:
