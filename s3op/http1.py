@@ -12,16 +12,28 @@ file (an upload part) goes by ``sendfile`` on plain TCP with no bandwidth cap:
 the kernel copies it from the page cache to the socket, with no read into
 Python (TLS, or a cap that counts the blocks, keeps the block loop).
 
-Stale connections: this module is the one place a request is ever sent
-again without the retry loop (``s3op.retry`` lists every layer that may
-repeat work). A GET or HEAD on a reused connection that turns out to have
-been closed by the server while it sat idle (broken before a response head
-was read: ``_stale``) is sent once more on a fresh connection, by
-``Pool.request``, ``Pool.start`` and ``Pool.answer`` alike, and not
-counted as an attempt: the server never saw it. Nothing else is ever
-resent here: a server may apply a PUT and close without answering, so a
-write that got no answer goes back to the retry loop, which counts it and
-resolves a later 412 (see ops/put.py).
+Stale connections, in two steps:
+
+1. Before an idle connection carries a request, ``Pool._take`` checks it
+   (``_closed_while_idle``: a poll with no wait): one the server closed
+   while it sat in the pool (its FIN or reset has arrived: the socket reads
+   as ready) is dropped and the next idle one, or a fresh one, is taken.
+   Nothing was sent on it, so this is safe for every request, a PUT or a
+   CopyObject included: without it, a write after a pause longer than the
+   server's keep-alive timeout (AWS closes idle connections after some
+   seconds) went out on a dead connection, failed, and cost an attempt and
+   a backoff sleep in the retry loop.
+2. A server can still close a connection just as a request goes out (the
+   FIN is on its way). This module is the one place a request is then sent
+   again without the retry loop (``s3op.retry`` lists every layer that may
+   repeat work): a GET or HEAD on a reused connection that broke before a
+   response head was read (``_stale``) is sent once more on a fresh
+   connection, by ``Pool.request``, ``Pool.start`` and ``Pool.answer``
+   alike, and not counted as an attempt. Nothing else is ever resent here:
+   from a broken connection alone one cannot tell a request the server
+   never read from one it applied before closing without an answer, so a
+   write that got no answer goes back to the retry loop, which counts it
+   and resolves a later 412 (see ops/put.py).
 
 Errors are ``ConnectionError`` (``TransportError``), ``TimeoutError`` or,
 for a host name that does not resolve, ``UnresolvedHost`` (a
@@ -31,6 +43,7 @@ for a host name that does not resolve, ``UnresolvedHost`` (a
 
 from __future__ import annotations
 
+import select
 import socket
 import sys
 import threading
@@ -104,6 +117,15 @@ def _stale(method: str, conn: Connection, exc: BaseException) -> bool:
     )
 
 
+def _closed_while_idle(conn: Connection) -> bool:
+    """True when an idle connection reads as ready: the server closed it (EOF or
+    a reset arrived) or sent bytes no request asked for. Either way it must not
+    carry a request. A poll with no wait: one system call, no blocking."""
+    poller = select.poll()
+    poller.register(conn.sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class Pending:
     """A request sent (``Pool.start``), its reply not read yet (``head``: what a
     stale GET or HEAD sends again)."""
@@ -138,9 +160,15 @@ class Pool:
         self._lock = threading.Lock()
 
     def _take(self) -> Connection:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
+        """An idle connection still open at the server's end, or a fresh one."""
+        while True:
+            with self._lock:
+                if not self._idle:
+                    break
+                conn = self._idle.pop()
+            if not _closed_while_idle(conn):
+                return conn
+            conn.close()
         return self._connect()
 
     def release(self, conn: Connection, keep: bool = True) -> None:

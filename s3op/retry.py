@@ -22,7 +22,10 @@ Every layer that may do work again, who owns it, and why it is there
    never saw it. Never a PUT (a server may apply a write and close without
    answering; the loop counts that one and resolves a later 412,
    ``ops/put.py``), never on a timeout or a malformed status line, never
-   twice.
+   twice. It is the rare case: an idle connection the server has already
+   closed is found so before any request goes out on it (``http1``'s
+   ``_closed_while_idle``) and dropped, for every method: nothing sent,
+   nothing repeated. What is left is a close racing the request.
 3. The multipart upload's create fallback (``ops/put.py``,
    ``_create_upload``): after a store refuses the full-object CRC32
    (``invalid_request``, permanent: its loop ends at once) the create is

@@ -56,7 +56,10 @@ values come from the same hash. ``after``/``window`` limit a mode to
 Counters (``counts()``): ``requests``, ``requests.<METHOD>``,
 ``eligible.<direction>`` / ``eligible.<mode>``, and per injected fault
 ``<mode>.<direction>`` (body faults), ``error.<status>``, ``drop``, ``drip``,
-``latency``; ``upstream_error`` counts disruptions the proxy did not inject.
+``latency``; ``upstream_error`` counts disruptions the proxy did not inject;
+``idle_close`` counts client connections closed after ``idle_timeout`` seconds
+without a request (an attribute, None by default: a server's keep-alive
+timeout, which any mode may run with).
 ``log()`` holds one ``Record`` per request; ``mean_inflight(t0, t1)`` the
 time-weighted number of requests in flight.
 """
@@ -230,6 +233,9 @@ class FaultProxy:
         self._thread: Optional[threading.Thread] = None
         self._server: Optional[asyncio.AbstractServer] = None
         self._writers: Set[asyncio.StreamWriter] = set()
+        #: Seconds a client connection may sit idle between requests before the proxy
+        #: closes it, as a server with a keep-alive timeout does (None: never).
+        self.idle_timeout: Optional[float] = None
         self.set_mode(mode, **params)
 
     # ------------------------------------------------------------ control
@@ -365,8 +371,11 @@ class FaultProxy:
     ) -> bool:
         """Relay one request and its answer; False when the connection must end."""
         try:
-            raw = await creader.readuntil(b"\r\n\r\n")
+            raw = await asyncio.wait_for(creader.readuntil(b"\r\n\r\n"), self.idle_timeout)
         except asyncio.IncompleteReadError:
+            return False
+        except asyncio.TimeoutError:
+            self._bump("idle_close")  # closed as a keep-alive timeout would
             return False
         req = Head(raw)
         method, target = (req.start.split(" ") + ["", ""])[:2]

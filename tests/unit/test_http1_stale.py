@@ -1,10 +1,13 @@
 """The one stale-connection rule (``s3op.http1._stale``) and ``s3op.inflight``.
 
 A loopback server answers one request per connection and then hangs up,
-as a server closing an idle keep-alive connection does; the client's next
-request on that connection finds it broken before any answer. A GET or
-HEAD is then sent once more on a fresh connection, by ``Pool.request``
-and ``Pool.start``/``Pool.answer`` alike; a PUT never is.
+as a server closing an idle keep-alive connection does. The pool finds such
+a connection closed before it sends anything on it (``_closed_while_idle``)
+and takes a fresh one, for a PUT as for a GET. A connection that breaks
+after the request went out (the server read it and hung up, or closed just
+as it was sent) is the other case: a GET or HEAD is then sent once more on
+a fresh connection, by ``Pool.request`` and ``Pool.start``/``Pool.answer``
+alike; a PUT never is.
 """
 
 from __future__ import annotations
@@ -74,15 +77,64 @@ def test_a_get_on_a_connection_closed_while_idle_is_sent_again(
     pool.close()
 
 
-def test_a_put_on_a_connection_closed_while_idle_is_never_sent_again(
+def test_a_put_after_the_server_closed_the_idle_connection_goes_on_a_fresh_one(
     one_per_connection: Tuple[int, List[bytes]],
 ) -> None:
     port, seen = one_per_connection
     pool = _pool(port)
     _first_then_idle(pool)
+    assert pool.request("PUT", "/write", {"Content-Length": "1"}, b"x").read_all() == b"ok"
+    assert seen == [b"GET /first HTTP/1.1", b"PUT /write HTTP/1.1"]  # sent once, not retried
+    pool.close()
+
+
+def test_a_batched_put_after_the_server_closed_the_idle_connection_goes_on_a_fresh_one(
+    one_per_connection: Tuple[int, List[bytes]],
+) -> None:
+    port, seen = one_per_connection
+    pool = _pool(port)
+    _first_then_idle(pool)
+    pending = pool.start("PUT", "/batched", {"Content-Length": "1"}, b"x")
+    assert not pending.conn.reused  # the closed one was dropped before sending
+    got = pool.answer(pending)
+    assert isinstance(got, Response) and got.read_all() == b"ok"
+    assert seen == [b"GET /first HTTP/1.1", b"PUT /batched HTTP/1.1"]
+    pool.close()
+
+
+@pytest.fixture
+def hangs_up_on_the_second() -> Iterator[Tuple[int, List[bytes]]]:
+    """Answers a connection's first request; reads its second and closes unanswered
+    (a server that applied a write and hung up, or closed as it arrived)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: List[bytes] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            for answer in (True, False):
+                head, _ = read_head(conn)
+                seen.append(head.split(b"\r\n", 1)[0])
+                if answer:
+                    conn.sendall(OK)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], seen
+    thread.join(5)
+    listener.close()
+
+
+def test_a_put_whose_connection_breaks_after_sending_is_never_sent_again(
+    hangs_up_on_the_second: Tuple[int, List[bytes]],
+) -> None:
+    port, seen = hangs_up_on_the_second
+    pool = _pool(port)
+    assert pool.request("GET", "/first", {}).read_all() == b"ok"
     with pytest.raises((TransportError, ConnectionError)):
         pool.request("PUT", "/write", {"Content-Length": "1"}, b"x").read_all()
-    assert seen == [b"GET /first HTTP/1.1"]  # the retry loop decides, and counts it
+    # the server read the PUT: the retry loop decides, and counts it
+    assert seen == [b"GET /first HTTP/1.1", b"PUT /write HTTP/1.1"]
     pool.close()
 
 
