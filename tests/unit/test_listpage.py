@@ -68,7 +68,7 @@ def page(
     key_count: Optional[int] = None,
 ) -> bytes:
     """A page as SeaweedFS writes it (its fields after the objects), or as AWS does."""
-    top = f"<Name>b</Name><Prefix>p/</Prefix><MaxKeys>1000</MaxKeys>"
+    top = "<Name>b</Name><Prefix>p/</Prefix><MaxKeys>1000</MaxKeys>"
     flag = f"<IsTruncated>{'true' if token else 'false'}</IsTruncated>"
     tok = f"<NextContinuationToken>{esc(token)}</NextContinuationToken>" if token else ""
     enc = "<EncodingType>url</EncodingType>" if encode else ""
