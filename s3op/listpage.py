@@ -107,7 +107,7 @@ def _scan(text: str) -> ListPage:
     encoded = _text(top.encoding or "").lower() == "url"
     return ListPage(
         tuple(_keys(keys, encoded)),
-        tuple(int(size) if size else 0 for size in sizes),
+        tuple(map(int, sizes)) if "" not in sizes else tuple(int(n or 0) for n in sizes),
         tuple(_stamps(_texts(modified))),
         tuple(_texts(etags)),
         tuple(_keys(prefixes, encoded)),
@@ -224,9 +224,12 @@ def _texts(raws: List[str]) -> List[str]:
 def _keys(raws: List[str], encoded: bool) -> List[str]:
     """Keys (or prefixes) as XML texts, URL-decoded if ``encoded``."""
     texts = _texts(raws)
-    if encoded and any("%" in text or "+" in text for text in texts):
-        return [unquote_plus(text) for text in texts]
-    return texts
+    if not encoded:
+        return texts
+    raw = "<".join(raws)  # without "&", the texts are the raws: nothing to decode if no % or +
+    if "%" not in raw and "+" not in raw and "&" not in raw:
+        return texts
+    return [unquote_plus(text) for text in texts]
 
 
 def _stamps(texts: List[str]) -> List[Optional[int]]:
