@@ -32,7 +32,7 @@ from typing import Iterable, List, Optional, Sequence
 from s3op.protocol import GetRequest, Result
 
 from .errors import S3EngineError, raise_for_result
-from .objects import RangeInfo, S3Object
+from .objects import RangeInfo, S3Object, found_under
 
 
 def downloaded(
@@ -93,12 +93,12 @@ def listed(groups: Sequence[Sequence[Result]], prefixes: Sequence[str]) -> List[
     """
     objects: List[S3Object] = []
     for prefix, group in zip(prefixes, groups):
+        make = found_under(prefix)
         for res in group:
             if res.is_prefix:
                 objects.append(S3Object(prefix, res.url.rstrip("/") + "/", None))
             else:
-                size, modified = res.size, res.last_modified
-                objects.append(S3Object(prefix, res.url, None, size=size, last_modified=modified))
+                objects.append(make(res.url, res.size, res.last_modified))
     return objects
 
 

@@ -18,6 +18,7 @@ from s3op import bandwidth
 from s3op.bodies import FastBody
 from s3op.checksum import crc32_from_b64
 from s3op.errors import OpError
+from s3op.listpage import ListPage, page_of_answer
 from s3op.protocol import ErrorKind
 from s3op.serverside import ServerSideCalls
 from s3op.transport import (
@@ -131,6 +132,13 @@ class BotocoreTransport(ServerSideCalls):
             Bucket=Bucket, Prefix=Prefix, Delimiter=Delimiter, ContinuationToken=ContinuationToken
         )
         return self.client.list_objects_v2(**kwargs)
+
+    def list_page(self, bucket: str, prefix: str, delimiter: str, token: Optional[str]) -> ListPage:
+        """One page of ListObjectsV2, read (keys decoded)."""
+        answer = self.list_objects_v2(
+            Bucket=bucket, Prefix=prefix, Delimiter=delimiter, ContinuationToken=token
+        )
+        return page_of_answer(answer)
 
     def put_object(
         self,

@@ -33,8 +33,9 @@ from s3op.fastmany import get_many, head_many
 from s3op.fastputs import put_headers, put_many
 from s3op.fastsend import CHECKSUM_MODE, Endpoint, NotOurs, Sender
 from s3op.http1_conn import Response
+from s3op.listpage import ListPage, answer_of_page, page_of_answer, read_page
 from s3op.readahead import ReadAhead, next_token
-from s3op.responses import describe_headers, parse_attributes, parse_listing
+from s3op.responses import describe_headers, parse_attributes
 from s3op.serverside import ServerSideCalls
 from s3op.signing import CredentialSource
 from s3op.transport import (
@@ -186,21 +187,25 @@ class FastClient(ServerSideCalls):
         Delimiter: str = "",
         ContinuationToken: Optional[str] = None,
     ) -> S3Answer:
-        """One page of ListObjectsV2, parsed into botocore's shape (keys decoded)."""
+        """One page of ListObjectsV2, in botocore's shape (keys decoded)."""
         if self._sender.serves(Bucket):
-            key = (Bucket, Prefix, Delimiter, ContinuationToken or "")
-            try:
-                body = self._read_ahead.take(key)
-                if body is None:
-                    body = self._list_page(*key)
-            except NotOurs:
-                return self._slow_list(Bucket, Prefix, Delimiter, ContinuationToken)
-            token = next_token(body)
-            if token:  # ask for the next page while this one is parsed and written out
-                ahead = (Bucket, Prefix, Delimiter, token)
-                self._read_ahead.start(ahead, lambda: self._list_page(*ahead))
-            return parse_listing(body)
+            return answer_of_page(self.list_page(Bucket, Prefix, Delimiter, ContinuationToken))
         return self._slow_list(Bucket, Prefix, Delimiter, ContinuationToken)
+
+    def list_page(self, bucket: str, prefix: str, delimiter: str, token: Optional[str]) -> ListPage:
+        """One page of ListObjectsV2, read (``s3op.listpage``; keys decoded)."""
+        if not self._sender.serves(bucket):
+            return page_of_answer(self._slow_list(bucket, prefix, delimiter, token))
+        key = (bucket, prefix, delimiter, token or "")
+        try:
+            body = self._read_ahead.take(key) or self._list_page(*key)
+        except NotOurs:
+            return page_of_answer(self._slow_list(bucket, prefix, delimiter, token))
+        following = next_token(body)
+        if following:  # ask for the next page while this one is parsed and written out
+            ahead = (bucket, prefix, delimiter, following)
+            self._read_ahead.start(ahead, lambda: self._list_page(*ahead))
+        return read_page(body)
 
     def _list_page(self, bucket: str, prefix: str, delimiter: str, token: str) -> bytes:
         params = [("list-type", "2"), ("encoding-type", "url"), ("prefix", prefix)]

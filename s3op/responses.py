@@ -1,9 +1,9 @@
-"""S3 responses, read without botocore: headers, listings, errors.
+"""S3 responses, read without botocore: headers, attributes, errors.
 
 The fast path (``s3op.fastpath``) answers in botocore's shapes so the ops
 and the error table never know which path served them: response headers
-become botocore's field names, a ListObjectsV2 page becomes its dict, and
-an error response becomes botocore's ``ClientError``.
+become botocore's field names, and an error response becomes botocore's
+``ClientError``. Listing pages are read by ``s3op.listpage``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import functools
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
-from urllib.parse import unquote_plus
 
 from s3op.http1_conn import Response
 from s3op.transport import S3Answer
@@ -31,40 +30,6 @@ def xml_root(body: bytes) -> Element:
     from xml.etree import ElementTree
 
     return ElementTree.fromstring(body)
-
-
-def parse_listing(body: bytes) -> S3Answer:
-    """A ListObjectsV2 XML page -> botocore's dict (``encoding-type=url`` decoded)."""
-    root = xml_root(body)
-    ns = _NS if root.tag.startswith(_NS) else ""
-    encoded = (root.findtext(f"{ns}EncodingType") or "").lower() == "url"
-
-    def decode(text: Optional[str]) -> str:
-        return unquote_plus(text or "") if encoded else (text or "")
-
-    contents = []
-    for item in root.iter(f"{ns}Contents"):
-        entry: S3Answer = {
-            "Key": decode(item.findtext(f"{ns}Key")),
-            "Size": int(item.findtext(f"{ns}Size") or 0),
-            "ETag": item.findtext(f"{ns}ETag"),
-        }
-        modified = item.findtext(f"{ns}LastModified")
-        if modified:
-            entry["LastModified"] = _iso_time(modified)
-        contents.append(entry)
-    prefixes = [
-        {"Prefix": decode(p.findtext(f"{ns}Prefix"))} for p in root.iter(f"{ns}CommonPrefixes")
-    ]
-    out: S3Answer = {
-        "IsTruncated": (root.findtext(f"{ns}IsTruncated") or "").lower() == "true",
-        "Contents": contents,
-        "CommonPrefixes": prefixes,
-    }
-    token = root.findtext(f"{ns}NextContinuationToken")
-    if token:
-        out["NextContinuationToken"] = token
-    return out
 
 
 def parse_attributes(body: bytes) -> S3Answer:
@@ -96,12 +61,6 @@ def parse_attributes(body: bytes) -> S3Answer:
             parts["Parts"] = listed
         out["ObjectParts"] = parts
     return out
-
-
-def _iso_time(text: str) -> datetime.datetime:
-    """S3's ISO 8601 times ("2026-11-24T08:30:05.000Z") on any Python >= 3.7."""
-    text = text.strip().replace("Z", "+00:00")
-    return datetime.datetime.fromisoformat(text[:19] + text[-6:] if "." in text else text)
 
 
 #: botocore's fields for the response headers sent only sometimes.

@@ -11,8 +11,10 @@ implement it:
 - ``s3op.botocore_transport.BotocoreTransport``: a botocore S3 client.
 
 Calls take botocore's keyword names and answer botocore's response
-dicts (``S3Answer``), so ``s3op.errors.classify`` maps every failure the
-same way whichever transport raised it (botocore's ``ClientError`` for an
+dicts (``S3Answer``), except ``list_page``, which answers a listing page
+as an ``s3op.listpage.ListPage`` (a listing need not build and read back a
+dict per key). Both raise alike, so ``s3op.errors.classify`` maps every
+failure the same way whichever transport raised it (botocore's ``ClientError`` for an
 S3 error response, ``ConnectionError``/``TimeoutError`` for the network).
 A GET's ``Body`` (``Body``) returns data as soon as any arrives, so a
 caller can check its deadline however slowly the bytes come, and checks a
@@ -48,6 +50,8 @@ from typing import (
     Tuple,
     Union,
 )
+
+from s3op.listpage import ListPage
 
 #: An answer in botocore's shape (``ContentLength``, ``ETag``, ``Body``, ...): a dict
 #: of heterogeneous fields, the contract both transports keep.
@@ -231,6 +235,10 @@ class Transport(Protocol):
         ContinuationToken: Optional[str] = None,
     ) -> S3Answer:
         """One page of ListObjectsV2 (keys decoded)."""
+
+    def list_page(self, bucket: str, prefix: str, delimiter: str, token: Optional[str]) -> ListPage:
+        """One page of ListObjectsV2, read (``s3op.listpage``; keys decoded): what a
+        listing needs, without building botocore's dict of it."""
 
     def put_object(
         self,

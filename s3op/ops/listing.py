@@ -13,10 +13,10 @@ import dataclasses
 from typing import List, Optional, Union
 
 from s3op.jobs import Found, Listed, ListJob, Page
+from s3op.listpage import ListPage
 from s3op.ops import OpContext, failed, invalid
 from s3op.protocol import ErrorKind, Result, parse_url
 from s3op.retry import Deadline, Failure, run_with_retries
-from s3op.transport import S3Answer
 
 
 def list_prefix(key: str) -> str:
@@ -35,28 +35,21 @@ def run_list(ctx: OpContext, job: ListJob) -> Union[List[Result], Page]:
     page = _page(ctx, loc.bucket, list_prefix(loc.key), delimiter, job.token)
     if isinstance(page, Failure):
         return [failed(req.idx, req.url, page)]
-    token = page.get("NextContinuationToken")
-    more = dataclasses.replace(job, token=token) if page.get("IsTruncated") and token else None
+    more = dataclasses.replace(job, token=page.token) if page.truncated and page.token else None
     base = f"s3://{loc.bucket}/"
-    contents = page.get("Contents", [])
+    urls = [base + key for key in page.keys]
     if job.for_get or job.for_delete:
-        found = tuple((base + item["Key"], int(item["Size"])) for item in contents)
+        found = tuple(zip(urls, page.sizes))
         return Page(Listed(req.idx, found, "delete" if job.for_delete else "get"), more)
-    objects = []
-    for item in contents:
-        modified = item.get("LastModified")
-        stamp = int(modified.timestamp()) if modified is not None else None
-        objects.append((base + item["Key"], int(item["Size"]), stamp, item.get("ETag")))
-    prefixes = tuple(base + p["Prefix"] for p in page.get("CommonPrefixes", []))
-    return Page(Found(req.idx, tuple(objects), prefixes), more)
+    objects = tuple(zip(urls, page.sizes, page.modified, page.etags))
+    prefixes = tuple(base + prefix for prefix in page.prefixes)
+    return Page(Found(req.idx, objects, prefixes), more)
 
 
 def _page(
     ctx: OpContext, bucket: str, prefix: str, delimiter: str, token: Optional[str]
-) -> Union[S3Answer, Failure]:
-    def attempt(deadline: Deadline) -> S3Answer:
-        return ctx.transport.list_objects_v2(
-            Bucket=bucket, Prefix=prefix, Delimiter=delimiter, ContinuationToken=token or None
-        )
+) -> Union[ListPage, Failure]:
+    def attempt(deadline: Deadline) -> ListPage:
+        return ctx.transport.list_page(bucket, prefix, delimiter, token or None)
 
     return run_with_retries(attempt, ctx.policy, ctx.on_throttle)

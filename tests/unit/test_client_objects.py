@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
 from s3client import RangeInfo, S3Object
+from s3client.objects import found_under
 
 ROOT = "s3://bkt/root"
 
@@ -117,3 +119,23 @@ def test_repr_names_url_size_and_place(local: str) -> None:
         "<S3Object s3://bkt/root/k (3 bytes, in S3)>"
     )
     assert str(S3Object(ROOT, ROOT + "/k", None, size=0)).endswith("(0 bytes, in S3)>")
+
+
+@pytest.mark.parametrize(
+    "prefix", [None, "s3://b/p", "s3://b/p/", "s3://b/p/k", "s3://b/", "s3://b"]
+)
+@pytest.mark.parametrize(
+    "url", ["s3://b/p/k", "s3://b/p/d/", "s3://b/p", "s3://b/q/k", "s3://b/pk"]
+)
+@pytest.mark.parametrize(("size", "modified"), [(3, 1_700_000_000), (0, None)])
+def test_found_under_makes_what_the_constructor_makes(
+    prefix: Optional[str], url: str, size: int, modified: Optional[int]
+) -> None:
+    made = found_under(prefix)(url, size, modified)
+    built = S3Object(prefix, url, None, size=size, last_modified=modified)
+    assert list(made.__dict__.items()) == list(built.__dict__.items())
+    assert (made.prefix, made.key, made.last_modified) == (
+        built.prefix,
+        built.key,
+        built.last_modified,
+    )

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from s3op import jobs
+from s3op.listpage import ListPage, page_of_answer
 from s3op.ops import OpContext
 from s3op.ops.listing import run_list
 from s3op.protocol import ListRequest, Result
@@ -55,15 +56,16 @@ def test_an_empty_page_writes_nothing() -> None:
 
 
 class OnePage:
-    """A client whose bucket answers one ListObjectsV2 page, as botocore shapes it."""
+    """A transport whose bucket answers one ListObjectsV2 page, as botocore shapes it
+    (read as ``BotocoreTransport.list_page`` reads it)."""
 
     def __init__(self, page: Dict[str, Any]) -> None:
         self.page = page
         self.calls: List[Dict[str, Any]] = []
 
-    def list_objects_v2(self, **kwargs: Any) -> Dict[str, Any]:
-        self.calls.append(kwargs)
-        return self.page
+    def list_page(self, bucket: str, prefix: str, delimiter: str, token: Optional[str]) -> ListPage:
+        self.calls.append(dict(bucket=bucket, prefix=prefix, delimiter=delimiter, token=token))
+        return page_of_answer(self.page)
 
 
 def _listing(page: Dict[str, Any], recursive: bool) -> Any:

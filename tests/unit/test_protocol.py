@@ -193,6 +193,29 @@ def test_a_line_that_is_not_a_result_is_refused(line: str) -> None:
         Result.from_json(line)
 
 
+LINE = '{"idx":1,"url":"s3://b/k","ok":true,"size":3}'
+
+
+@pytest.mark.parametrize(
+    "line",
+    [LINE, LINE + "\n", LINE + "\r\n", " " + LINE, LINE + " \t\n", "\n" + LINE + "\n\n"],
+)
+def test_a_line_reads_as_json_loads_reads_it(line: str) -> None:
+    """Lines in s3op's form go to the JSON scanner directly; others through json's
+    decode; whitespace json allows around the object is allowed either way."""
+    assert Result.from_json(line) == Result(idx=1, url="s3://b/k", size=3)
+
+
+@pytest.mark.parametrize(
+    "line", [LINE + "x", LINE + "\x0b", LINE + "\n{}", LINE + LINE, "{", "{}}", '{"idx":1,'],
+)  # fmt: skip
+def test_what_json_loads_refuses_is_refused(line: str) -> None:
+    with pytest.raises(ValueError):
+        json.loads(line)
+    with pytest.raises(ValueError):
+        Result.from_json(line)
+
+
 def test_prefix_and_skipped_results_round_trip() -> None:
     for res in (
         Result(idx=1, url="s3://b/p/", is_prefix=True),
