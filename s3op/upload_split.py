@@ -4,10 +4,10 @@ A multipart upload sends at most ``UPLOAD_SLOTS`` parts at once (the
 scheduler's cap, across the pool) and completes when its slowest part is
 in. With parts of ``part_size`` (16 MiB by default) a 128 MiB file is 8
 parts: one each for the 8 slots, all sent at once, all answered at about
-the same moment. A part the server holds up (SeaweedFS puts a request that
-asks for space while it adds a volume to sleep ~1 s, every 256 MiB in the
-benchmark's configuration; any store has slow requests) then holds up the
-whole upload by that delay plus the rest of its 16 MiB.
+the same moment. A part the server holds up then holds up the whole
+upload by that delay plus the rest of its 16 MiB (SeaweedFS answers the
+parts that arrive while it adds a volume ~1 s late, seen here every 256 MiB
+written in the benchmark's configuration; any store has slow requests).
 
 So a file is cut into at least ``PARTS_PER_SLOT`` parts a slot, none under
 S3's minimum (``MIN_PART``) nor over ``part_size``: a held-up part is
