@@ -148,7 +148,8 @@ TRANSFER_OPTIONS: Tuple[OptionSpec, ...] = (
     OptionSpec(
         "--part-size",
         "part_size",
-        "Bytes per ranged GET / multipart-upload part.",
+        "Bytes per ranged GET / multipart-upload part (uploads of files under 24 such"
+        " parts: smaller parts, 5 MiB at least).",
         IntRange(MIN_PART_SIZE),
         DEFAULT_PART_SIZE,
         show_default=True,

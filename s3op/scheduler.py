@@ -52,6 +52,7 @@ from s3op.protocol import (
     parse_object_url,
     worst_exit,
 )
+from s3op.upload_split import UPLOAD_SLOTS
 
 #: What the scheduler writes: a result, or a listing page's objects in compact form.
 Emitted = Union[Result, jobs.Found]
@@ -95,7 +96,7 @@ class Scheduler:
         destination: str = ".",
         layout: str = "keys",
         max_deaths: int = 3,
-        max_upload_parts: int = 8,
+        max_upload_parts: int = UPLOAD_SLOTS,
         max_object_tries: int = 3,
         flush: Callable[[], None] = lambda: None,
         observe: Optional[Callable[[jobs.Job, jobs.Outcome], None]] = None,

@@ -2,11 +2,11 @@
 
 The first job of a large put creates the multipart upload and answers
 ``SplitPut`` (the upload id). An ``UploadAssembly`` then asks for the
-file's parts as ``UploadPartJob``s (``part_size`` each, or bigger: S3 takes
-at most ``MAX_UPLOAD_PARTS``), keeps each part's ETag and CRC32 as it
-lands, and when the last one is in asks for the ``CompleteUploadJob``
-(with the whole object's CRC32 when the upload was created with one),
-whose result is the request's. A part that fails for good fails the
+file's parts as ``UploadPartJob``s (``s3op.upload_split``: up to
+``part_size`` each, smaller for a file of fewer than 24 such parts), keeps
+each part's ETag and CRC32 as it lands, and when the last one is in asks
+for the ``CompleteUploadJob`` (with the whole object's CRC32 when the
+upload was created with one), whose result is the request's. A part that fails for good fails the
 request with that part's error, and asks for an ``AbortUploadJob`` (its
 own failure is nobody's result: the scheduler queues it as clean-up).
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Dict, Optional, Tuple
 
 from s3op.assembly import NOTHING, Step
-from s3op.checksum import crc32_of_parts, spans
+from s3op.checksum import crc32_of_parts
 from s3op.jobs import (
     AbortUploadJob,
     CompleteUploadJob,
@@ -28,9 +28,7 @@ from s3op.jobs import (
     UploadPartJob,
 )
 from s3op.protocol import Result
-
-#: S3's limit on the parts of one multipart upload.
-MAX_UPLOAD_PARTS = 10_000
+from s3op.upload_split import MAX_UPLOAD_PARTS, upload_spans
 
 
 class PartsAssembly:
@@ -81,12 +79,12 @@ class UploadAssembly(PartsAssembly):
         super().__init__((job.req.idx, job.req.url), split.upload_id)
         self.job = job
         self.split = split
-        self.part_size = max(settings.part_size, -(-split.size // MAX_UPLOAD_PARTS))
+        self.part_size = settings.part_size  # the most a part may be (``upload_spans``)
 
     def start(self) -> Step:
         """Ask for every part (numbered from 1, as S3 numbers them)."""
         req, upload_id = self.job.req, self.split.upload_id
-        ranges = spans(self.split.size, self.part_size)
+        ranges = upload_spans(self.split.size, self.part_size)
         self.left = len(ranges)
         return Step(
             parts=tuple(

@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from typing import IO, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
-from s3op.checksum import crc32, crc32_b64, file_crc32, read_blocks, spans
+from s3op.checksum import crc32, crc32_b64, file_crc32, read_blocks
 from s3op.errors import OpError, classify
 from s3op.jobs import PutJob, Settings, SplitPut
 from s3op.ops import OpContext, failed, invalid
@@ -35,6 +35,7 @@ from s3op.protocol import (
 )
 from s3op.retry import Deadline, Failure, run_with_retries
 from s3op.transport import FileSlice, S3Answer, UploadBody
+from s3op.upload_split import upload_spans
 
 #: put_object's answer to a first attempt a batch made (``s3op.ops.multiput``); it
 #: raises what that attempt met.
@@ -217,7 +218,8 @@ def _existing(ctx: OpContext, req: PutRequest, found: S3Answer, attempts: int) -
 def _same_content(local: str, head: S3Answer, settings: Settings) -> bool:
     """Does the object ``head`` describes hold the bytes of ``local``? A plain ETag
     is the MD5; a multipart one is compared part by part in a batch that
-    ``may_repeat`` (our part size), else only the size is (it appeared on our retry)."""
+    ``may_repeat`` (our parts: ``upload_spans``), else only the size is (it
+    appeared on our retry)."""
     etag = str(head.get("ETag", "")).strip('"')
     size = os.path.getsize(local)
     if int(head.get("ContentLength", -1)) != size:
@@ -226,7 +228,7 @@ def _same_content(local: str, head: S3Answer, settings: Settings) -> bool:
         return etag == file_digests(local, 0, size)[0].hexdigest()
     if not settings.may_repeat:
         return True
-    sizes = [length for _, length in spans(size, settings.part_size)]
+    sizes = [length for _, length in upload_spans(size, settings.part_size)]
     return etag.lower() == file_digest(local, sizes, "md5")
 
 

@@ -25,7 +25,7 @@ from tests.faults.conftest import MiB, Target, figure, run_s3op, write_manifest
 pytestmark = pytest.mark.faults
 
 SIZE = 40 * MiB
-PART = 8 * MiB  # 5 parts
+PART = 8 * MiB  # the most a part may be: 8 parts of 5 MiB (s3op.upload_split)
 FLAGS = ["--part-size", str(PART), "--multipart-threshold", str(2 * PART)]
 
 
