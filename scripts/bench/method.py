@@ -27,7 +27,8 @@ METHOD = """\
   the machine's CPUs with them (about 0.5 CPU-seconds per GB it forwards; it tops out
   near 1 GB/s over many connections here). Real S3 adds TLS (CPU, and a round trip or
   two per new connection) and a server that does not compete for the client's CPUs.
-- Runs are interleaved (`for repeat: for workload: for condition: for tool`), {repeats};
+- Runs are interleaved (`for repeat: for workload: for condition: for tool`, the tools
+  rotated by one place each repeat so that no tool always follows the same one), {repeats};
   the tables show the median wall time and CPU time over the repeats and the largest peak
   RSS. Before the first timed run, every tool does one untimed W7 run (10 small downloads)
   in each condition, so that no workload's median depends on coming first: the first run

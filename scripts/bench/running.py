@@ -218,15 +218,28 @@ def recycle_memory(nbytes: int, where: str) -> None:
         os.unlink(path)  # its pages go back to the free lists, unwritten to disk
 
 
+def tool_order(tools: Sequence[str], rep: int) -> List[str]:
+    """The tools in the order repeat ``rep`` runs them: rotated by one each repeat.
+
+    In a fixed order the same tool met the same server events in every repeat:
+    SeaweedFS adds a volume every 256 MiB written here and answers the requests
+    that arrive meanwhile ~1 s late, and W4's six runs a repeat write three
+    volumes, so the same run slots paid for it each time (docs/benchmarks.md,
+    issue-19j); the first run after W2 also cost the server ~0.3 CPU-s more.
+    """
+    shift = rep % len(tools) if tools else 0
+    return list(tools[shift:]) + list(tools[:shift])
+
+
 def run_all(bench: Bench, plan: Plan) -> List[Sample]:
-    """Every run, interleaved: for rep: for workload: for condition: for tool (after
-    ``warm_up``)."""
+    """Every run, interleaved: for rep: for workload: for condition: for tool, the
+    tools rotated each repeat (``tool_order``; after ``warm_up``)."""
     warm_up(bench, plan.tools)
     samples: List[Sample] = []
     for rep in range(bench.sizes.repeats):
         for wl in plan.workloads:
             for cond in bench.conditions:
-                for tool in plan.tools:
+                for tool in tool_order(plan.tools, rep):
                     if tool in plan.skipped[wl.name]:
                         continue
                     sample = run_one(bench, Run(cond, wl, tool, rep))
