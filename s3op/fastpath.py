@@ -7,17 +7,17 @@ with our minimal HTTP/1.1 client (``s3op.http1``, through
 ``s3op.fastsend``) costs a fraction of that. ``FastClient`` serves GET,
 HEAD, PUT, part uploads, listings and GetObjectAttributes itself, and
 batched GETs, HEADs and small PUTs (``get_many``, ``head_many``,
-``put_many``: many requests in flight on one thread, ``s3op.inflight``).
+``put_many``: many requests in flight on one thread, ``s3op.inflight``),
+and a multipart upload's create, complete and abort (``s3op.fastmultipart``).
 Answers have botocore's shape and an error status raises botocore's
 ``ClientError`` (same ``response`` dict), so the ops and the one error
 table in ``s3op.errors`` never know which path served them.
 
 The rest goes to the botocore transport (``s3op.botocore_transport``),
-built on first use: the multipart upload's create, complete and abort, the
-server-side calls (``s3op.serverside``: delete, copy),
-buckets in another region (``fastsend.NotOurs``), and keys with ``.`` or
-``..`` segments. Credentials and error types stay botocore's; the
-transport and the signer are ours.
+built on first use: the server-side calls the lean path does not send
+(``s3op.serverside``: UploadPartCopy), buckets in another region
+(``fastsend.NotOurs``), and keys with ``.`` or ``..`` segments. Credentials
+and error types stay botocore's; the transport and the signer are ours.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from s3op.bodies import FastBody
 from s3op.botocore_transport import BotocoreTransport
 from s3op.checksum import crc32_from_b64
 from s3op.fastmany import get_many, head_many
+from s3op.fastmultipart import MultipartCalls
 from s3op.fastputs import put_headers, put_many
 from s3op.fastsend import CHECKSUM_MODE, Endpoint, NotOurs, Sender
 from s3op.http1_conn import Response
@@ -53,7 +54,7 @@ from s3op.transport import (
 ATTRIBUTES_MAX = 4 * 1024 * 1024
 
 
-class FastClient(ServerSideCalls):
+class FastClient(ServerSideCalls, MultipartCalls):
     """The calls the ops make, over ``s3op.http1`` with botocore signing."""
 
     batches_gets = True
@@ -316,54 +317,6 @@ class FastClient(ServerSideCalls):
         resp = self._sender.send("PUT", bucket, key, headers, body=body, query=query)
         resp.read_all()  # returns the connection to the pool
         return describe_headers(resp.headers)
-
-    def create_multipart_upload(
-        self,
-        *,
-        Bucket: str,
-        Key: str,
-        ContentType: Optional[str] = None,
-        Metadata: Optional[Mapping[str, str]] = None,
-        ServerSideEncryption: Optional[str] = None,
-        ChecksumAlgorithm: Optional[str] = None,
-        ChecksumType: Optional[str] = None,
-    ) -> S3Answer:
-        """Start a multipart upload (botocore: one call per large object)."""
-        return self.botocore().create_multipart_upload(
-            Bucket=Bucket,
-            Key=Key,
-            ContentType=ContentType,
-            Metadata=Metadata,
-            ServerSideEncryption=ServerSideEncryption,
-            ChecksumAlgorithm=ChecksumAlgorithm,
-            ChecksumType=ChecksumType,
-        )
-
-    def complete_multipart_upload(
-        self,
-        *,
-        Bucket: str,
-        Key: str,
-        UploadId: str,
-        MultipartUpload: Mapping[str, Sequence[Mapping[str, object]]],
-        IfNoneMatch: Optional[str] = None,
-        ChecksumCRC32: Optional[str] = None,
-        ChecksumType: Optional[str] = None,
-    ) -> S3Answer:
-        """Complete a multipart upload (botocore)."""
-        return self.botocore().complete_multipart_upload(
-            Bucket=Bucket,
-            Key=Key,
-            UploadId=UploadId,
-            MultipartUpload=MultipartUpload,
-            IfNoneMatch=IfNoneMatch,
-            ChecksumCRC32=ChecksumCRC32,
-            ChecksumType=ChecksumType,
-        )
-
-    def abort_multipart_upload(self, *, Bucket: str, Key: str, UploadId: str) -> S3Answer:
-        """Abort a multipart upload (botocore)."""
-        return self.botocore().abort_multipart_upload(Bucket=Bucket, Key=Key, UploadId=UploadId)
 
 
 def _get_answer(resp: Response, byte_range: Optional[str]) -> S3Answer:

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 from s3op.http1 import Pool, RequestBody
 from s3op.http1_conn import Response
 from s3op.responses import raise_error
-from s3op.signing import CredentialSource, Signer
+from s3op.signing import UNSIGNED_PAYLOAD, CredentialSource, Signer
 
 #: Asks S3 for the object's checksums (a GET's answer then carries its CRC32).
 CHECKSUM_MODE = "x-amz-checksum-mode"
@@ -132,10 +132,11 @@ class Sender:
         body: Optional[RequestBody] = None,
         query: str = "",
         operation: Optional[str] = None,
+        payload: str = UNSIGNED_PAYLOAD,
     ) -> Response:
         """Send a request and read its status and headers; an error status raises
-        (``check``)."""
-        pool, target, signed = self.prepare(method, bucket, key, headers, body, query)
+        (``check``). ``payload``: the body's SHA-256 in hex, to sign it."""
+        pool, target, signed = self.prepare(method, bucket, key, headers, body, query, payload)
         return self.check(pool.request(method, target, signed, body), bucket, method, operation)
 
     def prepare(
@@ -146,6 +147,7 @@ class Sender:
         headers: Dict[str, str],
         body: Optional[RequestBody] = None,
         query: str = "",
+        payload: str = UNSIGNED_PAYLOAD,
     ) -> Tuple[Pool, str, Dict[str, str]]:
         """The pool to send to, the request target and the signed headers (``query``:
         "" or ``?`` and the query, percent-encoded)."""
@@ -154,7 +156,7 @@ class Sender:
         # Signed as given and sent as given (http1 sends no Host of its own then).
         headers["host"] = pool.host_header
         path = place.target(key)
-        signed = self._signer.sign(method, path, query[1:], headers)
+        signed = self._signer.sign(method, path, query[1:], headers, payload)
         return pool, path + query if query[1:] else path, signed
 
     def check(

@@ -1,11 +1,14 @@
 """The server-side calls (DeleteObjects, CopyObject, UploadPartCopy, a multipart
-copy's CreateMultipartUpload) on botocore.
+copy's CreateMultipartUpload).
 
-Both transports make these calls with a botocore client: each is one
-request for many keys or many bytes, so botocore's ~1.1 ms of CPU per
-request is small beside what the server does. ``ServerSideCalls`` holds
-them once; ``BotocoreTransport`` and ``FastClient`` both mix it in (each
-says which botocore transport serves them through ``botocore()``).
+``ServerSideCalls`` holds them once; ``BotocoreTransport`` and ``FastClient``
+both mix it in (each says which botocore transport serves them through
+``botocore()``, and where the lean path serves a bucket: ``fast_sender``).
+DeleteObjects, CopyObject and the multipart copy's create go on the lean
+path where it serves the bucket (``s3op.fastdelete``, ``s3op.fastcopy``,
+``s3op.fastmultipart``); UploadPartCopy always on botocore: each moves up to
+gigabytes server-side, so botocore's ~1.1 ms of CPU per request is nothing
+beside it.
 
 DeleteObjects must carry a checksum of its body (S3 refuses it without
 ``Content-MD5`` or an ``x-amz-checksum-*`` header): botocore adds one,
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Sequence
 from s3op.errors import OpError
 from s3op.fastcopy import fast_copy_many, fast_copy_object
 from s3op.fastdelete import fast_delete_objects
+from s3op.fastmultipart import fast_create_upload
 from s3op.fastsend import NotOurs
 from s3op.protocol import ErrorKind
 from s3op.transport import CopyReplies, NotSent, S3Answer
@@ -142,7 +146,20 @@ class ServerSideCalls:
         ChecksumType: Optional[str] = None,
     ) -> S3Answer:
         """CreateMultipartUpload of a multipart copy: as an upload's, plus the KMS key
-        an SSE-KMS source's copy keeps (one call per large copy: botocore)."""
+        an SSE-KMS source's copy keeps (on the lean path where it serves the key)."""
+        fast = self.fast_sender(Bucket, Key)
+        if fast is not None:
+            args = {
+                "ContentType": ContentType,
+                "ServerSideEncryption": ServerSideEncryption,
+                "SSEKMSKeyId": SSEKMSKeyId,
+                "ChecksumAlgorithm": ChecksumAlgorithm,
+                "ChecksumType": ChecksumType,
+            }
+            try:
+                return fast_create_upload(fast, Bucket, Key, args, Metadata)
+            except NotOurs:
+                pass
         kwargs = given(
             Bucket=Bucket,
             Key=Key,

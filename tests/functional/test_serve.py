@@ -171,6 +171,26 @@ DEFERRED = (
 )  # fmt: skip
 
 
+def serve_and_probe(argv: List[str], modules: Tuple[str, ...]) -> List[str]:
+    """Run one command on a fresh ``s3op serve``; its output lines, and last the
+    ``modules`` it had loaded when it exited."""
+    script = (
+        "import atexit, runpy, sys\n"
+        f"atexit.register(lambda: print([m for m in {modules!r} if m in sys.modules]))\n"
+        "sys.argv = ['s3op', 'serve', '--idle-timeout', '30']\n"
+        "runpy.run_module('s3op', run_name='__main__', alter_sys=True)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        input=command_line(argv),
+        capture_output=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout.decode().splitlines()
+
+
 def test_a_first_get_imports_only_what_it_needs(
     s3backend: Backend, client: Any, tmp_path: Path
 ) -> None:
@@ -178,24 +198,32 @@ def test_a_first_get_imports_only_what_it_needs(
     manifest = tmp_path / "get.jsonl"
     request = {"idx": 0, "url": s3backend.root("k"), "local": str(tmp_path / "k")}
     manifest.write_text(json.dumps(request) + "\n")
-    script = (
-        "import atexit, runpy, sys\n"
-        f"atexit.register(lambda: print([m for m in {DEFERRED!r} if m in sys.modules]))\n"
-        "sys.argv = ['s3op', 'serve', '--idle-timeout', '30']\n"
-        "runpy.run_module('s3op', run_name='__main__', alter_sys=True)\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        input=command_line(["get", "--inputs", str(manifest)]),
-        capture_output=True,
-        timeout=120,
-        env=dict(os.environ, PYTHONPATH=str(REPO)),
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = proc.stdout.decode().splitlines()
+    lines = serve_and_probe(["get", "--inputs", str(manifest)], DEFERRED)
     assert json.loads(lines[0])["size"] == 3 and (tmp_path / "k").read_bytes() == b"abc"
     assert json.loads(lines[1])["exit_code"] == 0
     assert lines[2] == "[]"
+
+
+def test_a_multipart_put_never_builds_botocore(
+    s3backend: Backend, client: Any, tmp_path: Path
+) -> None:
+    """create, parts and complete all go on the lean path: botocore is never imported
+    (its client cost ~0.25 s of the first big upload in each engine)."""
+    mib = 1024 * 1024
+    data = os.urandom(11 * mib)  # 5 + 5 + 1 MiB
+    (tmp_path / "big").write_bytes(data)
+    manifest = tmp_path / "put.jsonl"
+    request = {"idx": 0, "url": s3backend.root("big"), "local": str(tmp_path / "big")}
+    manifest.write_text(json.dumps(request) + "\n")
+    argv = ["put", "--inputs", str(manifest), "--multipart-threshold", str(5 * mib)]
+    lines = serve_and_probe([*argv, "--part-size", str(5 * mib)], ("botocore",))
+    assert json.loads(lines[0])["size"] == len(data), lines
+    assert json.loads(lines[1])["exit_code"] == 0
+    assert lines[2] == "[]"
+    got = client.get_object(Bucket=s3backend.bucket, Key="big", ChecksumMode="ENABLED")
+    assert got["Body"].read() == data
+    assert got["ETag"].strip('"').endswith("-3")
+    assert got.get("ChecksumCRC32")  # the full-object CRC32 sent with the complete was kept
 
 
 def test_serving_imports_neither_click_nor_the_command_line() -> None:
