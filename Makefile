@@ -5,9 +5,9 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 PIP := $(VPY) -m pip
 # Reinstall when the packaging changes or a package appears (editable installs map packages).
-INSTALL_DEPS := setup.py pyproject.toml $(wildcard s3client/__init__.py s3op/__init__.py)
+INSTALL_DEPS := setup.py pyproject.toml constraints.txt $(wildcard s3client/__init__.py s3op/__init__.py)
 
-.PHONY: install check test test-fast test-big demo bench bench-quick bench-streaming bench-cluster clean
+.PHONY: install check test test-fast test-big demo bench bench-quick bench-streaming bench-cluster clean constraints
 
 install: $(VENV)/.installed-test
 
@@ -16,13 +16,21 @@ $(VPY):
 
 $(VENV)/.installed-test: $(INSTALL_DEPS) | $(VPY)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -c constraints.txt -e '.[test]'
 	touch $@
 
 $(VENV)/.installed-bench: $(INSTALL_DEPS) | $(VPY)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[test,bench]'
+	$(PIP) install -q -c constraints.txt -e '.[test,bench]'
 	touch $@
+
+# Newest releases into a scratch venv, frozen into constraints.txt; then run make test.
+constraints:
+	rm -rf .venv-constraints && $(PY) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install -q --upgrade pip
+	.venv-constraints/bin/python -m pip install -q -e '.[test,bench]'
+	{ sed -n '/^#/p' constraints.txt; .venv-constraints/bin/python -m pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt && rm -rf .venv-constraints
 
 check: install
 	$(VENV)/bin/ruff check s3client s3op tests scripts
