@@ -126,12 +126,15 @@ def parse_copy_answer(body: bytes, headers: Mapping[str, str]) -> S3Answer:
 
 def answer_root(body: bytes, headers: Mapping[str, str], operation: str) -> Element:
     """The root element of a 200 answer's XML. An ``<Error>`` root (S3 failed after
-    sending the status) raises the ClientError it names; XML that does not parse
-    (damaged on the way) is ``corrupt``."""
+    sending the status) raises the ClientError it names, with status 500 as
+    botocore gives it (``_handle_200_error``), so a code the error table does not
+    know is retried, never taken for a bad request; XML that does not parse
+    (damaged on the way) is ``corrupt``. Whitespace before the XML (S3 and
+    others send some while a long call works) is skipped."""
     from xml.etree.ElementTree import ParseError
 
     try:
-        root = xml_root(body)
+        root = xml_root(body.lstrip())
     except (ParseError, LookupError, ValueError) as exc:  # LookupError: a
         # flipped byte in the declaration's encoding name ("UTFC8")
         raise OpError(ErrorKind.CORRUPT, f"unreadable {operation} answer: {exc}") from None
@@ -141,7 +144,7 @@ def answer_root(body: bytes, headers: Mapping[str, str], operation: str) -> Elem
         fields = {child.tag.rpartition("}")[2]: child.text or "" for child in root}
         error: Any = {
             "Error": {"Code": fields.get("Code", ""), "Message": fields.get("Message", "")},
-            "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": dict(headers)},
+            "ResponseMetadata": {"HTTPStatusCode": 500, "HTTPHeaders": dict(headers)},
         }
         raise ClientError(error, operation)
     return root

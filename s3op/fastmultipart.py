@@ -15,8 +15,10 @@ body damaged on the way is refused by the server, never applied. Answers
 take botocore's shape, with the fields the ops read: ``UploadId``; the
 completed object's ``ETag`` and checksum. A 200 whose body is an ``<Error>``
 (S3 may fail a completion after sending the status) raises the ClientError
-it names; an answer that does not parse is ``corrupt`` (``answer_root``),
-and so is a create whose answer names no upload.
+it names, ranked as botocore ranks it (as a 500: a code the error table
+does not know is retried); an answer that does not parse is ``corrupt``
+(``answer_root``), and so is a create whose answer names no upload. An
+empty 200 to a complete is an answer with no fields, as botocore takes it.
 
 ``MultipartCalls`` is the mixin ``FastClient`` takes the three calls from.
 """
@@ -88,13 +90,20 @@ def fast_complete_upload(
         "POST", bucket, key, headers, body=body, query=_upload_query(upload_id),
         operation="CompleteMultipartUpload", payload=hashlib.sha256(body).hexdigest(),
     )  # fmt: skip
-    root = answer_root(resp.read_all(), resp.headers, "CompleteMultipartUpload")
+    return complete_answer(resp.read_all(), resp.headers)
+
+
+def complete_answer(body: bytes, headers: Mapping[str, str]) -> S3Answer:
+    """A 200 answer to CompleteMultipartUpload, in botocore's shape. An empty body is
+    an answer with no fields, as botocore takes it (no ETag to check then)."""
     answer: S3Answer = {}
-    for name in ("ETag", "ChecksumCRC32", "ChecksumType"):
-        value = _field(root, name)
-        if value is not None:
-            answer[name] = value
-    version = resp.headers.get("x-amz-version-id")
+    if body.strip():
+        root = answer_root(body, headers, "CompleteMultipartUpload")
+        for name in ("ETag", "ChecksumCRC32", "ChecksumType"):
+            value = _field(root, name)
+            if value is not None:
+                answer[name] = value
+    version = headers.get("x-amz-version-id")
     if version:
         answer["VersionId"] = version
     return answer
@@ -227,6 +236,7 @@ def _field(root: Element, name: str) -> Optional[str]:
 
 __all__ = [
     "MultipartCalls",
+    "complete_answer",
     "complete_body",
     "fast_abort_upload",
     "fast_complete_upload",

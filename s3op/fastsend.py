@@ -164,9 +164,11 @@ class Sender:
     ) -> Response:
         """``resp`` if it succeeded; else botocore's ClientError (for ``operation``,
         see ``raise_error``), or ``NotOurs`` for a bucket in another region
-        (botocore serves it from then on)."""
+        (botocore serves it from then on): a redirect, or a 400 naming a region
+        other than ours (some stores name their own region on every answer)."""
+        region = resp.headers.get("x-amz-bucket-region")
         if resp.status in (301, 307) or (
-            resp.status == 400 and resp.headers.get("x-amz-bucket-region")
+            resp.status == 400 and region and region != self.endpoint.region
         ):
             resp.close()
             self._slow_buckets.add(bucket)

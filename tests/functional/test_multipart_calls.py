@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Dict, List, Mapping
 from xml.etree import ElementTree
 
 import pytest
+from botocore.exceptions import ClientError
 
 from s3op.checksum import crc32_b64
-from s3op.client import make_client
-from s3op.fastmultipart import complete_body
+from s3op.client import Credentials, make_client
+from s3op.fastmultipart import complete_body, fast_create_upload
+from s3op.fastsend import Endpoint, NotOurs, Sender
 from tests.backends import Backend
 from tests.conformance_ops import lines, s3op
 from tests.functional.batches import fast_config
@@ -105,3 +109,43 @@ def _botocore_body(parts: List[Mapping[str, object]]) -> bytes:
 )
 def test_the_complete_body_says_what_botocore_says(parts: List[Mapping[str, object]]) -> None:
     assert _parts_of(complete_body(parts)) == _parts_of(_botocore_body(parts))
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """Answers every request 400 with an error body and the region header it is given."""
+
+    region = "us-east-1"
+
+    def _answer(self) -> None:
+        body = b"<Error><Code>InvalidRequest</Code><Message>refused</Message></Error>"
+        self.send_response(400)
+        self.send_header("x-amz-bucket-region", self.region)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("region", "ours"), [("us-east-1", True), ("eu-west-3", False)])
+def test_a_400_naming_our_own_region_stays_on_the_lean_path(region: str, ours: bool) -> None:
+    """Some stores name their region on every answer: only another region means the
+    bucket is elsewhere (``NotOurs``: botocore serves it from then on)."""
+    handler = type("Handler", (_Refusing,), {"region": region})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = Endpoint(f"http://127.0.0.1:{server.server_address[1]}", "us-east-1", True)
+        sender = Sender(endpoint, Credentials("testing", "testing"), 4, (5.0, 5.0))
+        args = {"ChecksumAlgorithm": "CRC32", "ChecksumType": "FULL_OBJECT"}
+        expected = ClientError if ours else NotOurs
+        with pytest.raises(expected):
+            fast_create_upload(sender, "bucket-a", "k", args, None)
+        assert sender.serves("bucket-a") is ours
+    finally:
+        server.shutdown()
+        thread.join()
