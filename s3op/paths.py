@@ -6,7 +6,8 @@ so no key can write outside the destination directory. The ``hashed``
 layout names files by a hash of the URL, in 16 subdirectories named by the
 hash's first hex digit (what ``s3client`` uses).
 ``temp_path`` names a download's temp file beside its target (``TEMP_GLOB``
-finds a run's leftovers) and ``create_private`` creates it 0600;
+finds a run's leftovers, ``sweep_temp_files`` removes them) and
+``create_private`` creates it 0600;
 ``remove_file`` is the one quiet unlink of the engine's temp files and sockets;
 ``make_room`` sizes a large download's temp file before its parts arrive.
 """
@@ -19,7 +20,7 @@ import itertools
 import os
 import re
 import sys
-from typing import Callable, Optional, Set
+from typing import Callable, Iterable, Optional, Set
 
 from s3op.protocol import parse_url
 
@@ -98,6 +99,17 @@ def temp_path(local: str, tag: str) -> str:
 
 #: glob pattern (format with tag=...) matching a run's temp files in a directory
 TEMP_GLOB = ".*.s3op-{tag}-*.part"
+
+
+def sweep_temp_files(directories: Iterable[str], tag: str) -> None:
+    """Remove every temp file of the run ``tag`` in ``directories`` (what a dead
+    worker or Ctrl-C left behind)."""
+    import glob  # here: only a run's end sweeps
+
+    pattern = TEMP_GLOB.format(tag=tag)
+    for directory in directories:
+        for path in glob.glob(os.path.join(glob.escape(directory), pattern)):
+            remove_file(path)
 
 
 #: statfs ``f_type`` of filesystems whose files live in memory (linux/magic.h)

@@ -16,7 +16,6 @@ work). When the run ends, this run's temp files are swept.
 
 from __future__ import annotations
 
-import glob
 import os
 from collections import deque
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from s3op.assembly.download import DownloadAssembly
 from s3op.assembly.upload import UploadAssembly
 from s3op.errors import classify_local
 from s3op.feed import FEED_WINDOW, Feed, T
-from s3op.paths import TEMP_GLOB, local_path, remove_file
+from s3op.paths import local_path, sweep_temp_files
 from s3op.pool import Died, Done
 from s3op.protocol import (
     ErrorKind,
@@ -367,12 +366,8 @@ class Scheduler:
         for entry in self.entries.values():
             if entry.owner is not None:
                 entry.owner.discard()
-        if not self.settings.tmp_tag:
-            return
-        pattern = TEMP_GLOB.format(tag=self.settings.tmp_tag)
-        for directory in self.local_dirs:
-            for path in glob.glob(os.path.join(glob.escape(directory), pattern)):
-                remove_file(path)
+        if self.settings.tmp_tag:
+            sweep_temp_files(self.local_dirs, self.settings.tmp_tag)
 
 
 #: Outcome type -> its handler. Each handler takes the outcome of its key's type
