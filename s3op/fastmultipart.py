@@ -26,7 +26,7 @@ empty 200 to a complete is an answer with no fields, as botocore takes it.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Dict, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Mapping, Optional, Sequence
 from urllib.parse import quote
 
 from s3op.errors import OpError
@@ -42,18 +42,6 @@ if TYPE_CHECKING:
     from s3op.botocore_transport import BotocoreTransport
 
 _NS = "http://s3.amazonaws.com/doc/2006-03-01/"
-#: create_multipart_upload arguments sent as plain headers, besides put_headers' own.
-_CREATE_HEADERS = {
-    "SSEKMSKeyId": "x-amz-server-side-encryption-aws-kms-key-id",
-    "ChecksumAlgorithm": "x-amz-checksum-algorithm",
-    "ChecksumType": "x-amz-checksum-type",
-}
-#: complete_multipart_upload arguments sent as plain headers.
-_COMPLETE_HEADERS = {
-    "IfNoneMatch": "If-None-Match",
-    "ChecksumCRC32": "x-amz-checksum-crc32",
-    "ChecksumType": "x-amz-checksum-type",
-}
 #: Fields of a part's entry in the XML body, in botocore's order.
 _PART_FIELDS = ("ETag", "ChecksumCRC32", "PartNumber")
 
@@ -63,10 +51,8 @@ def fast_create_upload(
     metadata: Optional[Mapping[str, str]],
 ) -> S3Answer:  # fmt: skip
     """CreateMultipartUpload; ``args``: its optional arguments by botocore's names
-    (None: not sent). Answers ``{"UploadId": ...}``."""
-    plain = {name: args.get(name) for name in ("ContentType", "ServerSideEncryption")}
-    headers = put_headers(0, plain, metadata)
-    headers.update(_headers(_CREATE_HEADERS, args))
+    (None: not sent; ``fastputs.put_headers``). Answers ``{"UploadId": ...}``."""
+    headers = put_headers(0, args, metadata)
     resp = sender.send(
         "POST", bucket, key, headers, query="?uploads", operation="CreateMultipartUpload"
     )
@@ -84,8 +70,8 @@ def fast_complete_upload(
     """CompleteMultipartUpload of ``parts`` (botocore's ``MultipartUpload["Parts"]``);
     ``args``: ``IfNoneMatch``, ``ChecksumCRC32``, ``ChecksumType`` (None: not sent)."""
     body = complete_body(parts)
-    headers = {"Content-Type": "application/xml", "Content-Length": str(len(body))}
-    headers.update(_headers(_COMPLETE_HEADERS, args))
+    headers = put_headers(len(body), args, None)
+    headers["Content-Type"] = "application/xml"
     resp = sender.send(
         "POST", bucket, key, headers, body=body, query=_upload_query(upload_id),
         operation="CompleteMultipartUpload", payload=hashlib.sha256(body).hexdigest(),
@@ -190,8 +176,11 @@ class MultipartCalls:
         ChecksumType: Optional[str] = None,
     ) -> S3Answer:
         """Complete a multipart upload from its parts."""
-        args = {"IfNoneMatch": IfNoneMatch, "ChecksumCRC32": ChecksumCRC32}
-        args["ChecksumType"] = ChecksumType
+        args = {
+            "IfNoneMatch": IfNoneMatch,
+            "ChecksumCRC32": ChecksumCRC32,
+            "ChecksumType": ChecksumType,
+        }
         fast = self.fast_sender(Bucket, Key)
         if fast is not None:
             try:
@@ -218,10 +207,6 @@ class MultipartCalls:
             except NotOurs:
                 pass
         return self.botocore().abort_multipart_upload(Bucket=Bucket, Key=Key, UploadId=UploadId)
-
-
-def _headers(names: Mapping[str, str], args: Mapping[str, Optional[str]]) -> Dict[str, str]:
-    return {header: str(args[arg]) for arg, header in names.items() if args.get(arg)}
 
 
 def _upload_query(upload_id: str) -> str:

@@ -22,21 +22,27 @@ from s3op.fastmany import answer_of, exchange
 from s3op.fastsend import Sender
 from s3op.transport import PutReplies, PutUpload
 
-#: put_object / upload_part arguments sent as plain headers.
+#: Arguments sent as plain headers, by botocore's names: put_object's and
+#: upload_part's, and those of a multipart upload's create and complete
+#: (``s3op.fastmultipart``), which name the same headers.
 _PUT_HEADERS = {
     "ContentMD5": "Content-MD5",
     "ContentType": "Content-Type",
     "ServerSideEncryption": "x-amz-server-side-encryption",
+    "SSEKMSKeyId": "x-amz-server-side-encryption-aws-kms-key-id",
     "IfNoneMatch": "If-None-Match",
     "ChecksumCRC32": "x-amz-checksum-crc32",
+    "ChecksumAlgorithm": "x-amz-checksum-algorithm",
+    "ChecksumType": "x-amz-checksum-type",
 }
 
 
 def put_headers(
     length: int, args: Mapping[str, Optional[str]], metadata: Optional[Mapping[str, str]]
 ) -> Dict[str, str]:
-    """The headers of a PUT of ``length`` bytes: ``args`` are put_object's optional
-    arguments (botocore's names; None or empty: not sent), ``metadata`` encoded."""
+    """The headers of a PUT (or POST) of ``length`` bytes: ``args`` are the call's
+    optional arguments (botocore's names, ``_PUT_HEADERS``; None or empty: not
+    sent), ``metadata`` encoded."""
     headers: Dict[str, str] = {"Content-Length": str(length)}
     for arg, value in args.items():
         if value:
