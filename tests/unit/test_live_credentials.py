@@ -56,14 +56,17 @@ def test_the_refresher_renews_short_lived_credentials_before_they_expire() -> No
 
     def fetch() -> Dict[str, Any]:
         issued.append(len(issued))
-        return _metadata(len(issued), 2.0)
+        # 6 s: the refresher renews them every ~1.5 s, and a reader only sees an
+        # expired set if no renewal lands for 6 s. With 2 s, one 3 s stall of the
+        # refresher thread on this shared 2-CPU machine failed a clean-clone run.
+        return _metadata(len(issued), 6.0)
 
     source = RefreshableCredentials.create_from_metadata(fetch(), fetch, "test")
     live = LiveCredentials(frozen_of(source), expiry_of(source))
     refresher = Refresher(source, live)
     try:
         seen = set()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 8
         while time.monotonic() < deadline:
             seen.add(live.current().access_key)
             expiry = live.expiry()
